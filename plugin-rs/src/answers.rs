@@ -1,0 +1,814 @@
+//! How one stanza answers a query.
+//!
+//! This follows CoreDNS's kubernetes plugin (its `ServeDNS`, `Services`,
+//! `Records` and the shared backend lookups) case by case, because clients
+//! depend on its exact NXDOMAIN/NODATA split, record order and SRV
+//! weights. Where kubernetai deliberately answers differently, the comment
+//! says so and README.md lists it.
+//!
+//! A lookup first collects "found" entries (an address, a CNAME target or a
+//! text, with the name it lives under), then each query type turns them
+//! into records, as the plugin's `msg.Service` values are turned.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use crate::config::{PodMode, StanzaConfig};
+use crate::contract::{UpstreamQuery, UpstreamReply};
+use crate::index::{Index, Namespace, Seeded};
+use crate::name::Name;
+use crate::names::{self, Request, Tree};
+use crate::objects::{Addressing, Port, Service, Slice};
+use crate::wire::{self, Owner, Query, RData, Record, Reply, Response};
+use crate::zones;
+
+/// Longest CNAME chain followed, as the plugin's.
+const MAX_CNAME_CHAIN: usize = 10;
+/// TTL of the `dns-version` TXT record.
+const DNS_VERSION_TTL: u32 = 28800;
+/// The Kubernetes DNS schema version this serves.
+const DNS_SCHEMA_VERSION: &str = "1.1.0";
+/// SOA records never claim a TTL above this.
+const MAX_SOA_TTL: u32 = 300;
+
+/// One cluster: its options, its objects, whether its source has synced.
+#[derive(Debug)]
+pub struct Stanza {
+    pub config: StanzaConfig,
+    pub index: Index,
+    pub synced: bool,
+    seed: Seeded,
+}
+
+/// What one stanza makes of a query.
+#[derive(Debug)]
+pub enum Served {
+    /// The name is outside the stanza's zones.
+    NotInZone,
+    Respond(Response),
+    /// The name does not exist here. Carries the matched zone as the client
+    /// wrote it, for the SOA of a negative answer.
+    NameError(Name),
+    /// Write nothing; CoreDNS answers with this code.
+    Rcode(u8),
+    /// The answer needs these names resolved by the host first.
+    Upstream(Vec<UpstreamQuery>),
+}
+
+/// The name does not exist (the plugin's errNoItems, errNsNotExposed and
+/// errInvalidRequest, which it treats alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoSuchName;
+
+type Lookup<T> = Result<T, NoSuchName>;
+
+/// Replies the host fetched for CNAME targets outside the stanza, and the
+/// ones still needed.
+pub struct Upstream<'a> {
+    replies: &'a [UpstreamReply],
+    pub needed: Vec<UpstreamQuery>,
+    /// Set during lookups whose records are thrown away, so that they do
+    /// not send the host resolving names for nothing.
+    quiet: bool,
+}
+
+impl<'a> Upstream<'a> {
+    pub fn new(replies: &'a [UpstreamReply]) -> Upstream<'a> {
+        Upstream { replies, needed: Vec::new(), quiet: false }
+    }
+
+    fn reply(&mut self, target: &Name, qtype: u16) -> Option<Reply> {
+        let name = target.to_string();
+        if let Some(r) = self.replies.iter().find(|r| r.qtype == qtype && r.name.eq_ignore_ascii_case(&name)) {
+            // An empty message is a failed lookup: the CNAME is dropped, as
+            // the plugin drops it when its upstream lookup fails.
+            return if r.message.is_empty() { None } else { wire::parse_reply(&r.message).ok() };
+        }
+        if !self.quiet && !self.needed.iter().any(|q| q.qtype == qtype && q.name.eq_ignore_ascii_case(&name)) {
+            self.needed.push(UpstreamQuery { name, qtype });
+        }
+        None
+    }
+}
+
+/// The name being looked up: the question, or a CNAME target followed in
+/// the zone.
+struct State<'z> {
+    owner: Owner,
+    /// Lower-cased name.
+    name: Name,
+    /// The matched zone, in the case the client wrote it.
+    zone: &'z Name,
+    qtype: u16,
+}
+
+impl State<'_> {
+    /// Labels left of the zone, lower-cased, leftmost first.
+    fn base(&self) -> Vec<&[u8]> {
+        match self.name.suffix_start(self.zone) {
+            Some(end) => self.name.labels_before(end).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn is_apex(&self) -> bool {
+        self.name.eq_ignore_case(self.zone)
+    }
+}
+
+/// Where a found value lives: the name SRV targets and NS records use.
+enum Key<'a> {
+    Service { namespace: &'a str, service: &'a str },
+    Endpoint { namespace: &'a str, service: &'a str, endpoint: &'a str },
+    ClusterEndpoint { namespace: &'a str, service: &'a str, cluster: &'a str, endpoint: &'a str },
+    Pod { namespace: &'a [u8], pod: &'a [u8] },
+    Name(Name),
+}
+
+impl Key<'_> {
+    fn domain(&self, zone: &Name) -> Option<Name> {
+        let built = match self {
+            Key::Service { namespace, service } => Name::with_prefix(&[*service, *namespace, "svc"], zone),
+            Key::Endpoint { namespace, service, endpoint } => {
+                Name::with_prefix(&[*endpoint, *service, *namespace, "svc"], zone)
+            }
+            Key::ClusterEndpoint { namespace, service, cluster, endpoint } => {
+                Name::with_prefix(&[*endpoint, *cluster, *service, *namespace, "svc"], zone)
+            }
+            Key::Pod { namespace, pod } => Name::with_prefix(&[*pod, *namespace, b"pod"], zone),
+            Key::Name(name) => Ok(name.clone()),
+        };
+        built.ok()
+    }
+}
+
+enum Host<'a> {
+    Ip(IpAddr),
+    /// A CNAME target (ExternalName services).
+    Target(&'a Name),
+    Text(&'static str),
+}
+
+struct Found<'a> {
+    host: Host<'a>,
+    /// -1 when the object declares no ports.
+    port: i32,
+    key: Key<'a>,
+    ttl: u32,
+}
+
+impl Stanza {
+    pub fn new(config: StanzaConfig, seed: Seeded) -> Stanza {
+        let index = Index::new(seed, config.zonal);
+        Stanza { config, index, synced: false, seed }
+    }
+
+    /// The longest of the stanza's zones holding `qname`, as the client
+    /// wrote it.
+    fn zone_of(&self, qname: &Name) -> Option<Name> {
+        let start = self.config.zones.iter().filter_map(|z| qname.suffix_start(z)).min()?;
+        Some(qname.suffix_from(start))
+    }
+
+    /// Answers `query` if it is in this stanza's zones.
+    pub fn serve(&self, query: &Query, up: &mut Upstream, local_ips: &[IpAddr]) -> Served {
+        let Some(zone) = self.zone_of(&query.qname) else { return Served::NotInZone };
+        let state = State { owner: Owner::Question, name: query.qname.to_lowercase(), zone: &zone, qtype: query.qtype };
+        let mut answer = Vec::new();
+        let mut extra = Vec::new();
+        let mut truncated = false;
+        let result = match query.qtype {
+            wire::TYPE_A | wire::TYPE_AAAA => {
+                self.addresses(&state, up, local_ips, &mut Vec::new()).map(|(records, tc)| {
+                    answer = records;
+                    truncated = tc;
+                })
+            }
+            wire::TYPE_TXT => self.txt(&state).map(|records| answer = records),
+            wire::TYPE_CNAME => self.cname(&state, local_ips).map(|records| answer = records),
+            wire::TYPE_PTR => self.ptr(&state).map(|records| answer = records),
+            // Kubernetes names have no mail exchangers: NODATA where the name
+            // exists.
+            wire::TYPE_MX => self.services(&state, local_ips).map(|_| ()),
+            wire::TYPE_SRV => self.srv(&state, local_ips).map(|(records, additional)| {
+                answer = records;
+                extra = additional;
+            }),
+            wire::TYPE_SOA => {
+                if state.name.wire().len() == zone.wire().len() {
+                    answer.push(self.soa(&zone));
+                }
+                Ok(())
+            }
+            wire::TYPE_AXFR | wire::TYPE_IXFR => return Served::Rcode(wire::RCODE_REFUSED),
+            // The plugin compares the lower-cased name with the zone as the
+            // client wrote it, so `NS CLUSTER.LOCAL.` missed its NS records;
+            // here any case finds them.
+            wire::TYPE_NS if state.is_apex() => self.ns(&state, local_ips).map(|(records, additional)| {
+                answer = records;
+                extra = additional;
+            }),
+            // Any other type: the name exists (NODATA) or not (NXDOMAIN), as
+            // an A lookup finds it.
+            _ => {
+                let fake = State { qtype: wire::TYPE_A, ..state };
+                let quiet = std::mem::replace(&mut up.quiet, true);
+                let result = self.addresses(&fake, up, local_ips, &mut Vec::new()).map(|_| ());
+                up.quiet = quiet;
+                result
+            }
+        };
+        match result {
+            Err(NoSuchName) => Served::NameError(zone),
+            Ok(()) if !up.needed.is_empty() => Served::Upstream(std::mem::take(&mut up.needed)),
+            Ok(()) if answer.is_empty() => Served::Respond(self.negative(&zone, wire::RCODE_NOERROR)),
+            Ok(()) => Served::Respond(Response {
+                rcode: wire::RCODE_NOERROR,
+                authoritative: true,
+                truncated,
+                answer,
+                authority: Vec::new(),
+                additional: extra,
+            }),
+        }
+    }
+
+    /// A response with no answer and the zone's SOA, for NODATA, NXDOMAIN
+    /// and SERVFAIL alike.
+    pub fn negative(&self, zone: &Name, rcode: u8) -> Response {
+        Response { rcode, authoritative: true, authority: vec![self.soa(zone)], ..Response::default() }
+    }
+
+    /// The zone's SOA record. Names keep the zone's case as asked.
+    pub fn soa(&self, zone: &Name) -> Record {
+        let ttl = self.config.ttl;
+        let serial = if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
+        let under = |labels: &[&str]| Name::with_prefix(labels, zone).unwrap_or_else(|_| zone.clone());
+        Record::new(
+            Owner::Name(zone.clone()),
+            ttl.min(MAX_SOA_TTL),
+            RData::Soa {
+                mname: under(&["ns", "dns"]),
+                rname: under(&["hostmaster"]),
+                serial,
+                refresh: 7200,
+                retry: 1800,
+                expire: 86400,
+                minimum: ttl,
+            },
+        )
+    }
+
+    /// A and AAAA records, following CNAMEs of ExternalName services: in the
+    /// zone by looking again, outside it through the host.
+    fn addresses(
+        &self,
+        state: &State,
+        up: &mut Upstream,
+        local_ips: &[IpAddr],
+        chain: &mut Vec<Name>,
+    ) -> Lookup<(Vec<Record>, bool)> {
+        let found = self.services(state, local_ips)?;
+        let want_v4 = state.qtype == wire::TYPE_A;
+        let mut records = Vec::new();
+        let mut truncated = false;
+        let mut seen = Dedup::new(self.seed, found.len());
+        for f in &found {
+            match f.host {
+                Host::Target(target) => {
+                    // x CNAME x (or below x) would loop.
+                    if target.is_subdomain_of(&state.name)
+                        || chain.len() > MAX_CNAME_CHAIN
+                        || chain.iter().any(|t| t == target)
+                    {
+                        continue;
+                    }
+                    let cname = Record::new(state.owner.clone(), f.ttl, RData::Cname(target.clone()));
+                    if target.is_subdomain_of(state.zone) {
+                        let next = State {
+                            owner: Owner::Name(target.clone()),
+                            name: target.to_lowercase(),
+                            zone: state.zone,
+                            qtype: state.qtype,
+                        };
+                        chain.push(target.clone());
+                        let followed = self.addresses(&next, up, local_ips, chain);
+                        chain.pop();
+                        if let Ok((more, tc)) = followed {
+                            if !more.is_empty() {
+                                records.push(cname);
+                                records.extend(more);
+                            }
+                            truncated |= tc;
+                        }
+                    } else if let Some(reply) = up.reply(target, state.qtype) {
+                        records.push(cname);
+                        records.extend(reply.answers.iter().map(Record::from_raw));
+                        truncated |= reply.truncated;
+                    }
+                }
+                Host::Ip(IpAddr::V4(v4)) if want_v4 && seen.first(IpAddr::V4(v4)) => {
+                    records.push(Record::new(state.owner.clone(), f.ttl, RData::A(v4)));
+                }
+                Host::Ip(IpAddr::V6(v6)) if !want_v4 && seen.first(IpAddr::V6(v6)) => {
+                    records.push(Record::new(state.owner.clone(), f.ttl, RData::Aaaa(v6)));
+                }
+                _ => {}
+            }
+        }
+        Ok((records, truncated))
+    }
+
+    /// The plugin's `Services`: what a name holds, by query type.
+    fn services<'a>(&'a self, state: &'a State, local_ips: &[IpAddr]) -> Lookup<Vec<Found<'a>>> {
+        match state.qtype {
+            wire::TYPE_TXT => return self.txt_services(state),
+            wire::TYPE_NS => return Ok(self.ns_services(state.zone, local_ips)),
+            _ => {}
+        }
+        if self.is_default_ns(state) {
+            return Ok(self
+                .ns_addrs(state.zone, local_ips)
+                .into_iter()
+                .filter(|(_, ip)| (state.qtype == wire::TYPE_A) == ip.is_ipv4() && is_address_type(state.qtype))
+                .map(|(_, ip)| Found {
+                    host: Host::Ip(ip),
+                    port: 0,
+                    key: Key::Name(state.name.clone()),
+                    ttl: self.config.ttl,
+                })
+                .collect());
+        }
+        let mut found = self.records(state)?;
+        if state.qtype == wire::TYPE_SRV {
+            // No SRV records for ExternalName services.
+            found.retain(|f| !matches!(f.host, Host::Target(_)));
+        }
+        Ok(found)
+    }
+
+    /// `ns.dns.<zone>`: the name of CoreDNS itself. The plugin recognised it
+    /// only when the zone was asked in lower case; any case works here.
+    fn is_default_ns(&self, state: &State) -> bool {
+        let base = state.base();
+        base.len() == 2 && base[0] == b"ns" && base[1] == b"dns"
+    }
+
+    /// TXT: the schema version, or nothing for a name that exists.
+    ///
+    /// The plugin answers NXDOMAIN for TXT at names that exist but hold no
+    /// service (the apex, a namespace); an NXDOMAIN there tells resolvers
+    /// that follow RFC 8020 that nothing below exists, services included.
+    /// Here every existing name answers NODATA.
+    fn txt_services<'a>(&'a self, state: &'a State) -> Lookup<Vec<Found<'a>>> {
+        if state.base() == [b"dns-version".as_slice()] {
+            let key = Key::Name(state.name.clone());
+            return Ok(vec![Found { host: Host::Text(DNS_SCHEMA_VERSION), port: 0, key, ttl: DNS_VERSION_TTL }]);
+        }
+        self.records(state).map(|_| Vec::new())
+    }
+
+    /// The plugin's `Records`: parses the name and finds its objects.
+    fn records<'a>(&'a self, state: &'a State) -> Lookup<Vec<Found<'a>>> {
+        let multicluster = self.config.is_multicluster_zone(state.zone);
+        let base = state.base();
+        let r = names::parse(&base, multicluster, self.config.zonal).map_err(|_| NoSuchName)?;
+        if r.tree == Tree::None {
+            return Ok(Vec::new());
+        }
+        if zones::is_reverse(&state.name) {
+            return Err(NoSuchName);
+        }
+        let namespace = self.exposed_namespace(r.namespace).ok_or(NoSuchName)?;
+        match r.tree {
+            Tree::Pod => self.find_pods(&r, namespace),
+            _ if multicluster => self.find_imports(&r, namespace),
+            _ => self.find_services(&r, namespace),
+        }
+    }
+
+    /// The namespace, if the stanza exposes it and it exists.
+    fn exposed_namespace(&self, name: &[u8]) -> Option<&Namespace> {
+        let name = std::str::from_utf8(name).ok()?;
+        if !self.config.namespaces.is_empty() && !self.config.namespaces.contains(name) {
+            return None;
+        }
+        self.index.namespace(name).filter(|ns| ns.exists)
+    }
+
+    fn find_services<'a>(&'a self, r: &Request<'a>, ns: &'a Namespace) -> Lookup<Vec<Found<'a>>> {
+        if r.service.is_empty() {
+            return Ok(Vec::new());
+        }
+        let svc = std::str::from_utf8(r.service).ok().and_then(|s| ns.services.get(s)).ok_or(NoSuchName)?;
+        let ttl = self.config.ttl;
+        let key = Key::Service { namespace: &svc.meta.namespace, service: &svc.meta.name };
+        if self.config.ignore_empty_service
+            && !svc.is_external_name()
+            && !svc.is_headless()
+            && ns.slices_for(&svc.meta.name).all(|s| s.addresses.is_empty())
+        {
+            return Err(NoSuchName);
+        }
+        // Zonal names are for headless services only.
+        if !r.zone.is_empty() && !svc.is_headless() {
+            return Err(NoSuchName);
+        }
+        let mut found = Vec::new();
+        match &svc.addressing {
+            Addressing::ExternalName(target) => {
+                if !r.endpoint.is_empty() || !r.port.is_empty() || !r.protocol.is_empty() {
+                    return Err(NoSuchName);
+                }
+                let target = target.as_ref().ok_or(NoSuchName)?;
+                found.push(Found { host: Host::Target(target), port: 0, key, ttl });
+            }
+            Addressing::ClusterIps(ips) if r.endpoint.is_empty() => {
+                if !svc.ports.iter().any(|p| port_matches(r, p)) {
+                    return Err(NoSuchName);
+                }
+                for port in svc.ports.iter().filter(|p| port_matches(r, p)) {
+                    found.extend(ips.iter().map(|ip| Found {
+                        host: Host::Ip(*ip),
+                        port: port.port,
+                        key: Key::Service { namespace: &svc.meta.namespace, service: &svc.meta.name },
+                        ttl,
+                    }));
+                }
+            }
+            // Headless services, and endpoint names under any service.
+            _ => {
+                let mut added = self.add_endpoints(&mut found, r, ns, svc, &r.zone);
+                if added == 0 && r.zone_prefer {
+                    added = self.add_endpoints(&mut found, r, ns, svc, b"");
+                }
+                // A zonal name of a headless service exists even when no
+                // endpoint is in that zone: NODATA, not NXDOMAIN.
+                if added == 0 && r.zone.is_empty() {
+                    return Err(NoSuchName);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Endpoint addresses of `svc` matching the request, optionally only in
+    /// one topology zone. Returns how many were added.
+    fn add_endpoints<'a>(
+        &'a self,
+        found: &mut Vec<Found<'a>>,
+        r: &Request,
+        ns: &'a Namespace,
+        svc: &'a Service,
+        topology: &[u8],
+    ) -> usize {
+        let before = found.len();
+        for slice in ns.slices_for(&svc.meta.name) {
+            for addr in &slice.addresses {
+                if !topology.is_empty() && addr.zone.as_deref().map(str::as_bytes) != Some(topology) {
+                    continue;
+                }
+                let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
+                if !r.endpoint.is_empty() && !r.endpoint.eq_ignore_ascii_case(endpoint.as_bytes()) {
+                    continue;
+                }
+                for port in slice.ports.iter().filter(|p| port_matches(r, p)) {
+                    found.push(Found {
+                        host: Host::Ip(addr.ip),
+                        port: port.port,
+                        key: Key::Endpoint { namespace: &svc.meta.namespace, service: &svc.meta.name, endpoint },
+                        ttl: self.config.ttl,
+                    });
+                }
+            }
+        }
+        found.len() - before
+    }
+
+    /// Multicluster zones: ServiceImports and their clusters' endpoints.
+    fn find_imports<'a>(&'a self, r: &Request<'a>, ns: &'a Namespace) -> Lookup<Vec<Found<'a>>> {
+        if r.service.is_empty() {
+            return Ok(Vec::new());
+        }
+        let si = std::str::from_utf8(r.service).ok().and_then(|s| ns.imports.get(s)).ok_or(NoSuchName)?;
+        let ttl = self.config.ttl;
+        let slices = || ns.mc_slices_for(&si.meta.name);
+        if self.config.ignore_empty_service && !si.headless && slices().all(|s| s.addresses.is_empty()) {
+            return Err(NoSuchName);
+        }
+        let mut found = Vec::new();
+        if si.headless || !r.endpoint.is_empty() {
+            for slice in slices() {
+                self.add_cluster_endpoints(&mut found, r, slice, &si.meta.namespace, &si.meta.name);
+            }
+            return if found.is_empty() { Err(NoSuchName) } else { Ok(found) };
+        }
+        // An import without a matching port has no addresses (imports carry
+        // no port sentinel); a matching port without IPs is NODATA.
+        if !si.ports.iter().any(|p| port_matches(r, p)) {
+            return Err(NoSuchName);
+        }
+        for port in si.ports.iter().filter(|p| port_matches(r, p)) {
+            found.extend(si.ips.iter().map(|ip| Found {
+                host: Host::Ip(*ip),
+                port: port.port,
+                key: Key::Service { namespace: &si.meta.namespace, service: &si.meta.name },
+                ttl,
+            }));
+        }
+        Ok(found)
+    }
+
+    fn add_cluster_endpoints<'a>(
+        &'a self,
+        found: &mut Vec<Found<'a>>,
+        r: &Request,
+        slice: &'a Slice,
+        namespace: &'a str,
+        service: &'a str,
+    ) {
+        for addr in &slice.addresses {
+            let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
+            if !r.endpoint.is_empty()
+                && (!r.cluster.eq_ignore_ascii_case(slice.cluster_id.as_bytes())
+                    || !r.endpoint.eq_ignore_ascii_case(endpoint.as_bytes()))
+            {
+                continue;
+            }
+            for port in slice.ports.iter().filter(|p| port_matches(r, p)) {
+                found.push(Found {
+                    host: Host::Ip(addr.ip),
+                    port: port.port,
+                    key: Key::ClusterEndpoint { namespace, service, cluster: &slice.cluster_id, endpoint },
+                    ttl: self.config.ttl,
+                });
+            }
+        }
+    }
+
+    /// `a-b-c-d.namespace.pod.zone`, per the `pods` option.
+    fn find_pods<'a>(&'a self, r: &Request<'a>, ns: &'a Namespace) -> Lookup<Vec<Found<'a>>> {
+        if self.config.pods == PodMode::Disabled {
+            return Err(NoSuchName);
+        }
+        let pod = r.service;
+        if pod.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ip = pod_ip(pod).ok_or(NoSuchName)?;
+        let key = || Key::Pod { namespace: r.namespace, pod };
+        let ttl = self.config.ttl;
+        if self.config.pods == PodMode::Insecure {
+            return Ok(vec![Found { host: Host::Ip(ip), port: 0, key: key(), ttl }]);
+        }
+        let found: Vec<Found> = self
+            .index
+            .pods_at(&ip)
+            .iter()
+            .filter(|(namespace, _)| namespace.as_bytes().eq_ignore_ascii_case(r.namespace))
+            .filter(|(_, name)| ns.pods.get(name).is_some_and(|p| p.ips.contains(&ip)))
+            .map(|_| Found { host: Host::Ip(ip), port: 0, key: key(), ttl })
+            .collect();
+        if found.is_empty() { Err(NoSuchName) } else { Ok(found) }
+    }
+
+    fn txt(&self, state: &State) -> Lookup<Vec<Record>> {
+        let found = self.txt_services(state)?;
+        let mut texts: Vec<&str> = Vec::new();
+        let mut records = Vec::new();
+        for f in &found {
+            if let Host::Text(text) = f.host
+                && !texts.contains(&text)
+            {
+                texts.push(text);
+                records.push(Record::new(state.owner.clone(), f.ttl, RData::Txt(split255(text))));
+            }
+        }
+        Ok(records)
+    }
+
+    /// CNAME: the first thing the name holds, when that is a name.
+    fn cname(&self, state: &State, local_ips: &[IpAddr]) -> Lookup<Vec<Record>> {
+        let found = self.services(state, local_ips)?;
+        Ok(match found.first() {
+            Some(Found { host: Host::Target(target), ttl, .. }) => {
+                vec![Record::new(state.owner.clone(), *ttl, RData::Cname((*target).clone()))]
+            }
+            _ => Vec::new(),
+        })
+    }
+
+    /// PTR for a service's cluster IP (the first service holding it), else
+    /// for every endpoint with that address. Targets are under the primary
+    /// zone.
+    fn ptr(&self, state: &State) -> Lookup<Vec<Record>> {
+        let Some(ip) = zones::address_from_reverse(&state.name) else {
+            return self.records(state).map(|_| Vec::new());
+        };
+        let targets = self.names_for_ip(&ip);
+        if targets.is_empty() {
+            return Err(NoSuchName);
+        }
+        let mut records: Vec<Record> = Vec::new();
+        for target in targets {
+            if !records.iter().any(|r| r.data == RData::Ptr(target.clone())) {
+                records.push(Record::new(state.owner.clone(), self.config.ttl, RData::Ptr(target)));
+            }
+        }
+        Ok(records)
+    }
+
+    fn names_for_ip(&self, ip: &IpAddr) -> Vec<Name> {
+        let primary = self.config.primary_zone();
+        // As the plugin does, only `namespaces` filters reverse answers.
+        let listed = |ns: &str| self.config.namespaces.is_empty() || self.exposed_namespace(ns.as_bytes()).is_some();
+        if let Some((ns, svc)) = self.index.services_at(ip).iter().find(|(ns, _)| listed(ns)) {
+            return Name::with_prefix(&[&**svc, &**ns, "svc"], primary).into_iter().collect();
+        }
+        let mut names = Vec::new();
+        for (ns, slice) in self.index.slices_at(ip).iter().filter(|(ns, _)| listed(ns)) {
+            let Some(slice) = self.index.namespace(ns).and_then(|n| n.slice(slice)) else { continue };
+            for addr in slice.addresses.iter().filter(|a| a.ip == *ip) {
+                let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
+                names.extend(Name::with_prefix(&[endpoint, &*slice.service, &**ns, "svc"], primary));
+            }
+        }
+        names
+    }
+
+    /// SRV: one record per (target, port), with each target's address in
+    /// the additional section. Weights split 100 evenly (floored) over
+    /// everything found, as the plugin computes them.
+    fn srv(&self, state: &State, local_ips: &[IpAddr]) -> Lookup<(Vec<Record>, Vec<Record>)> {
+        let found = self.services(state, local_ips)?;
+        let weight = srv_weight(found.len());
+        let mut records = Vec::new();
+        let mut extra = Vec::new();
+        let mut seen_srv: Vec<(Name, u16)> = Vec::new();
+        let mut seen_addr: Vec<(Name, IpAddr)> = Vec::new();
+        for f in found.iter().filter(|f| f.port != -1) {
+            let Host::Ip(ip) = f.host else { continue };
+            let Some(target) = f.key.domain(state.zone) else { continue };
+            let port = f.port as u16;
+            if !seen_srv.contains(&(target.clone(), port)) {
+                seen_srv.push((target.clone(), port));
+                let srv = RData::Srv { priority: 0, weight, port, target: target.clone() };
+                records.push(Record::new(state.owner.clone(), f.ttl, srv));
+            }
+            if !seen_addr.contains(&(target.clone(), ip)) {
+                seen_addr.push((target.clone(), ip));
+                extra.push(Record::new(Owner::Name(target), f.ttl, address(ip)));
+            }
+        }
+        Ok((records, extra))
+    }
+
+    /// NS at the apex, with the addresses as glue.
+    fn ns(&self, state: &State, local_ips: &[IpAddr]) -> Lookup<(Vec<Record>, Vec<Record>)> {
+        let mut records: Vec<Record> = Vec::new();
+        let mut extra = Vec::new();
+        for (name, ip) in self.ns_addrs(state.zone, local_ips) {
+            extra.push(Record::new(Owner::Name(name.clone()), self.config.ttl, address(ip)));
+            if !records.iter().any(|r| r.data == RData::Ns(name.clone())) {
+                records.push(Record::new(state.owner.clone(), self.config.ttl, RData::Ns(name)));
+            }
+        }
+        Ok((records, extra))
+    }
+
+    fn ns_services<'a>(&self, zone: &Name, local_ips: &[IpAddr]) -> Vec<Found<'a>> {
+        self.ns_addrs(zone, local_ips)
+            .into_iter()
+            .map(|(name, ip)| Found { host: Host::Ip(ip), port: 0, key: Key::Name(name), ttl: self.config.ttl })
+            .collect()
+    }
+
+    /// CoreDNS's own names and addresses: the services whose endpoints hold
+    /// an address CoreDNS listens on (their cluster IPs, or for headless
+    /// services their endpoints), else `ns.dns.<zone>` at the listening
+    /// addresses themselves.
+    pub fn ns_addrs(&self, zone: &Name, local_ips: &[IpAddr]) -> Vec<(Name, IpAddr)> {
+        let mut out = Vec::new();
+        let mut found_endpoint = false;
+        for local in local_ips {
+            for (ns, slice_name) in self.index.slices_at(local) {
+                found_endpoint = true;
+                let Some(namespace) = self.index.namespace(ns) else { continue };
+                let Some(slice) = namespace.slice(slice_name) else { continue };
+                let Some(svc) = namespace.services.get(&*slice.service) else { continue };
+                let Ok(svc_name) = Name::with_prefix(&[&*svc.meta.name, &**ns, "svc"], zone) else { continue };
+                match &svc.addressing {
+                    Addressing::Headless => {
+                        for addr in &slice.addresses {
+                            let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
+                            if let Ok(name) = Name::with_prefix(&[endpoint], &svc_name) {
+                                out.push((name, addr.ip));
+                            }
+                        }
+                    }
+                    Addressing::ClusterIps(ips) => out.extend(ips.iter().map(|ip| (svc_name.clone(), *ip))),
+                    Addressing::ExternalName(_) => {}
+                }
+            }
+        }
+        if !found_endpoint && let Ok(name) = Name::with_prefix(&["ns", "dns"], zone) {
+            out.extend(local_ips.iter().map(|ip| (name.clone(), *ip)));
+        }
+        out
+    }
+}
+
+fn is_address_type(qtype: u16) -> bool {
+    qtype == wire::TYPE_A || qtype == wire::TYPE_AAAA
+}
+
+fn address(ip: IpAddr) -> RData {
+    match ip {
+        IpAddr::V4(v4) => RData::A(v4),
+        IpAddr::V6(v6) => RData::Aaaa(v6),
+    }
+}
+
+/// A port matches when the request names none or the same (any case).
+fn port_matches(r: &Request, p: &Port) -> bool {
+    (r.port.is_empty() || r.port.eq_ignore_ascii_case(p.name.as_bytes()))
+        && (r.protocol.is_empty() || r.protocol.eq_ignore_ascii_case(p.protocol.as_bytes()))
+}
+
+/// The address a pod name stands for: `10-0-0-1` or `fd00--1`.
+fn pod_ip(label: &[u8]) -> Option<IpAddr> {
+    let text = std::str::from_utf8(label).ok()?;
+    let dashes = text.matches('-').count();
+    let ip = if dashes == 3 && !text.contains("--") { text.replace('-', ".") } else { text.replace('-', ":") };
+    ip.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+/// The weight each of `n` equal SRV records gets, computed in floating
+/// point as the plugin does (`floor(100 / (100 n) * 100)`, at least 1).
+pub fn srv_weight(n: usize) -> u16 {
+    let total = 100.0 * n as f64;
+    let weight = (100.0 / total * 100.0).floor() as u16;
+    weight.max(1)
+}
+
+/// TXT strings are at most 255 octets each.
+fn split255(text: &str) -> Vec<Vec<u8>> {
+    text.as_bytes().chunks(255).map(<[u8]>::to_vec).collect()
+}
+
+/// First-seen filter over addresses that stays linear for large answers.
+struct Dedup {
+    small: Vec<IpAddr>,
+    large: Option<HashSet<IpAddr, Seeded>>,
+}
+
+impl Dedup {
+    fn new(seed: Seeded, expected: usize) -> Dedup {
+        let large = (expected > 16).then(|| HashSet::with_capacity_and_hasher(expected, seed));
+        Dedup { small: Vec::new(), large }
+    }
+
+    fn first(&mut self, ip: IpAddr) -> bool {
+        match &mut self.large {
+            Some(set) => set.insert(ip),
+            None if self.small.contains(&ip) => false,
+            None => {
+                self.small.push(ip);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srv_weights_match_the_plugin() {
+        for (n, w) in [(1, 100), (2, 50), (3, 33), (7, 14), (100, 1), (101, 1), (1000, 1)] {
+            assert_eq!(srv_weight(n), w, "{n}");
+        }
+    }
+
+    #[test]
+    fn pod_names_to_addresses() {
+        for (label, want) in [
+            ("10-0-0-1", Some("10.0.0.1")),
+            ("fd00--1", Some("fd00::1")),
+            ("--ffff-a00-1", Some("10.0.0.1")),
+            ("10-0-0-01", None),
+            ("web", None),
+            ("1-2-3", None),
+        ] {
+            assert_eq!(pod_ip(label.as_bytes()), want.map(|w| w.parse().unwrap()), "{label}");
+        }
+    }
+
+    #[test]
+    fn long_texts_split() {
+        let long = "x".repeat(300);
+        let parts = split255(&long);
+        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![255, 45]);
+    }
+}

@@ -1,0 +1,130 @@
+//! The component's exports: the WIT interface, bound to [`Kubernetai`].
+//!
+//! A wasm instance runs one call at a time, so the state lives in a
+//! thread-local cell; the host keeps one full replica per instance.
+
+use std::cell::RefCell;
+
+use crate::Kubernetai;
+use crate::contract as c;
+
+wit_bindgen::generate!({ path: "../wit", world: "kubernetai" });
+
+use exports::coredns::kubernetai::core as w;
+
+thread_local! {
+    static STATE: RefCell<Option<Kubernetai>> = const { RefCell::new(None) };
+}
+
+struct Component;
+
+export!(Component);
+
+impl w::Guest for Component {
+    fn configure(stanzas: Vec<w::Stanza>, hash_seed: u64) -> Result<Vec<w::StanzaPlan>, w::ConfigError> {
+        let inputs: Vec<c::StanzaInput> = stanzas.into_iter().map(stanza_in).collect();
+        match Kubernetai::configure(&inputs, hash_seed) {
+            Ok((core, plans)) => {
+                STATE.with(|s| *s.borrow_mut() = Some(core));
+                Ok(plans
+                    .into_iter()
+                    .map(|p| w::StanzaPlan { zones: p.zones, kinds: p.kinds.into_iter().map(kind_out).collect() })
+                    .collect())
+            }
+            Err(e) => Err(w::ConfigError { stanza: e.stanza, line: e.line, property: e.property, reason: e.reason }),
+        }
+    }
+
+    fn set_local_ips(ips: Vec<String>) {
+        with_core(|core| core.set_local_ips(&ips));
+    }
+
+    fn apply(stanza: u32, now: i64, events: Vec<w::Event>) -> w::ApplyReport {
+        let events: Vec<c::Event> = events
+            .into_iter()
+            .map(|e| c::Event {
+                change: match e.change {
+                    w::Change::Upsert => c::Change::Upsert,
+                    w::Change::Delete => c::Change::Delete,
+                },
+                kind: kind_in(e.kind),
+                object: e.object,
+            })
+            .collect();
+        let count = events.len() as u32;
+        let report = with_core(|core| core.apply(stanza, now, &events)).unwrap_or_else(|| c::ApplyReport {
+            skipped: count,
+            problems: vec!["not configured".into()],
+            ..c::ApplyReport::default()
+        });
+        w::ApplyReport {
+            applied: report.applied,
+            skipped: report.skipped,
+            problems: report.problems,
+            serial: report.serial,
+        }
+    }
+
+    fn set_synced(stanza: u32, synced: bool) {
+        with_core(|core| core.set_synced(stanza, synced));
+    }
+
+    fn transfer(zone: String, serial: u32) -> Option<Vec<Vec<u8>>> {
+        with_core(|core| core.transfer(&zone, serial)).flatten()
+    }
+
+    fn lookup(query: Vec<u8>, replies: Vec<w::UpstreamReply>) -> w::Outcome {
+        let replies: Vec<c::UpstreamReply> = replies
+            .into_iter()
+            .map(|r| c::UpstreamReply { name: r.name, qtype: r.qtype, message: r.message })
+            .collect();
+        // Unconfigured, the core knows no zones: the query is not its own.
+        let outcome = with_core(|core| core.lookup(&query, &replies)).unwrap_or(c::Outcome::Fallthrough);
+        match outcome {
+            c::Outcome::Answer(bytes) => w::Outcome::Answer(bytes),
+            c::Outcome::Fallthrough => w::Outcome::Fallthrough,
+            c::Outcome::Upstream(queries) => w::Outcome::Upstream(
+                queries.into_iter().map(|q| w::UpstreamQuery { name: q.name, qtype: q.qtype }).collect(),
+            ),
+            c::Outcome::Rcode(rcode) => w::Outcome::Rcode(rcode),
+        }
+    }
+}
+
+fn with_core<T>(f: impl FnOnce(&mut Kubernetai) -> T) -> Option<T> {
+    STATE.with(|s| s.borrow_mut().as_mut().map(f))
+}
+
+fn stanza_in(s: w::Stanza) -> c::StanzaInput {
+    c::StanzaInput {
+        zones: s.zones,
+        properties: s
+            .properties
+            .into_iter()
+            .map(|p| c::Property { name: p.name, args: p.args, line: p.line })
+            .collect(),
+        line: s.line,
+    }
+}
+
+fn kind_in(k: w::Kind) -> c::Kind {
+    match k {
+        w::Kind::Namespace => c::Kind::Namespace,
+        w::Kind::Service => c::Kind::Service,
+        w::Kind::EndpointSlice => c::Kind::EndpointSlice,
+        w::Kind::Pod => c::Kind::Pod,
+        w::Kind::ServiceImport => c::Kind::ServiceImport,
+        w::Kind::MulticlusterEndpointSlice => c::Kind::MulticlusterEndpointSlice,
+    }
+}
+
+fn kind_out(k: c::Kind) -> w::Kind {
+    match k {
+        c::Kind::Namespace => w::Kind::Namespace,
+        c::Kind::Service => w::Kind::Service,
+        c::Kind::EndpointSlice => w::Kind::EndpointSlice,
+        c::Kind::Pod => w::Kind::Pod,
+        c::Kind::ServiceImport => w::Kind::ServiceImport,
+        c::Kind::MulticlusterEndpointSlice => w::Kind::MulticlusterEndpointSlice,
+    }
+}

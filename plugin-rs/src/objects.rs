@@ -1,0 +1,520 @@
+//! Kubernetes objects, trimmed to what DNS reads.
+//!
+//! Objects arrive as the API's JSON and are decoded with k8s-openapi's
+//! types, then cut down: a Service keeps its addresses and ports, an
+//! EndpointSlice its ready addresses, a Pod its IPs. Anything DNS cannot
+//! serve (an address that is not an IP, a service with no usable cluster
+//! IP) makes the object a problem the caller reports and skips.
+
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use serde::Deserialize;
+
+use crate::name::Name;
+
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+const MC_SERVICE_NAME_LABEL: &str = "multicluster.kubernetes.io/service-name";
+const MC_SOURCE_CLUSTER_LABEL: &str = "multicluster.kubernetes.io/source-cluster";
+/// Pod names longer than a label cannot name an endpoint.
+const MAX_TARGET_REF_LEN: usize = 63;
+
+/// Identity of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub namespace: Box<str>,
+    pub name: Box<str>,
+    pub version: Box<str>,
+}
+
+impl std::fmt::Display for Meta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{}", self.name)
+        } else {
+            write!(f, "{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// A port of a Service or an EndpointSlice. Objects without ports carry one
+/// sentinel port numbered -1, as the kubernetes plugin's do, so that names
+/// without a port still match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub name: Box<str>,
+    pub port: i32,
+    pub protocol: Box<str>,
+}
+
+impl Port {
+    fn sentinel() -> Port {
+        Port { name: "".into(), port: -1, protocol: "".into() }
+    }
+}
+
+/// How a Service is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addressing {
+    /// Its cluster IPs, one per family.
+    ClusterIps(Vec<IpAddr>),
+    /// No cluster IP: its endpoints are the answer.
+    Headless,
+    /// A CNAME to this target; None when the target is an IP address or
+    /// not a domain name, which the kubernetes plugin does not serve.
+    ExternalName(Option<Name>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub meta: Meta,
+    pub addressing: Addressing,
+    /// The external name as written, for change detection.
+    pub external_name: Box<str>,
+    /// ClusterIP, NodePort, LoadBalancer (or unset): the types a zone
+    /// transfer lists by address.
+    pub transferable: bool,
+    pub ports: Vec<Port>,
+    pub external_ips: Vec<Box<str>>,
+}
+
+impl Service {
+    pub fn is_headless(&self) -> bool {
+        self.addressing == Addressing::Headless
+    }
+
+    pub fn is_external_name(&self) -> bool {
+        matches!(self.addressing, Addressing::ExternalName(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub ip: IpAddr,
+    pub hostname: Option<Box<str>>,
+    /// Name of the pod behind the endpoint, when short enough for a label.
+    pub target_ref: Option<Box<str>>,
+    /// Lower-case topology zone (kept only for `zonal`).
+    pub zone: Option<Box<str>>,
+    /// The address with separators turned into dashes, as endpoint names
+    /// use it (`10-0-0-1`, `fd00--1`).
+    pub dashed: Box<str>,
+}
+
+impl Address {
+    /// The endpoint's name under its service: hostname, then (with
+    /// `endpoint_pod_names`) the pod name, then the dashed address.
+    pub fn endpoint_name(&self, pod_names: bool) -> &str {
+        if let Some(h) = &self.hostname {
+            return h;
+        }
+        if pod_names && let Some(t) = &self.target_ref {
+            return t;
+        }
+        &self.dashed
+    }
+}
+
+/// An EndpointSlice's ready addresses and ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    pub meta: Meta,
+    /// The service the slice belongs to.
+    pub service: Box<str>,
+    pub addresses: Vec<Address>,
+    pub ports: Vec<Port>,
+    /// Source cluster of a multicluster slice.
+    pub cluster_id: Box<str>,
+}
+
+impl Slice {
+    /// Whether `other` differs in anything DNS shows.
+    pub fn same_for_dns(&self, other: &Slice) -> bool {
+        self.ports == other.ports
+            && self.cluster_id == other.cluster_id
+            && self.addresses.len() == other.addresses.len()
+            && self
+                .addresses
+                .iter()
+                .zip(&other.addresses)
+                .all(|(a, b)| a.ip == b.ip && a.hostname == b.hostname && a.zone == b.zone)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pod {
+    pub meta: Meta,
+    pub ips: Vec<IpAddr>,
+    pub labels: Vec<(Box<str>, Box<str>)>,
+}
+
+/// A multi-cluster ServiceImport (multicluster.x-k8s.io/v1alpha1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceImport {
+    pub meta: Meta,
+    pub headless: bool,
+    pub ips: Vec<IpAddr>,
+    /// Unlike a Service, no sentinel: an import without ports has no
+    /// address records, as in the kubernetes plugin.
+    pub ports: Vec<Port>,
+}
+
+/// An object that could not be taken, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem(pub String);
+
+fn decode<'a, T: Deserialize<'a>>(what: &str, json: &'a [u8]) -> Result<T, Problem> {
+    serde_json::from_slice(json).map_err(|e| Problem(format!("{what}: cannot decode: {e}")))
+}
+
+fn meta(
+    what: &str,
+    m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    namespaced: bool,
+) -> Result<Meta, Problem> {
+    let name = m.name.as_deref().unwrap_or_default();
+    let namespace = m.namespace.as_deref().unwrap_or_default();
+    if name.is_empty() {
+        return Err(Problem(format!("{what} without a name")));
+    }
+    if namespaced && namespace.is_empty() {
+        return Err(Problem(format!("{what} {name} without a namespace")));
+    }
+    Ok(Meta {
+        namespace: namespace.into(),
+        name: name.into(),
+        version: m.resource_version.as_deref().unwrap_or_default().into(),
+    })
+}
+
+/// The identity of any object, for deletions.
+pub fn decode_meta(json: &[u8]) -> Result<Meta, Problem> {
+    #[derive(Deserialize)]
+    struct Object {
+        #[serde(default)]
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    }
+    let o: Object = decode("object", json)?;
+    meta("object", &o.metadata, false)
+}
+
+pub fn decode_namespace(json: &[u8]) -> Result<Meta, Problem> {
+    let ns: core::Namespace = decode("namespace", json)?;
+    meta("namespace", &ns.metadata, false)
+}
+
+pub fn decode_service(json: &[u8]) -> Result<Service, Problem> {
+    let svc: core::Service = decode("service", json)?;
+    let meta = meta("service", &svc.metadata, true)?;
+    let spec = svc.spec.unwrap_or_default();
+    let kind = spec.type_.as_deref().unwrap_or("ClusterIP");
+    let addressing = if kind == "ExternalName" {
+        let target = spec.external_name.as_deref().unwrap_or_default();
+        let name = (target.parse::<IpAddr>().is_err()).then(|| Name::parse(target).ok()).flatten();
+        Addressing::ExternalName(name)
+    } else {
+        let ips = match spec.cluster_ips.filter(|ips| !ips.is_empty()) {
+            Some(ips) => ips,
+            None => vec![spec.cluster_ip.unwrap_or_default()],
+        };
+        if ips[0] == "None" {
+            Addressing::Headless
+        } else {
+            let parsed: Result<Vec<IpAddr>, _> = ips.iter().map(|ip| ip.parse::<IpAddr>()).collect();
+            Addressing::ClusterIps(
+                parsed.map_err(|_| Problem(format!("service {meta}: cluster IPs {ips:?} are not IP addresses")))?,
+            )
+        }
+    };
+    let ports = spec.ports.unwrap_or_default();
+    let ports = if ports.is_empty() {
+        vec![Port::sentinel()]
+    } else {
+        ports
+            .into_iter()
+            .map(|p| Port {
+                name: p.name.unwrap_or_default().into(),
+                port: p.port,
+                protocol: p.protocol.unwrap_or_else(|| "TCP".into()).into(),
+            })
+            .collect()
+    };
+    let mut external_ips: Vec<Box<str>> = spec.external_ips.unwrap_or_default().into_iter().map(Into::into).collect();
+    let ingress = svc.status.and_then(|s| s.load_balancer).and_then(|lb| lb.ingress).unwrap_or_default();
+    external_ips.extend(ingress.into_iter().map(|i| i.ip.or(i.hostname).unwrap_or_default().into()));
+    Ok(Service {
+        meta,
+        addressing,
+        external_name: spec.external_name.unwrap_or_default().into(),
+        transferable: matches!(kind, "ClusterIP" | "NodePort" | "LoadBalancer"),
+        ports,
+        external_ips,
+    })
+}
+
+/// Decodes an EndpointSlice. `keep_zones` keeps topology zones (`zonal`);
+/// `multicluster` reads the multi-cluster labels instead of the service
+/// label.
+pub fn decode_slice(json: &[u8], keep_zones: bool, multicluster: bool) -> Result<Slice, Problem> {
+    let es: discovery::EndpointSlice = decode("endpointslice", json)?;
+    let meta = meta("endpointslice", &es.metadata, true)?;
+    let labels = es.metadata.labels.unwrap_or_default();
+    let service_label = if multicluster { MC_SERVICE_NAME_LABEL } else { SERVICE_NAME_LABEL };
+    let service = labels
+        .get(service_label)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Problem(format!("endpointslice {meta}: no {service_label} label")))?;
+    if es.address_type == "FQDN" {
+        return Err(Problem(format!("endpointslice {meta}: FQDN addresses are not served")));
+    }
+    let mut addresses = Vec::new();
+    for endpoint in es.endpoints.unwrap_or_default() {
+        let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+        if !ready {
+            continue;
+        }
+        let target_ref =
+            endpoint.target_ref.and_then(|r| r.name).filter(|n| n.len() <= MAX_TARGET_REF_LEN).map(Into::into);
+        let zone = endpoint.zone.filter(|_| keep_zones).map(|z| z.to_ascii_lowercase().into());
+        for text in endpoint.addresses {
+            let ip: IpAddr = text
+                .parse()
+                .map_err(|_| Problem(format!("endpointslice {meta}: address {text:?} is not an IP address")))?;
+            addresses.push(Address {
+                ip,
+                hostname: endpoint.hostname.clone().map(Into::into),
+                target_ref: target_ref.clone(),
+                zone: zone.clone(),
+                dashed: dashed(&text).into(),
+            });
+        }
+    }
+    let ports = es.ports.unwrap_or_default();
+    let ports = if ports.is_empty() {
+        vec![Port::sentinel()]
+    } else {
+        ports
+            .into_iter()
+            .map(|p| Port {
+                name: p.name.unwrap_or_default().into(),
+                port: p.port.unwrap_or(-1),
+                protocol: p.protocol.unwrap_or_else(|| "TCP".into()).into(),
+            })
+            .collect()
+    };
+    let cluster_id =
+        if multicluster { labels.get(MC_SOURCE_CLUSTER_LABEL).cloned().unwrap_or_default() } else { String::new() };
+    Ok(Slice { meta, service: service.as_str().into(), addresses, ports, cluster_id: cluster_id.into() })
+}
+
+/// `10.0.0.1` → `10-0-0-1`; `fd00::1` → `fd00--1`; a trailing dash gets
+/// a zero so the label does not end with one (`fd00::` → `fd00--0`).
+fn dashed(ip: &str) -> String {
+    if ip.contains('.') {
+        return ip.replace('.', "-");
+    }
+    let mut s = ip.replace(':', "-");
+    if s.ends_with('-') {
+        s.push('0');
+    }
+    s
+}
+
+/// Decodes a Pod. A pod being deleted comes back as None: it no longer
+/// answers.
+pub fn decode_pod(json: &[u8]) -> Result<Option<Pod>, Problem> {
+    let pod: core::Pod = decode("pod", json)?;
+    let meta = meta("pod", &pod.metadata, true)?;
+    if pod.metadata.deletion_timestamp.is_some() {
+        return Ok(None);
+    }
+    let mut ips = Vec::new();
+    for ip in pod.status.and_then(|s| s.pod_ips).unwrap_or_default() {
+        let ip = ip.ip;
+        ips.push(ip.parse().map_err(|_| Problem(format!("pod {meta}: pod IP {ip:?} is not an IP address")))?);
+    }
+    let mut labels: Vec<(Box<str>, Box<str>)> =
+        pod.metadata.labels.unwrap_or_default().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+    labels.sort();
+    Ok(Some(Pod { meta, ips, labels }))
+}
+
+pub fn decode_service_import(json: &[u8]) -> Result<ServiceImport, Problem> {
+    #[derive(Deserialize, Default)]
+    struct ImportPort {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        protocol: Option<String>,
+        port: i32,
+    }
+    #[derive(Deserialize, Default)]
+    struct Spec {
+        #[serde(default)]
+        ips: Vec<String>,
+        #[serde(default, rename = "type")]
+        type_: String,
+        #[serde(default)]
+        ports: Vec<ImportPort>,
+    }
+    #[derive(Deserialize)]
+    struct Import {
+        #[serde(default)]
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        #[serde(default)]
+        spec: Spec,
+    }
+    let si: Import = decode("serviceimport", json)?;
+    let meta = meta("serviceimport", &si.metadata, true)?;
+    let mut ips = Vec::new();
+    for ip in &si.spec.ips {
+        ips.push(ip.parse().map_err(|_| Problem(format!("serviceimport {meta}: IP {ip:?} is not an IP address")))?);
+    }
+    Ok(ServiceImport {
+        meta,
+        headless: si.spec.type_ == "Headless",
+        ips,
+        ports: si
+            .spec
+            .ports
+            .into_iter()
+            .map(|p| Port {
+                name: p.name.unwrap_or_default().into(),
+                port: p.port,
+                protocol: p.protocol.unwrap_or_else(|| "TCP".into()).into(),
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services() {
+        let svc = decode_service(
+            br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"shop","resourceVersion":"7"},
+                "spec":{"type":"ClusterIP","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10","fd00::10"],
+                "ports":[{"name":"http","port":80,"protocol":"TCP"},{"port":53,"protocol":"UDP"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(svc.meta.to_string(), "shop/web");
+        assert_eq!(&*svc.meta.version, "7");
+        assert_eq!(
+            svc.addressing,
+            Addressing::ClusterIps(vec!["10.96.0.10".parse().unwrap(), "fd00::10".parse().unwrap()])
+        );
+        assert_eq!(svc.ports.len(), 2);
+        assert_eq!(&*svc.ports[1].protocol, "UDP");
+        assert!(svc.transferable);
+
+        // No apiVersion/kind, as informers hand out typed objects.
+        let headless =
+            decode_service(br#"{"metadata":{"name":"db","namespace":"shop"},"spec":{"clusterIP":"None"}}"#).unwrap();
+        assert!(headless.is_headless());
+        assert_eq!(headless.ports, vec![Port::sentinel()]);
+
+        let ext = decode_service(
+            br#"{"metadata":{"name":"ext","namespace":"shop"},"spec":{"type":"ExternalName","externalName":"www.example.org"}}"#,
+        )
+        .unwrap();
+        assert_eq!(ext.addressing, Addressing::ExternalName(Some(Name::parse("www.example.org").unwrap())));
+        assert!(!ext.transferable);
+        let ip = decode_service(
+            br#"{"metadata":{"name":"ext","namespace":"shop"},"spec":{"type":"ExternalName","externalName":"10.0.0.1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(ip.addressing, Addressing::ExternalName(None));
+
+        let lb = decode_service(
+            br#"{"metadata":{"name":"lb","namespace":"shop"},"spec":{"type":"LoadBalancer","clusterIP":"10.0.0.2","externalIPs":["192.0.2.1"]},
+                "status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.2"},{"hostname":"lb.example.org"}]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(lb.external_ips, vec!["192.0.2.1".into(), "192.0.2.2".into(), "lb.example.org".into()]);
+    }
+
+    #[test]
+    fn broken_services_are_problems() {
+        for json in [
+            &br#"{"metadata":{"name":"x","namespace":"y"},"spec":{"clusterIP":"banana"}}"#[..],
+            br#"{"metadata":{"name":"x","namespace":"y"},"spec":{}}"#,
+            br#"{"metadata":{"namespace":"y"},"spec":{"clusterIP":"None"}}"#,
+            br#"{"metadata":{"name":"x"},"spec":{"clusterIP":"None"}}"#,
+            br#"{"metadata":{"name":5}}"#,
+            b"not json",
+        ] {
+            assert!(decode_service(json).is_err(), "{}", String::from_utf8_lossy(json));
+        }
+    }
+
+    #[test]
+    fn endpoint_slices_keep_ready_addresses() {
+        let json = br#"{"metadata":{"name":"web-abc","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},
+            "addressType":"IPv4",
+            "endpoints":[
+              {"addresses":["10.0.0.1"],"conditions":{"ready":true},"hostname":"web-0","zone":"Zone-A",
+               "targetRef":{"kind":"Pod","name":"web-0-pod"}},
+              {"addresses":["10.0.0.2"],"conditions":{"ready":false}},
+              {"addresses":["10.0.0.3"],"targetRef":{"kind":"Pod","name":"web-1-pod"}}],
+            "ports":[{"name":"http","port":8080,"protocol":"TCP"}]}"#;
+        let s = decode_slice(json, true, false).unwrap();
+        assert_eq!(&*s.service, "web");
+        assert_eq!(s.addresses.len(), 2);
+        assert_eq!(s.addresses[0].endpoint_name(false), "web-0");
+        assert_eq!(s.addresses[0].zone.as_deref(), Some("zone-a"));
+        assert_eq!(s.addresses[1].endpoint_name(false), "10-0-0-3");
+        assert_eq!(s.addresses[1].endpoint_name(true), "web-1-pod");
+        assert_eq!(s.ports[0].port, 8080);
+        assert_eq!(decode_slice(json, false, false).unwrap().addresses[0].zone, None);
+
+        let no_label = br#"{"metadata":{"name":"x","namespace":"y"},"addressType":"IPv4","endpoints":[]}"#;
+        assert!(decode_slice(no_label, false, false).is_err());
+        let bad = br#"{"metadata":{"name":"x","namespace":"y","labels":{"kubernetes.io/service-name":"s"}},
+            "addressType":"IPv4","endpoints":[{"addresses":["nope"]}]}"#;
+        assert!(decode_slice(bad, false, false).is_err());
+    }
+
+    #[test]
+    fn dashed_addresses() {
+        for (ip, want) in [("10.0.0.1", "10-0-0-1"), ("fd00::1", "fd00--1"), ("fd00::", "fd00--0"), ("::1", "--1")] {
+            assert_eq!(dashed(ip), want);
+        }
+    }
+
+    #[test]
+    fn pods() {
+        let pod = decode_pod(
+            br#"{"metadata":{"name":"p","namespace":"shop","labels":{"b":"2","a":"1"}},
+                "status":{"podIP":"10.1.0.5","podIPs":[{"ip":"10.1.0.5"},{"ip":"fd01::5"}]}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(pod.ips.len(), 2);
+        assert_eq!(pod.labels[0], ("a".into(), "1".into()));
+        let gone =
+            decode_pod(br#"{"metadata":{"name":"p","namespace":"shop","deletionTimestamp":"2026-01-01T00:00:00Z"}}"#);
+        assert_eq!(gone, Ok(None));
+    }
+
+    #[test]
+    fn service_imports() {
+        let si = decode_service_import(
+            br#"{"metadata":{"name":"web","namespace":"shop"},"spec":{"type":"ClusterSetIP","ips":["10.9.0.1"],
+                "ports":[{"name":"http","port":80,"protocol":"TCP"}]}}"#,
+        )
+        .unwrap();
+        assert!(!si.headless);
+        assert_eq!(si.ports.len(), 1);
+        let mc = decode_slice(
+            br#"{"metadata":{"name":"web-x","namespace":"shop","labels":{"multicluster.kubernetes.io/service-name":"web",
+                "multicluster.kubernetes.io/source-cluster":"east"}},"addressType":"IPv4","endpoints":[{"addresses":["10.2.0.1"]}]}"#,
+            false,
+            true,
+        )
+        .unwrap();
+        assert_eq!((&*mc.service, &*mc.cluster_id), ("web", "east"));
+    }
+}

@@ -1,0 +1,94 @@
+//! Several stanzas in Corefile order: first match wins, misses go on only
+//! with `fallthrough`, after the last stanza to the next plugin.
+
+use hickory_proto::rr::RecordType::{A, AAAA};
+
+use super::{Case, Scenario, case, fixture};
+
+const SOA: &str =
+    "ns cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5";
+
+fn same_zone_fallthrough() -> Scenario {
+    Scenario::new().stanza(&["cluster.local"], &[("fallthrough", &[])], fixture::alpha()).stanza(
+        &["cluster.local"],
+        &[],
+        fixture::beta(),
+    )
+}
+
+fn same_zone_no_fallthrough() -> Scenario {
+    Scenario::new().stanza(&["cluster.local"], &[], fixture::alpha()).stanza(&["cluster.local"], &[], fixture::beta())
+}
+
+fn different_zones() -> Scenario {
+    Scenario::new().stanza(&["cluster.local"], &[], fixture::alpha()).stanza(&["remote.local"], &[], fixture::beta())
+}
+
+fn all_fall_through() -> Scenario {
+    Scenario::new().stanza(&["cluster.local"], &[("fallthrough", &[])], fixture::alpha()).stanza(
+        &["cluster.local"],
+        &[("fallthrough", &[])],
+        fixture::beta(),
+    )
+}
+
+fn first_unsynced() -> Scenario {
+    Scenario::new().stanza(&["cluster.local"], &[("fallthrough", &[])], fixture::alpha()).unsynced().stanza(
+        &["cluster.local"],
+        &[],
+        fixture::beta(),
+    )
+}
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        case(
+            "chain",
+            same_zone_fallthrough,
+            "web.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan web.shop.svc.cluster.local. 5 IN A 10.96.0.10",
+        ),
+        case(
+            "chain",
+            same_zone_fallthrough,
+            "only-beta.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan only-beta.shop.svc.cluster.local. 5 IN A 10.97.0.5",
+        ),
+        case("chain", same_zone_fallthrough, "nope.shop.svc.cluster.local.", A, format!("NXDOMAIN aa\n{SOA}")),
+        // NODATA in the first stanza does not fall through.
+        case(
+            "chain",
+            same_zone_fallthrough,
+            "kube-dns.kube-system.svc.cluster.local.",
+            AAAA,
+            format!("NOERROR aa\n{SOA}"),
+        ),
+        case("chain", same_zone_no_fallthrough, "only-beta.shop.svc.cluster.local.", A, format!("NXDOMAIN aa\n{SOA}")),
+        case(
+            "chain",
+            different_zones,
+            "web.shop.svc.remote.local.",
+            A,
+            "NOERROR aa\nan web.shop.svc.remote.local. 5 IN A 10.97.0.10",
+        ),
+        case(
+            "chain",
+            different_zones,
+            "web.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan web.shop.svc.cluster.local. 5 IN A 10.96.0.10",
+        ),
+        case("chain", different_zones, "www.example.org.", A, "FALLTHROUGH"),
+        case("chain", all_fall_through, "nope.shop.svc.cluster.local.", A, "FALLTHROUGH"),
+        // As in the plugin, fallthrough is decided before sync state.
+        case(
+            "chain",
+            first_unsynced,
+            "only-beta.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan only-beta.shop.svc.cluster.local. 5 IN A 10.97.0.5",
+        ),
+    ]
+}

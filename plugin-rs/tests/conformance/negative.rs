@@ -1,0 +1,140 @@
+//! Names that do not exist (NXDOMAIN) versus names that exist without the
+//! asked type (NODATA), the apex (SOA, NS), other types, and sync state.
+
+use hickory_proto::rr::RecordType::{self, A, AAAA, AXFR, HTTPS, IXFR, MX, NS, SOA, TXT};
+
+use super::services::alpha;
+use super::{Case, Scenario, case};
+
+const ZONE_SOA: &str =
+    "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5";
+
+fn nodata() -> String {
+    format!("NOERROR aa\nns {ZONE_SOA}")
+}
+
+fn nxdomain() -> String {
+    format!("NXDOMAIN aa\nns {ZONE_SOA}")
+}
+
+fn alpha_unsynced() -> Scenario {
+    alpha().unsynced()
+}
+
+fn alpha_behind_service() -> Scenario {
+    alpha().local_ips(&["10.1.1.53", "127.0.0.1"])
+}
+
+fn alpha_on_host() -> Scenario {
+    alpha().local_ips(&["192.0.2.53", "2001:db8::53"])
+}
+
+fn exists(family: &'static str, name: &'static str, qtype: RecordType) -> Case {
+    case(family, alpha, name, qtype, nodata())
+}
+
+fn missing(family: &'static str, name: &'static str, qtype: RecordType) -> Case {
+    case(family, alpha, name, qtype, nxdomain())
+}
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        missing("negative", "nope.shop.svc.cluster.local.", A),
+        exists("negative", "shop.svc.cluster.local.", A),
+        exists("negative", "quiet.svc.cluster.local.", AAAA),
+        missing("negative", "nowhere.svc.cluster.local.", A),
+        exists("negative", "svc.cluster.local.", A),
+        exists("negative", "pod.cluster.local.", A),
+        exists("negative", "cluster.local.", A),
+        exists("negative", "cluster.local.", AAAA),
+        missing("negative", "a.b.c.d.web.shop.svc.cluster.local.", A),
+        missing("negative", "web.shop.nope.cluster.local.", A),
+        missing("negative", "web.cluster.local.", A),
+        // TXT: the schema version; NODATA where a name exists.
+        case(
+            "negative",
+            alpha,
+            "dns-version.cluster.local.",
+            TXT,
+            "NOERROR aa\nan dns-version.cluster.local. 28800 IN TXT 1.1.0",
+        ),
+        exists("negative", "web.shop.svc.cluster.local.", TXT),
+        missing("negative", "nope.shop.svc.cluster.local.", TXT),
+        // Deliberate difference: the plugin answers NXDOMAIN here, which
+        // RFC 8020 resolvers read as "nothing below exists".
+        exists("negative", "cluster.local.", TXT),
+        exists("negative", "shop.svc.cluster.local.", TXT),
+        // MX and other types: NODATA or NXDOMAIN as the name exists.
+        exists("negative", "web.shop.svc.cluster.local.", MX),
+        missing("negative", "nope.shop.svc.cluster.local.", MX),
+        exists("negative", "web.shop.svc.cluster.local.", HTTPS),
+        exists("negative", "db.shop.svc.cluster.local.", HTTPS),
+        missing("negative", "nope.shop.svc.cluster.local.", HTTPS),
+        // SOA only at the apex; below it NODATA, even for missing names.
+        case("negative", alpha, "cluster.local.", SOA, format!("NOERROR aa\nan {ZONE_SOA}")),
+        exists("negative", "web.shop.svc.cluster.local.", SOA),
+        exists("negative", "nope.shop.svc.cluster.local.", SOA),
+        // NS: at the apex, CoreDNS's names; below it like any other type.
+        case(
+            "negative",
+            alpha_behind_service,
+            "cluster.local.",
+            NS,
+            "NOERROR aa
+             an cluster.local. 5 IN NS kube-dns.kube-system.svc.cluster.local.
+             ar kube-dns.kube-system.svc.cluster.local. 5 IN A 10.96.0.53",
+        ),
+        case(
+            "negative",
+            alpha_on_host,
+            "cluster.local.",
+            NS,
+            "NOERROR aa
+             an cluster.local. 5 IN NS ns.dns.cluster.local.
+             ar ns.dns.cluster.local. 5 IN A 192.0.2.53
+             ar ns.dns.cluster.local. 5 IN AAAA 2001:db8::53",
+        ),
+        case(
+            "negative",
+            alpha_on_host,
+            "ns.dns.cluster.local.",
+            A,
+            "NOERROR aa\nan ns.dns.cluster.local. 5 IN A 192.0.2.53",
+        ),
+        case(
+            "negative",
+            alpha_on_host,
+            "ns.dns.cluster.local.",
+            AAAA,
+            "NOERROR aa\nan ns.dns.cluster.local. 5 IN AAAA 2001:db8::53",
+        ),
+        // Without a non-loopback listening address there is no NS record.
+        exists("negative", "cluster.local.", NS),
+        exists("negative", "web.shop.svc.cluster.local.", NS),
+        missing("negative", "nope.shop.svc.cluster.local.", NS),
+        // Zone transfers are for the transfer plugin, not the query path.
+        case("negative", alpha, "cluster.local.", AXFR, "RCODE REFUSED"),
+        case("negative", alpha, "cluster.local.", IXFR, "RCODE REFUSED"),
+        // Outside every zone: the next plugin's.
+        case("negative", alpha, "www.example.org.", A, "FALLTHROUGH"),
+        // Negative answers carry the zone as the client wrote it.
+        case(
+            "negative",
+            alpha,
+            "NOPE.shop.svc.Cluster.Local.",
+            A,
+            "NXDOMAIN aa
+             ns Cluster.Local. 5 IN SOA ns.dns.Cluster.Local. hostmaster.Cluster.Local. 1700000000 7200 1800 86400 5",
+        ),
+        // Before the first sync a miss is SERVFAIL; hits still answer.
+        case("negative", alpha_unsynced, "nope.shop.svc.cluster.local.", A, format!("SERVFAIL aa\nns {ZONE_SOA}")),
+        case(
+            "negative",
+            alpha_unsynced,
+            "web.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan web.shop.svc.cluster.local. 5 IN A 10.96.0.10",
+        ),
+        case("negative", alpha_unsynced, "shop.svc.cluster.local.", A, nodata()),
+    ]
+}
