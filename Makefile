@@ -1,0 +1,143 @@
+# kubernetai: build the Rust core into a WebAssembly component, embed it in
+# the Go CoreDNS plugin, build CoreDNS with it, and test every layer.
+#
+#   make run    build everything and serve the example clusters on 127.0.0.1:1053
+#   make test   every test (what CI runs)
+#
+# Both install what they need (rustup target, wasm-tools, Go modules) and
+# cache it outside the repository; run them again at no cost.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+CACHE ?= $(HOME)/.cache/kubernetai
+TOOLS := $(CACHE)/tools
+WASM_TOOLS_VERSION := 1.263.0
+WASM_TOOLS := $(TOOLS)/bin/wasm-tools
+CARGO_HOME ?= $(HOME)/.cargo
+WASM_TARGET := wasm32-unknown-unknown
+
+COMPONENTS := target/components
+CORE_WASM := target/$(WASM_TARGET)/release/kubernetai.wasm
+COMPONENT := $(COMPONENTS)/kubernetai.wasm
+TEST_GUEST := $(COMPONENTS)/test-guest.wasm
+EMBEDDED := host-go/kubernetai.wasm
+COREDNS := bin/coredns
+HOST_MODULE := github.com/kubernetai/kubernetai/host-go
+
+# Paths compiled into the component (panic locations) are made the same on
+# every machine, so that rebuilding from the same sources gives the same
+# bytes and CI can check the embedded component is current.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := \
+	--remap-path-prefix=$(ROOT)=/kubernetai --remap-path-prefix=$(CARGO_HOME)=/cargo
+
+RUST_SOURCES := $(shell find plugin-rs/src wit -type f) Cargo.toml Cargo.lock plugin-rs/Cargo.toml
+GO_SOURCES := $(shell find host-go -name '*.go' -not -path '*/testdata/*') host-go/go.mod host-go/go.sum
+
+.PHONY: help
+help:
+	@echo "make run     build CoreDNS with kubernetai and serve examples/ on 127.0.0.1:1053"
+	@echo "make test    every test: Rust, component, Go, end to end (what CI runs)"
+	@echo "make coredns build bin/coredns with the builder"
+	@echo "make embed   refresh the component embedded in the Go plugin"
+	@echo "make bench   benchmarks (see BENCHMARKS.md)"
+
+# ---------------------------------------------------------------- tools
+
+.PHONY: tools
+tools: $(WASM_TOOLS) | rust-target
+
+.PHONY: rust-target
+rust-target:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+$(WASM_TOOLS):
+	cargo install --locked --root $(TOOLS) wasm-tools@$(WASM_TOOLS_VERSION)
+
+# ---------------------------------------------------------------- builds
+
+.PHONY: component
+component: $(COMPONENT)
+
+$(CORE_WASM): $(RUST_SOURCES) | rust-target
+	cargo build --locked -p kubernetai --release --target $(WASM_TARGET)
+
+$(COMPONENT): $(CORE_WASM) $(WASM_TOOLS)
+	@mkdir -p $(COMPONENTS)
+	$(WASM_TOOLS) component new $(CORE_WASM) -o $@
+	$(WASM_TOOLS) validate --features component-model $@
+
+$(TEST_GUEST): $(shell find tools/test-guest -type f) $(shell find wit -type f) $(WASM_TOOLS) | rust-target
+	cargo build --locked -p kubernetai-test-guest --release --target $(WASM_TARGET)
+	@mkdir -p $(COMPONENTS)
+	$(WASM_TOOLS) component new target/$(WASM_TARGET)/release/kubernetai_test_guest.wasm -o $@
+	$(WASM_TOOLS) validate --features component-model $@
+
+# The Go plugin embeds a copy of the component (go:embed), committed so
+# that the Go module builds on its own. `embed` refreshes it;
+# `check-embed` fails when it does not match the sources.
+.PHONY: embed
+embed: $(COMPONENT)
+	@cmp -s $(COMPONENT) $(EMBEDDED) || cp $(COMPONENT) $(EMBEDDED)
+
+.PHONY: check-embed
+check-embed: $(COMPONENT)
+	@cmp -s $(COMPONENT) $(EMBEDDED) || { \
+		echo "$(EMBEDDED) does not match the Rust sources: run 'make embed' and commit it" >&2; exit 1; }
+	@echo "embedded component is current ($$(sha256sum $(EMBEDDED) | cut -c1-16))"
+
+.PHONY: coredns
+coredns: $(COREDNS)
+
+$(COREDNS): $(GO_SOURCES) $(EMBEDDED)
+	cd host-go && go run ./cmd/kubernetai-build --with $(HOST_MODULE)=. --output $(ROOT)/$(COREDNS)
+
+# ---------------------------------------------------------------- run
+
+.PHONY: run
+run: embed $(COREDNS)
+	@command -v dig >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsutils >/dev/null; }
+	@echo
+	@echo "Serving examples/cluster-a.yaml and examples/cluster-b.yaml (zone cluster.local) on 127.0.0.1:1053."
+	@echo "Try, from another shell:"
+	@echo
+	@echo "    dig @127.0.0.1 -p 1053 web.shop.svc.cluster.local A"
+	@echo "    dig @127.0.0.1 -p 1053 only-b.shop.svc.cluster.local A   # served by the second cluster"
+	@echo
+	cd examples && exec $(ROOT)/$(COREDNS) -conf Corefile
+
+# ---------------------------------------------------------------- tests
+
+.PHONY: test
+test: test-rust test-go test-e2e
+
+.PHONY: test-rust
+test-rust: $(COMPONENT)
+	cargo fmt --all --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo clippy --locked -p kubernetai --target $(WASM_TARGET) -- -D warnings
+	KUBERNETAI_COMPONENT=$(ROOT)/$(COMPONENT) cargo test --locked -p kubernetai
+
+.PHONY: test-go
+test-go: check-embed $(TEST_GUEST)
+	cd host-go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "host-go: gofmt needed" >&2; exit 1; }
+	cd host-go && go vet ./...
+	cd host-go && KUBERNETAI_TEST_GUEST=$(ROOT)/$(TEST_GUEST) go test -race -count=1 ./...
+
+.PHONY: test-e2e
+test-e2e: check-embed $(COREDNS)
+	cd e2e && test -z "$$(gofmt -l .)" && go vet ./...
+	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) go test -count=1 -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
+
+# ---------------------------------------------------------------- bench
+
+.PHONY: bench
+bench: $(COMPONENT) $(TEST_GUEST)
+	KUBERNETAI_COMPONENT=$(ROOT)/$(COMPONENT) cargo bench -p kubernetai
+	cd host-go && go test -run '^$$' -bench . -benchmem ./engine/ .
+
+.PHONY: clean
+clean:
+	rm -rf bin target/components

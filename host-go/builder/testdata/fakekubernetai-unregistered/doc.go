@@ -1,0 +1,2 @@
+// Package kubernetai fakes a plugin package that registers nothing yet.
+package kubernetai

@@ -1,0 +1,16 @@
+// Package engine runs the kubernetai DNS core, a WebAssembly component,
+// with wazero.
+//
+// wazero has no Component Model, so Compile takes the single core module
+// out of the component binary, checks that its exports are those of
+// WITInterface with the canonical-ABI signatures, and this package calls
+// them directly: hand-written canonical ABI glue (abi.go, instance.go)
+// lowers arguments through the guest's cabi_realloc, reads results from
+// the return area and releases them with the matching cabi_post_*.
+//
+// An Instance is one wazero module instance: single-threaded, with its own
+// copy of the core's state. An Engine keeps a pool of them, each a full
+// replica: queries borrow any idle instance, state changes reach every
+// instance, and an instance whose call fails is replaced by a fresh one
+// into which the Engine replays the state it mirrors on the Go side.
+package engine

@@ -1,0 +1,348 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Config tunes an Engine.
+type Config struct {
+	// PoolSize is the number of instances, each a full replica of the
+	// state; 0 means runtime.GOMAXPROCS(0).
+	PoolSize int
+	// Stanzas is the configuration every instance gets. The Engine keeps
+	// it to configure replacements: do not modify it afterwards.
+	Stanzas []Stanza
+	// HashSeed keys the core's hash tables; 0 means random.
+	HashSeed uint64
+	// CallTimeout bounds each call the Engine makes on its own behalf
+	// (configure, apply, set-* and replays), which have no caller context.
+	// 0 means 30s.
+	CallTimeout time.Duration
+	// Logf reports instance replacements and quarantined objects; nil
+	// discards them.
+	Logf func(format string, args ...any)
+}
+
+const defaultCallTimeout = 30 * time.Second
+
+// Stats counts failures of the core, for metrics. Counters only grow.
+type Stats struct {
+	Traps               uint64 // guest calls that trapped, ran out of memory or broke the ABI
+	CutOffs             uint64 // guest calls cut off because their context ended
+	Replacements        uint64 // instances replaced by a fresh one with the state replayed
+	ReplacementFailures uint64 // replacement attempts that failed (retried with backoff)
+	Quarantined         uint64 // objects left out of replays because the core fails on them
+}
+
+// Engine is a pool of core instances, each holding a full replica of the
+// state. Lookup and Transfer borrow an idle instance; Apply, SetSynced
+// and SetLocalIPs reach every instance. An instance whose call fails is
+// replaced by a fresh one that replays the state the Engine keeps.
+//
+// All methods are safe for concurrent use.
+type Engine struct {
+	mod   *Module
+	cfg   Config
+	plans []StanzaPlan
+	pool  pool
+	state *state
+	// changeMu serialises state changes, so that at most one is being
+	// spread over the instances at any time.
+	changeMu sync.Mutex
+	now      func() time.Time
+	done     chan struct{} // closed by Close: stops replacement retries
+	closing  sync.Once
+
+	traps, cutOffs, replacements, replaceFailures, quarantined atomic.Uint64
+}
+
+// New makes an Engine of cfg.PoolSize instances of mod, each configured
+// with cfg.Stanzas, and returns the core's plans for the stanzas. A
+// configuration the core refuses is returned as a *ConfigError.
+func New(ctx context.Context, mod *Module, cfg Config) (*Engine, []StanzaPlan, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := &Engine{mod: mod, cfg: cfg, state: newState(len(cfg.Stanzas)), now: time.Now, done: make(chan struct{})}
+	for i := range cfg.PoolSize {
+		in, plans, err := e.instantiate(ctx)
+		if err != nil {
+			e.closeInstances(ctx)
+			return nil, nil, err
+		}
+		if i == 0 {
+			e.plans = plans
+		}
+		e.pool.add(&slot{in: in})
+	}
+	return e, e.plans, nil
+}
+
+func withDefaults(cfg Config) (Config, error) {
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = defaultCallTimeout
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.HashSeed == 0 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return cfg, fmt.Errorf("hash seed: %w", err)
+		}
+		cfg.HashSeed = binary.LittleEndian.Uint64(b[:])
+	}
+	return cfg, nil
+}
+
+// instantiate makes a configured instance, closing it if configure fails.
+func (e *Engine) instantiate(ctx context.Context) (*Instance, []StanzaPlan, error) {
+	in, err := e.mod.Instantiate(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	plans, err := in.Configure(ctx, e.cfg.Stanzas, e.cfg.HashSeed)
+	if err != nil {
+		_ = in.Close(ctx)
+		return nil, nil, err
+	}
+	return in, plans, nil
+}
+
+func (e *Engine) closeInstances(ctx context.Context) {
+	for _, s := range e.pool.slots {
+		_ = s.in.Close(ctx)
+	}
+}
+
+// Plans are the core's plans for the stanzas, as New returned them.
+func (e *Engine) Plans() []StanzaPlan { return e.plans }
+
+// HashSeed is the seed every instance was configured with.
+func (e *Engine) HashSeed() uint64 { return e.cfg.HashSeed }
+
+// Module is the compiled component the Engine runs.
+func (e *Engine) Module() *Module { return e.mod }
+
+// Stats returns the failure counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Traps:               e.traps.Load(),
+		CutOffs:             e.cutOffs.Load(),
+		Replacements:        e.replacements.Load(),
+		ReplacementFailures: e.replaceFailures.Load(),
+		Quarantined:         e.quarantined.Load(),
+	}
+}
+
+// Lookup answers one query through an idle instance, waiting for one
+// until ctx is done. ctx also bounds the guest call: a core that overruns
+// it is cut off. A *CallError means the core failed on this query (answer
+// SERVFAIL); the instance is replaced in the background.
+func (e *Engine) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (Outcome, error) {
+	s, err := e.pool.borrow(ctx)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out, err := s.in.Lookup(ctx, query, replies)
+	e.giveBack(s)
+	return out, err
+}
+
+// Transfer returns the zone transfer of zone through an idle instance;
+// authoritative is false when no stanza is authoritative for it.
+func (e *Engine) Transfer(ctx context.Context, zone string, serial uint32) ([][]byte, bool, error) {
+	s, err := e.pool.borrow(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	msgs, authoritative, err := s.in.Transfer(ctx, zone, serial)
+	e.giveBack(s)
+	return msgs, authoritative, err
+}
+
+// giveBack returns a borrowed slot, or replaces its instance if it died.
+func (e *Engine) giveBack(s *slot) {
+	if err := s.in.Err(); err != nil {
+		e.replace(s, err)
+		return
+	}
+	e.pool.release(s, s.seq)
+}
+
+// Apply applies a batch of events to one stanza in every instance, at the
+// current time, and returns the report of one of them (replicas agree).
+// Every event needs a Key; Objects are kept by reference for replays, so
+// do not modify them afterwards. Apply calls are serialised; queries keep
+// flowing on the instances Apply is not using.
+//
+// An error means the core failed on the batch in every instance that
+// tried it; those are replaced, leaving out any object the core fails on
+// by itself (counted in Stats.Quarantined).
+func (e *Engine) Apply(stanza int, events []Event) (ApplyReport, error) {
+	if err := e.checkStanza(stanza); err != nil {
+		return ApplyReport{}, err
+	}
+	for i := range events {
+		if ev := &events[i]; ev.Change >= changeCount || ev.Kind >= kindCount || ev.Key == "" {
+			return ApplyReport{}, fmt.Errorf("event %d: %v %v %q: invalid change, kind or empty key", i, ev.Change, ev.Kind, ev.Key)
+		}
+	}
+	e.changeMu.Lock()
+	defer e.changeMu.Unlock()
+	if e.pool.isClosed() {
+		return ApplyReport{}, ErrClosed
+	}
+	now := e.now().Unix()
+	var (
+		report             ApplyReport
+		reported, recorded bool
+		lastErr            error
+	)
+	// The batch enters the mirror right after the first instance tried
+	// it, with the serial it reported. Until then a replacement replays
+	// the state without it and comes back needing it, so at least one
+	// instance applies it live and yields the report.
+	record := func() {
+		recorded = true
+		e.state.recordEvents(stanza, events, report.Serial, reported)
+	}
+	e.spread(e.state.nextSeq(), func(ctx context.Context, in *Instance) {
+		r, err := in.Apply(ctx, uint32(stanza), now, events)
+		if err != nil {
+			lastErr = err
+		} else if !reported {
+			report, reported = r, true
+		}
+		if !recorded {
+			record()
+		}
+	})
+	if !recorded {
+		record()
+		lastErr = errors.New("no core instance is up; the batch will be replayed when one is")
+	}
+	if !reported {
+		return ApplyReport{}, fmt.Errorf("applying %d events to stanza %d: %w", len(events), stanza, lastErr)
+	}
+	return report, nil
+}
+
+// SetSynced tells every instance whether a stanza's source has delivered
+// its initial state.
+func (e *Engine) SetSynced(stanza int, synced bool) {
+	if err := e.checkStanza(stanza); err != nil {
+		e.cfg.Logf("kubernetai engine: SetSynced: %v", err)
+		return
+	}
+	e.changeMu.Lock()
+	defer e.changeMu.Unlock()
+	if e.pool.isClosed() {
+		return
+	}
+	e.spread(e.state.recordSynced(stanza, synced), func(ctx context.Context, in *Instance) {
+		_ = in.SetSynced(ctx, uint32(stanza), synced)
+	})
+}
+
+// SetLocalIPs tells every instance the addresses CoreDNS listens on.
+func (e *Engine) SetLocalIPs(ips []string) error {
+	if err := checkUTF8("address", ips...); err != nil {
+		return err
+	}
+	e.changeMu.Lock()
+	defer e.changeMu.Unlock()
+	if e.pool.isClosed() {
+		return ErrClosed
+	}
+	ips = slices.Clone(ips)
+	e.spread(e.state.recordLocalIPs(ips), func(ctx context.Context, in *Instance) {
+		_ = in.SetLocalIPs(ctx, ips)
+	})
+	return nil
+}
+
+func (e *Engine) checkStanza(stanza int) error {
+	if stanza < 0 || stanza >= len(e.cfg.Stanzas) {
+		return fmt.Errorf("stanza %d out of range: %d configured", stanza, len(e.cfg.Stanzas))
+	}
+	return nil
+}
+
+// spread runs change once on every instance that has not seen change
+// target, taking each as it becomes idle. A replacement that snapshots
+// the state after the change is recorded comes back holding target; one
+// that snapshots before comes back at target-1 and gets the change here.
+// Callers hold changeMu, so every other instance has seen target-1.
+func (e *Engine) spread(target uint64, change func(ctx context.Context, in *Instance)) {
+	for {
+		s := e.pool.takeStale(target)
+		if s == nil {
+			return
+		}
+		if s.seq+1 < target {
+			// Cannot happen by the reasoning above; if it ever does, a
+			// replay repairs the instance instead of leaving it wrong.
+			e.replace(s, fmt.Errorf("instance at change %d missed changes up to %d", s.seq, target-1))
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CallTimeout)
+		change(ctx, s.in)
+		cancel()
+		if err := s.in.Err(); err != nil {
+			e.replace(s, err)
+			continue
+		}
+		e.pool.release(s, target)
+	}
+}
+
+// count classifies a failed call for Stats.
+func (e *Engine) count(err error) {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		e.cutOffs.Add(1)
+	} else {
+		e.traps.Add(1)
+	}
+}
+
+// Close stops the Engine: later calls return ErrClosed, calls in flight
+// finish (until ctx is done), then the instances are closed. The Module
+// stays open: the caller owns it.
+func (e *Engine) Close(ctx context.Context) error {
+	e.closing.Do(func() {
+		close(e.done)
+		e.pool.close()
+	})
+	waited := make(chan struct{})
+	go func() {
+		e.pool.rebuilds.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	ins, err := e.pool.quiesce(ctx)
+	for _, in := range ins {
+		_ = in.Close(ctx)
+	}
+	return err
+}

@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The tests run against tools/test-guest, a fake core whose results are
+// derived from its inputs (see its src/lib.rs), so every byte crossing the
+// canonical ABI can be checked.
+
+const guestBuild = "build it from the repository root with:\n" +
+	"  cargo build --release --target wasm32-unknown-unknown -p kubernetai-test-guest\n" +
+	"  wasm-tools component new target/wasm32-unknown-unknown/release/kubernetai_test_guest.wasm -o target/components/test-guest.wasm\n" +
+	"or point KUBERNETAI_TEST_GUEST at a built copy"
+
+var (
+	guestOnce  sync.Once
+	guestBytes []byte
+	guestErr   error
+)
+
+// testGuest returns the test-guest component's bytes.
+func testGuest(tb testing.TB) []byte {
+	tb.Helper()
+	guestOnce.Do(func() {
+		path := os.Getenv("KUBERNETAI_TEST_GUEST")
+		if path == "" {
+			path = filepath.Join("..", "..", "target", "components", "test-guest.wasm")
+		}
+		guestBytes, guestErr = os.ReadFile(path)
+	})
+	if guestErr != nil {
+		tb.Fatalf("test guest component missing (%v); %s", guestErr, guestBuild)
+	}
+	return guestBytes
+}
+
+// compileGuest compiles the test guest, closed at the end of the test.
+func compileGuest(tb testing.TB, opts ...CompileOption) *Module {
+	tb.Helper()
+	ctx := context.Background()
+	mod, err := Compile(ctx, testGuest(tb), opts...)
+	if err != nil {
+		tb.Fatalf("Compile(test guest): %v", err)
+	}
+	tb.Cleanup(func() { _ = mod.Close(ctx) })
+	return mod
+}
+
+// newInstance returns a configured instance of the test guest.
+func newInstance(tb testing.TB, mod *Module, stanzas []Stanza) *Instance {
+	tb.Helper()
+	ctx := context.Background()
+	in, err := mod.Instantiate(ctx)
+	if err != nil {
+		tb.Fatalf("Instantiate: %v", err)
+	}
+	tb.Cleanup(func() { _ = in.Close(ctx) })
+	if _, err := in.Configure(ctx, stanzas, 42); err != nil {
+		tb.Fatalf("Configure: %v", err)
+	}
+	return in
+}
+
+// query is a DNS query message for name (uncompressed, type A, class IN).
+func query(name string) []byte {
+	msg := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		msg = append(msg, byte(len(label)))
+		msg = append(msg, label...)
+	}
+	return append(msg, 0, 0, 1, 0, 1)
+}
+
+// echo is what the test guest answers to an ordinary query: the query with
+// the QR bit set, followed by the local IPs joined by ",".
+func echo(q []byte, ips ...string) []byte {
+	out := append([]byte(nil), q...)
+	if len(out) > 2 {
+		out[2] |= 0x80
+	}
+	return append(out, strings.Join(ips, ",")...)
+}
+
+// --- wasm binary construction, for components the toolchain would not make.
+
+func appendU32(b []byte, v uint32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			b = append(b, c|0x80)
+			continue
+		}
+		return append(b, c)
+	}
+}
+
+func appendName(b []byte, s string) []byte {
+	return append(appendU32(b, uint32(len(s))), s...)
+}
+
+func appendSection(b []byte, id byte, payload []byte) []byte {
+	b = append(b, id)
+	b = appendU32(b, uint32(len(payload)))
+	return append(b, payload...)
+}
+
+var componentPreamble = []byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}
+
+// wrapComponent makes a component binary holding the given core modules
+// and nothing else: enough for the host, which reads only section 1.
+func wrapComponent(cores ...[]byte) []byte {
+	b := append([]byte(nil), componentPreamble...)
+	for _, c := range cores {
+		b = appendSection(b, sectionCoreModule, c)
+	}
+	return b
+}
+
+// fakeFunc is an exported function of a fake core module; its body traps.
+type fakeFunc struct {
+	name            string
+	params, results []byte // value types: 0x7f i32, 0x7e i64
+}
+
+// fakeCore builds a core module exporting memory and funcs, with one
+// function import when withImport is set.
+func fakeCore(funcs []fakeFunc, withImport bool) []byte {
+	var types, imports, fns, exports, code []byte
+	types = appendU32(types, uint32(len(funcs)))
+	for _, f := range funcs {
+		types = append(types, 0x60)
+		types = append(appendU32(types, uint32(len(f.params))), f.params...)
+		types = append(appendU32(types, uint32(len(f.results))), f.results...)
+	}
+	base := uint32(0)
+	if withImport {
+		imports = appendU32(imports, 1)
+		imports = appendName(appendName(imports, "env"), "f")
+		imports = append(imports, 0x00, 0x00) // func of type 0
+		base = 1
+	}
+	fns = appendU32(fns, uint32(len(funcs)))
+	exports = appendU32(exports, uint32(len(funcs)+1))
+	code = appendU32(code, uint32(len(funcs)))
+	for i, f := range funcs {
+		fns = appendU32(fns, uint32(i))
+		exports = append(appendName(exports, f.name), 0x00)
+		exports = appendU32(exports, base+uint32(i))
+		code = append(code, 3, 0x00, 0x00, 0x0b) // size, no locals, unreachable, end
+	}
+	exports = append(appendName(exports, "memory"), 0x02, 0x00)
+
+	b := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+	b = appendSection(b, 1, types)
+	if withImport {
+		b = appendSection(b, 2, imports)
+	}
+	b = appendSection(b, 3, fns)
+	b = appendSection(b, 5, []byte{1, 0x00, 17}) // one memory, min 17 pages
+	b = appendSection(b, 7, exports)
+	return appendSection(b, 10, code)
+}
+
+// fakeFuncs is the full export set of interface core at version, with the
+// canonical signatures.
+func fakeFuncs(version string) []fakeFunc {
+	const I, L = 0x7f, 0x7e
+	iface := "coredns:kubernetai/core@" + version + "#"
+	post := func(f string) fakeFunc { return fakeFunc{"cabi_post_" + iface + f, []byte{I}, nil} }
+	return []fakeFunc{
+		{"cabi_realloc", []byte{I, I, I, I}, []byte{I}},
+		{iface + "configure", []byte{I, I, L}, []byte{I}}, post("configure"),
+		{iface + "set-local-ips", []byte{I, I}, nil},
+		{iface + "apply", []byte{I, L, I, I}, []byte{I}}, post("apply"),
+		{iface + "set-synced", []byte{I, I}, nil},
+		{iface + "transfer", []byte{I, I, I}, []byte{I}}, post("transfer"),
+		{iface + "lookup", []byte{I, I, I, I}, []byte{I}}, post("lookup"),
+	}
+}
+
+// renameCoreExports returns a copy of a component whose core module's
+// exports are renamed by rename: a component built from the same code
+// against another version of the WIT.
+func renameCoreExports(tb testing.TB, component []byte, rename func(string) string) []byte {
+	tb.Helper()
+	out := append([]byte(nil), componentPreamble...)
+	sections, err := splitSections(component[preambleLen:], preambleLen)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, s := range sections {
+		payload := s.payload
+		if s.id == sectionCoreModule {
+			payload = renameExports(tb, payload, rename)
+		}
+		out = appendSection(out, s.id, payload)
+	}
+	return out
+}
+
+func renameExports(tb testing.TB, core []byte, rename func(string) string) []byte {
+	tb.Helper()
+	out := append([]byte(nil), core[:preambleLen]...)
+	sections, err := splitSections(core[preambleLen:], preambleLen)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, s := range sections {
+		payload := s.payload
+		if s.id == 7 { // export section: vec(name, kind byte, index)
+			r := bytes.NewReader(payload)
+			count := readLEB(tb, r)
+			payload = appendU32(nil, count)
+			for range count {
+				name := make([]byte, readLEB(tb, r))
+				_, _ = r.Read(name)
+				kind, _ := r.ReadByte()
+				payload = append(appendName(payload, rename(string(name))), kind)
+				payload = appendU32(payload, readLEB(tb, r))
+			}
+		}
+		out = appendSection(out, s.id, payload)
+	}
+	return out
+}
+
+func readLEB(tb testing.TB, r *bytes.Reader) uint32 {
+	v, err := binary.ReadUvarint(r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return uint32(v)
+}

@@ -1,0 +1,331 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Instance is one instance of the core, with its own linear memory and
+// state. It runs one call at a time and is not safe for concurrent use.
+//
+// Any error other than a *ConfigError is a *CallError (the guest trapped,
+// ran out of memory, was cut off, or broke the ABI) or an argument the
+// host refused before calling; after a *CallError the instance is dead
+// and every later call returns that error again.
+type Instance struct {
+	mod     api.Module
+	mem     api.Memory
+	realloc api.Function
+	fns     [fnCount]api.Function
+	posts   [fnCount]api.Function // nil where the function returns no area
+	// stack is reused by every call so that calls do not allocate; four
+	// slots fit the widest core signature (apply, lookup, cabi_realloc).
+	stack [4]uint64
+	lift  lifter
+	err   error // the first *CallError; the instance is dead once set
+}
+
+// Instantiate makes a fresh instance of the module. Its exports are looked
+// up once here, not per call.
+func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
+	// Anonymous (no name), so the compiled module can be instantiated many
+	// times in one runtime; no start function: the core has none.
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	mod, err := m.runtime.InstantiateModule(ctx, m.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiating the core: %w", err)
+	}
+	in := &Instance{mod: mod, mem: mod.Memory(), realloc: mod.ExportedFunction(exportRealloc)}
+	in.lift.mem = in.mem
+	for i := range coreFuncs {
+		f := &coreFuncs[i]
+		in.fns[i] = mod.ExportedFunction(f.export())
+		if f.post {
+			in.posts[i] = mod.ExportedFunction(f.postExport())
+		}
+	}
+	return in, nil
+}
+
+// Close releases the instance.
+func (in *Instance) Close(ctx context.Context) error { return in.mod.Close(ctx) }
+
+// Err is the failure that killed the instance, or nil while it is usable.
+func (in *Instance) Err() error { return in.err }
+
+// MemorySize is the current size of the instance's linear memory in bytes.
+func (in *Instance) MemorySize() uint32 { return in.mem.Size() }
+
+// call runs f with params on the reused stack and returns its first result.
+func (in *Instance) call(ctx context.Context, f api.Function, what string, params ...uint64) (uint64, error) {
+	if in.err != nil {
+		return 0, in.err
+	}
+	copy(in.stack[:], params)
+	if err := f.CallWithStack(ctx, in.stack[:]); err != nil {
+		return 0, in.fail(what, err)
+	}
+	return in.stack[0], nil
+}
+
+// fail records that the instance is dead and why.
+func (in *Instance) fail(what string, err error) error {
+	if in.err == nil {
+		in.err = &CallError{Func: what, Err: err}
+	}
+	return in.err
+}
+
+// startLift prepares to read a return area.
+func (in *Instance) startLift() *lifter {
+	in.lift.err = nil
+	return &in.lift
+}
+
+// finish frees the return area of f once its result has been copied out
+// (cabi_post_*), or kills the instance if reading the result failed.
+func (in *Instance) finish(ctx context.Context, f fn, area uint32) error {
+	if in.lift.err != nil {
+		return in.fail(coreFuncs[f].wit, in.lift.err)
+	}
+	_, err := in.call(ctx, in.posts[f], postNames[f], uint64(area))
+	return err
+}
+
+// Configure validates and installs the configuration of every stanza,
+// replacing any earlier one and its objects. A refusal is a *ConfigError;
+// the instance stays usable.
+func (in *Instance) Configure(ctx context.Context, stanzas []Stanza, seed uint64) ([]StanzaPlan, error) {
+	if err := checkStanzas(stanzas); err != nil {
+		return nil, err
+	}
+	ptr, n, err := in.lowerList(ctx, len(stanzas), stanzaSize, func(rec []byte, i int) error {
+		return in.putStanza(ctx, rec, &stanzas[i])
+	})
+	if err != nil {
+		return nil, err
+	}
+	area, err := in.call(ctx, in.fns[fnConfigure], "configure", uint64(ptr), uint64(n), seed)
+	if err != nil {
+		return nil, err
+	}
+	plans, cerr := liftConfigure(in.startLift(), uint32(area))
+	if err := in.finish(ctx, fnConfigure, uint32(area)); err != nil {
+		return nil, err
+	}
+	if cerr != nil {
+		return nil, cerr
+	}
+	return plans, nil
+}
+
+func checkStanzas(stanzas []Stanza) error {
+	for i := range stanzas {
+		s := &stanzas[i]
+		if err := checkUTF8("zone", s.Zones...); err != nil {
+			return err
+		}
+		for _, p := range s.Properties {
+			if err := checkUTF8("property", p.Name); err != nil {
+				return err
+			}
+			if err := checkUTF8("argument", p.Args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (in *Instance) putStanza(ctx context.Context, rec []byte, s *Stanza) error {
+	if err := in.putStrings(ctx, rec[stanzaZones:], s.Zones); err != nil {
+		return err
+	}
+	ptr, n, err := in.lowerList(ctx, len(s.Properties), propertySize, func(rec []byte, j int) error {
+		p := &s.Properties[j]
+		le.PutUint32(rec[propertyLine:], p.Line)
+		if err := in.putString(ctx, rec[propertyName:], p.Name); err != nil {
+			return err
+		}
+		return in.putStrings(ctx, rec[propertyArgs:], p.Args)
+	})
+	putPair(rec[stanzaProperties:], ptr, n)
+	le.PutUint32(rec[stanzaLine:], s.Line)
+	return err
+}
+
+// liftConfigure reads result<list<stanza-plan>, config-error>.
+func liftConfigure(l *lifter, area uint32) ([]StanzaPlan, *ConfigError) {
+	if l.discriminant(area, 2) == 1 {
+		return nil, &ConfigError{
+			Stanza:   l.u32(area + configErrStanza),
+			Line:     l.u32(area + configErrLine),
+			Property: l.string(area + configErrProperty),
+			Reason:   l.string(area + configErrReason),
+		}
+	}
+	base, n := l.list(area+variantPayload, planSize)
+	plans := make([]StanzaPlan, n)
+	for i := range n {
+		p := base + i*planSize
+		plans[i].Zones = l.strings(p + planZones)
+		kbase, kn := l.list(p+planKinds, 1)
+		plans[i].Kinds = make([]Kind, kn)
+		for j := range kn {
+			plans[i].Kinds[j] = Kind(l.discriminant(kbase+j, uint8(kindCount)))
+		}
+	}
+	return plans, nil
+}
+
+// SetLocalIPs tells the core the addresses CoreDNS listens on.
+func (in *Instance) SetLocalIPs(ctx context.Context, ips []string) error {
+	if err := checkUTF8("address", ips...); err != nil {
+		return err
+	}
+	ptr, n, err := in.lowerStrings(ctx, ips)
+	if err != nil {
+		return err
+	}
+	_, err = in.call(ctx, in.fns[fnSetLocalIPs], "set-local-ips", uint64(ptr), uint64(n))
+	return err
+}
+
+// Apply applies a batch of object events, in order, to one stanza; now is
+// Unix time in seconds.
+func (in *Instance) Apply(ctx context.Context, stanza uint32, now int64, events []Event) (ApplyReport, error) {
+	for i := range events {
+		if events[i].Change >= changeCount || events[i].Kind >= kindCount {
+			return ApplyReport{}, fmt.Errorf("event %d: invalid %v %v", i, events[i].Change, events[i].Kind)
+		}
+	}
+	ptr, n, err := in.lowerList(ctx, len(events), eventSize, func(rec []byte, i int) error {
+		e := &events[i]
+		rec[eventChange], rec[eventKind] = byte(e.Change), byte(e.Kind)
+		return in.putBytes(ctx, rec[eventObject:], e.Object)
+	})
+	if err != nil {
+		return ApplyReport{}, err
+	}
+	area, err := in.call(ctx, in.fns[fnApply], "apply", uint64(stanza), uint64(now), uint64(ptr), uint64(n))
+	if err != nil {
+		return ApplyReport{}, err
+	}
+	l, a := in.startLift(), uint32(area)
+	report := ApplyReport{
+		Applied:  l.u32(a + reportApplied),
+		Skipped:  l.u32(a + reportSkipped),
+		Problems: l.strings(a + reportProblems),
+		Serial:   l.u32(a + reportSerial),
+	}
+	if err := in.finish(ctx, fnApply, a); err != nil {
+		return ApplyReport{}, err
+	}
+	return report, nil
+}
+
+// SetSynced tells the core whether a stanza's source has delivered its
+// initial state.
+func (in *Instance) SetSynced(ctx context.Context, stanza uint32, synced bool) error {
+	var b uint64
+	if synced {
+		b = 1
+	}
+	_, err := in.call(ctx, in.fns[fnSetSynced], "set-synced", uint64(stanza), b)
+	return err
+}
+
+// Transfer returns the messages of a zone transfer; authoritative is false
+// (and msgs nil) when no stanza is authoritative for zone.
+func (in *Instance) Transfer(ctx context.Context, zone string, serial uint32) (msgs [][]byte, authoritative bool, err error) {
+	if err := checkUTF8("zone", zone); err != nil {
+		return nil, false, err
+	}
+	ptr, n, err := in.lowerString(ctx, zone)
+	if err != nil {
+		return nil, false, err
+	}
+	area, err := in.call(ctx, in.fns[fnTransfer], "transfer", uint64(ptr), uint64(n), uint64(serial))
+	if err != nil {
+		return nil, false, err
+	}
+	l, a := in.startLift(), uint32(area)
+	if authoritative = l.discriminant(a, 2) == 1; authoritative {
+		base, count := l.list(a+variantPayload, pairSize)
+		msgs = make([][]byte, count)
+		for i := range count {
+			msgs[i] = l.bytes(base + i*pairSize)
+		}
+	}
+	if err := in.finish(ctx, fnTransfer, a); err != nil {
+		return nil, false, err
+	}
+	return msgs, authoritative, nil
+}
+
+// Lookup answers one query (wire bytes), given the replies to the upstream
+// queries an earlier Lookup of the same query asked for.
+//
+// This is the hot path: with no replies it makes exactly three guest calls
+// (cabi_realloc for the query, lookup, cabi_post) and allocates only the
+// answer it returns.
+func (in *Instance) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (Outcome, error) {
+	for i := range replies {
+		if err := checkUTF8("upstream reply name", replies[i].Name); err != nil {
+			return Outcome{}, err
+		}
+	}
+	qptr, qn, err := in.lowerBytes(ctx, query)
+	if err != nil {
+		return Outcome{}, err
+	}
+	rptr, rn := uint32(recordAlign), uint32(0)
+	if len(replies) > 0 {
+		if rptr, rn, err = in.lowerReplies(ctx, replies); err != nil {
+			return Outcome{}, err
+		}
+	}
+	area, err := in.call(ctx, in.fns[fnLookup], "lookup", uint64(qptr), uint64(qn), uint64(rptr), uint64(rn))
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := liftOutcome(in.startLift(), uint32(area))
+	if err := in.finish(ctx, fnLookup, uint32(area)); err != nil {
+		return Outcome{}, err
+	}
+	return out, nil
+}
+
+func (in *Instance) lowerReplies(ctx context.Context, replies []UpstreamReply) (ptr, n uint32, err error) {
+	return in.lowerList(ctx, len(replies), replySize, func(rec []byte, i int) error {
+		r := &replies[i]
+		le.PutUint16(rec[replyQtype:], r.Qtype)
+		if err := in.putString(ctx, rec[replyName:], r.Name); err != nil {
+			return err
+		}
+		return in.putBytes(ctx, rec[replyMessage:], r.Message)
+	})
+}
+
+// liftOutcome reads variant outcome.
+func liftOutcome(l *lifter, area uint32) Outcome {
+	out := Outcome{Kind: OutcomeKind(l.discriminant(area, uint8(outcomeCount)))}
+	p := area + variantPayload
+	switch out.Kind {
+	case OutcomeAnswer:
+		out.Answer = l.bytes(p)
+	case OutcomeUpstream:
+		base, n := l.list(p, querySize)
+		out.Upstream = make([]UpstreamQuery, n)
+		for i := range n {
+			q := base + i*querySize
+			out.Upstream[i] = UpstreamQuery{Name: l.string(q + queryName), Qtype: l.u16(q + queryQtype)}
+		}
+	case OutcomeRcode:
+		out.Rcode = l.u8(p)
+	}
+	return out
+}

@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// WITInterface is the WIT interface, with its package version, whose
+// canonical ABI this host speaks. A component exporting another version
+// is refused: its core exports carry the version in their names.
+const WITInterface = "coredns:kubernetai/core@0.1.0"
+
+// witInterfacePrefix precedes the version in core export names.
+const witInterfacePrefix = "coredns:kubernetai/core@"
+
+// ErrContract: the component does not export what WITInterface needs. A
+// *VersionError also matches it with errors.Is.
+var ErrContract = errors.New("component does not implement " + WITInterface)
+
+// VersionError says the component implements the interface under another
+// version than the one this host understands.
+type VersionError struct {
+	Found []string // versions seen in the component's exports, e.g. "0.2.0"
+	Want  string   // the version this host understands
+}
+
+func (e *VersionError) Error() string {
+	have := make([]string, len(e.Found))
+	for i, v := range e.Found {
+		have[i] = witInterfacePrefix + v
+	}
+	return fmt.Sprintf("component implements %s; this host understands %s%s",
+		strings.Join(have, " and "), witInterfacePrefix, e.Want)
+}
+
+func (e *VersionError) Unwrap() error { return ErrContract }
+
+const (
+	exportMemory  = "memory"
+	exportRealloc = "cabi_realloc"
+	postPrefix    = "cabi_post_"
+
+	// DefaultMemoryLimitBytes caps an instance's linear memory unless
+	// WithMemoryLimit says otherwise. A prototype core held 10k services
+	// in about 4 MiB: this leaves ample room for big clusters while
+	// keeping a runaway guest from taking the host down.
+	DefaultMemoryLimitBytes = 256 << 20
+
+	pageSize = 1 << 16
+)
+
+// fn names a core export this host calls.
+type fn int
+
+const (
+	fnConfigure fn = iota
+	fnSetLocalIPs
+	fnApply
+	fnSetSynced
+	fnTransfer
+	fnLookup
+	fnCount
+)
+
+// coreFunc is the core signature the canonical ABI gives a WIT function.
+// Checked against every component at load time, so a signature mismatch
+// is refused before any call can misread memory.
+type coreFunc struct {
+	wit     string
+	params  []api.ValueType
+	results []api.ValueType
+	post    bool // returns a pointer to a return area, freed by cabi_post_*
+}
+
+const (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+var coreFuncs = [fnCount]coreFunc{
+	// (stanzas ptr, len, hash-seed) -> return area
+	fnConfigure: {"configure", []api.ValueType{i32, i32, i64}, []api.ValueType{i32}, true},
+	// (ips ptr, len)
+	fnSetLocalIPs: {"set-local-ips", []api.ValueType{i32, i32}, nil, false},
+	// (stanza, now, events ptr, len) -> return area
+	fnApply: {"apply", []api.ValueType{i32, i64, i32, i32}, []api.ValueType{i32}, true},
+	// (stanza, synced)
+	fnSetSynced: {"set-synced", []api.ValueType{i32, i32}, nil, false},
+	// (zone ptr, len, serial) -> return area
+	fnTransfer: {"transfer", []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, true},
+	// (query ptr, len, replies ptr, len) -> return area
+	fnLookup: {"lookup", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, true},
+}
+
+var (
+	reallocSig = coreFunc{exportRealloc, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, false}
+	postSig    = coreFunc{params: []api.ValueType{i32}}
+)
+
+func (f *coreFunc) export() string     { return WITInterface + "#" + f.wit }
+func (f *coreFunc) postExport() string { return postPrefix + f.export() }
+
+// postNames are the cabi_post_* export names, built once: they label
+// errors, and building them per call would allocate on the lookup path.
+var postNames = func() (names [fnCount]string) {
+	for i := range coreFuncs {
+		names[i] = coreFuncs[i].postExport()
+	}
+	return names
+}()
+
+// CompileOption tunes Compile.
+type CompileOption func(*compileOptions)
+
+type compileOptions struct {
+	memoryLimit uint64
+}
+
+// WithMemoryLimit caps the linear memory of every instance of the module
+// (default DefaultMemoryLimitBytes). A guest that needs more traps (its
+// allocator fails) and the Engine replaces it. The limit belongs to the
+// Module rather than the Engine because wazero applies it when compiling.
+func WithMemoryLimit(bytes uint64) CompileOption {
+	return func(o *compileOptions) { o.memoryLimit = bytes }
+}
+
+// Module is a compiled component, checked against WITInterface. It owns a
+// wazero runtime: closing the Module closes every instance made from it.
+type Module struct {
+	runtime    wazero.Runtime
+	compiled   wazero.CompiledModule
+	digest     string
+	limitPages uint32
+}
+
+// Compile checks a component binary against WITInterface and compiles
+// its core module.
+func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Module, error) {
+	var o compileOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	pages, err := limitPages(o.memoryLimit)
+	if err != nil {
+		return nil, err
+	}
+	core, err := extractCoreModule(component)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := countImports(core); err != nil {
+		return nil, err
+	} else if n != 0 {
+		return nil, fmt.Errorf("%w: its core module has %d imports; the core must import nothing", ErrContract, n)
+	}
+	sum := sha256.Sum256(component)
+	m := &Module{digest: hex.EncodeToString(sum[:]), limitPages: pages}
+	// NewRuntimeConfig picks the compiler where wazero has one (amd64,
+	// arm64) and the interpreter elsewhere. Closing on context done makes
+	// the compiled code check for cancellation in loops, so a query's
+	// deadline cuts off a guest that never returns.
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages).WithCloseOnContextDone(true)
+	m.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
+	if m.compiled, err = m.runtime.CompileModule(ctx, core); err != nil {
+		_ = m.runtime.Close(ctx)
+		return nil, fmt.Errorf("compiling the core module: %w", err)
+	}
+	if err := checkExports(m.compiled); err != nil {
+		_ = m.runtime.Close(ctx)
+		return nil, err
+	}
+	return m, nil
+}
+
+func limitPages(limit uint64) (uint32, error) {
+	if limit == 0 {
+		limit = DefaultMemoryLimitBytes
+	}
+	pages := limit / pageSize
+	if pages < 1 || pages > 1<<16 {
+		return 0, fmt.Errorf("memory limit %d bytes: want between 64 KiB and 4 GiB", limit)
+	}
+	return uint32(pages), nil
+}
+
+// Digest is the SHA-256 of the component binary, in hex: the identity of
+// what is running, for logs and metrics.
+func (m *Module) Digest() string { return m.digest }
+
+// MemoryLimitBytes is the cap on each instance's linear memory.
+func (m *Module) MemoryLimitBytes() uint64 { return uint64(m.limitPages) * pageSize }
+
+// Close releases the compiled code and closes every instance of the module.
+func (m *Module) Close(ctx context.Context) error { return m.runtime.Close(ctx) }
+
+// checkExports makes sure the module exports every function this host
+// calls, with the exact core signature, and its memory.
+func checkExports(cm wazero.CompiledModule) error {
+	if _, ok := cm.ExportedMemories()[exportMemory]; !ok {
+		return fmt.Errorf("%w: no exported memory %q", ErrContract, exportMemory)
+	}
+	exports := cm.ExportedFunctions()
+	var problems []string
+	check := func(name string, want *coreFunc) {
+		def, ok := exports[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("missing %q", name))
+		} else if !slices.Equal(def.ParamTypes(), want.params) || !slices.Equal(def.ResultTypes(), want.results) {
+			problems = append(problems, fmt.Sprintf("%q has type %s, want %s",
+				name, signature(def.ParamTypes(), def.ResultTypes()), signature(want.params, want.results)))
+		}
+	}
+	check(exportRealloc, &reallocSig)
+	for i := range coreFuncs {
+		f := &coreFuncs[i]
+		check(f.export(), f)
+		if f.post {
+			check(f.postExport(), &postSig)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if found := otherVersions(exports); len(found) > 0 {
+		return &VersionError{Found: found, Want: strings.TrimPrefix(WITInterface, witInterfacePrefix)}
+	}
+	return fmt.Errorf("%w: %s", ErrContract, strings.Join(problems, "; "))
+}
+
+// otherVersions lists the interface versions that export names carry,
+// other than ours, sorted.
+func otherVersions(exports map[string]api.FunctionDefinition) []string {
+	var found []string
+	for name := range exports {
+		rest, ok := strings.CutPrefix(strings.TrimPrefix(name, postPrefix), witInterfacePrefix)
+		if !ok {
+			continue
+		}
+		version, _, _ := strings.Cut(rest, "#")
+		if witInterfacePrefix+version != WITInterface && !slices.Contains(found, version) {
+			found = append(found, version)
+		}
+	}
+	slices.Sort(found)
+	return found
+}
+
+func signature(params, results []api.ValueType) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return "(" + strings.Join(s, ", ") + ")"
+	}
+	return names(params) + " -> " + names(results)
+}

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCompile(t *testing.T) {
+	guest := testGuest(t)
+	core, err := extractCoreModule(guest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toVersion := func(v string) func(string) string {
+		return func(name string) string { return strings.Replace(name, "core@0.1.0#", "core@"+v+"#", 1) }
+	}
+	dropLookup := func(name string) string {
+		return strings.Replace(name, "core@0.1.0#lookup", "core@0.1.0#look-up", 1)
+	}
+	wrongSig := fakeFuncs("0.1.0")
+	wrongSig[1].params = []byte{0x7f, 0x7f, 0x7f} // configure's seed as i32
+
+	tests := []struct {
+		name      string
+		component []byte
+		opts      []CompileOption
+		is        error  // errors.Is target, nil for success
+		contains  string // in the error message
+	}{
+		{name: "test guest", component: guest},
+		{name: "fake with every export", component: wrapComponent(fakeCore(fakeFuncs("0.1.0"), false))},
+		{name: "empty", component: nil, is: ErrNotWasm},
+		{name: "garbage", component: []byte("GET / HTTP/1.1\r\n\r\n"), is: ErrNotWasm},
+		{name: "core module", component: core, is: ErrNotComponent},
+		{name: "unknown layer", component: []byte{0, 'a', 's', 'm', 0x0a, 0, 1, 0}, is: ErrMalformed, contains: "version/layer"},
+		{name: "truncated", component: guest[:len(guest)/2], is: ErrMalformed, contains: "truncated"},
+		{name: "truncated size", component: append(wrapComponent(), 1, 0xff), is: ErrMalformed, contains: "truncated LEB128"},
+		{name: "oversized size", component: append(wrapComponent(), 1, 0xff, 0xff, 0xff, 0xff, 0x7f), is: ErrMalformed, contains: "overflows"},
+		{name: "no core module", component: wrapComponent(), is: ErrMalformed, contains: "holds 0 core modules"},
+		{name: "two core modules", component: wrapComponent(core, core), is: ErrMalformed, contains: "holds 2 core modules"},
+		{name: "section 1 not a module", component: wrapComponent([]byte("not wasm")), is: ErrMalformed, contains: "not a core"},
+		{
+			name:      "other version",
+			component: renameCoreExports(t, guest, toVersion("0.2.0")),
+			is:        ErrContract,
+			contains:  "component implements coredns:kubernetai/core@0.2.0; this host understands coredns:kubernetai/core@0.1.0",
+		},
+		{
+			name:      "other version, longer name",
+			component: renameCoreExports(t, guest, toVersion("1.10.0")),
+			is:        ErrContract,
+			contains:  "implements coredns:kubernetai/core@1.10.0;",
+		},
+		{
+			name:      "missing export",
+			component: renameCoreExports(t, guest, dropLookup),
+			is:        ErrContract,
+			contains:  `missing "coredns:kubernetai/core@0.1.0#lookup"`,
+		},
+		{
+			name:      "wrong signature",
+			component: wrapComponent(fakeCore(wrongSig, false)),
+			is:        ErrContract,
+			contains:  `"coredns:kubernetai/core@0.1.0#configure" has type (i32, i32, i32) -> (i32), want (i32, i32, i64) -> (i32)`,
+		},
+		{
+			name:      "imports",
+			component: wrapComponent(fakeCore(fakeFuncs("0.1.0"), true)),
+			is:        ErrContract,
+			contains:  "1 imports",
+		},
+		{name: "memory limit below the module's minimum", component: guest, opts: []CompileOption{WithMemoryLimit(1 << 20)}, contains: "compiling"},
+		{name: "memory limit zero pages", component: guest, opts: []CompileOption{WithMemoryLimit(100)}, contains: "memory limit"},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mod, err := Compile(ctx, tt.component, tt.opts...)
+			if tt.is == nil && tt.contains == "" {
+				if err != nil {
+					t.Fatalf("Compile: %v", err)
+				}
+				defer mod.Close(ctx)
+				sum := sha256.Sum256(tt.component)
+				if got, want := mod.Digest(), hex.EncodeToString(sum[:]); got != want {
+					t.Errorf("Digest() = %s, want %s", got, want)
+				}
+				if got := mod.MemoryLimitBytes(); got != DefaultMemoryLimitBytes {
+					t.Errorf("MemoryLimitBytes() = %d, want %d", got, DefaultMemoryLimitBytes)
+				}
+				return
+			}
+			if err == nil {
+				mod.Close(ctx)
+				t.Fatalf("Compile succeeded, want an error")
+			}
+			t.Logf("error: %v", err)
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %q is not %q", err, tt.is)
+			}
+			if !strings.Contains(err.Error(), tt.contains) {
+				t.Errorf("error %q does not contain %q", err, tt.contains)
+			}
+		})
+	}
+}
+
+func TestVersionError(t *testing.T) {
+	other := renameCoreExports(t, testGuest(t), func(name string) string {
+		return strings.Replace(name, "@0.1.0#", "@0.2.0#", 1)
+	})
+	_, err := Compile(context.Background(), other)
+	var ve *VersionError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v is not a *VersionError", err)
+	}
+	if len(ve.Found) != 1 || ve.Found[0] != "0.2.0" || ve.Want != "0.1.0" {
+		t.Errorf("VersionError = %+v, want Found [0.2.0], Want 0.1.0", ve)
+	}
+}
+
+func TestMemoryLimitOption(t *testing.T) {
+	mod := compileGuest(t, WithMemoryLimit(32<<20+100))
+	if got := mod.MemoryLimitBytes(); got != 32<<20 {
+		t.Errorf("MemoryLimitBytes() = %d, want %d (rounded down to pages)", got, 32<<20)
+	}
+}

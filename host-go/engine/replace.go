@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+const (
+	// replayBatchEvents and replayBatchBytes cut a replay into apply calls
+	// big enough to amortise the call, small enough to keep the guest's
+	// argument copy modest.
+	replayBatchEvents = 512
+	replayBatchBytes  = 4 << 20
+
+	// maxQuarantine bounds how many objects one replacement may leave out
+	// before it gives up and retries later.
+	maxQuarantine = 8
+
+	retryMin = 100 * time.Millisecond
+	retryMax = 30 * time.Second
+)
+
+// replace takes a held slot whose instance died and rebuilds it in the
+// background: the caller (a query that is answering SERVFAIL) does not
+// wait. Apply waits for it like for any busy instance.
+func (e *Engine) replace(s *slot, cause error) {
+	e.count(cause)
+	if !e.pool.startRebuild(s) {
+		_ = s.in.Close(context.Background()) // closing: no replacement
+		return
+	}
+	go e.rebuild(s, cause)
+}
+
+// rebuild gives the slot a fresh instance holding the current state,
+// retrying with backoff until it succeeds or the Engine closes.
+func (e *Engine) rebuild(s *slot, cause error) {
+	defer e.pool.rebuilds.Done()
+	_ = s.in.Close(context.Background())
+	wait := retryMin
+	for {
+		in, seq, err := e.replica()
+		if err == nil {
+			s.in = in
+			e.replacements.Add(1)
+			e.cfg.Logf("kubernetai engine: replaced a core instance that failed (%v); state replayed up to change %d", cause, seq)
+			e.pool.release(s, seq)
+			return
+		}
+		e.replaceFailures.Add(1)
+		e.cfg.Logf("kubernetai engine: replacing a core instance failed, retrying in %v: %v", wait, err)
+		e.pool.setState(s, slotDown)
+		select {
+		case <-e.done:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, retryMax)
+		e.pool.setState(s, slotRebuilding)
+	}
+}
+
+// replica builds a fresh instance holding the state at the latest change
+// and returns it with that change's number. When the core fails during
+// the replay, the replay is run again one object per call to find an
+// object the core fails on by itself; that object is quarantined (left
+// out of replays until it changes) and the replica is built again.
+func (e *Engine) replica() (*Instance, uint64, error) {
+	for range maxQuarantine + 1 {
+		snap := e.state.snapshot()
+		in, _, err := e.replay(snap, replayBatchEvents)
+		if err == nil {
+			return in, snap.seq, nil
+		}
+		in, culprit, err := e.replay(snap, 1)
+		if err == nil {
+			return in, snap.seq, nil // not an object's fault: a one-off cut-off, say
+		}
+		if culprit == nil {
+			return nil, 0, err
+		}
+		if e.state.quarantine(culprit.stanza, &culprit.replayEvent) {
+			e.quarantined.Add(1)
+			e.cfg.Logf("kubernetai engine: stanza %d: leaving %s %q out of the core, which fails on it: %v",
+				culprit.stanza, culprit.Kind, culprit.Key, err)
+		}
+	}
+	return nil, 0, fmt.Errorf("the core fails on more than %d objects", maxQuarantine)
+}
+
+// failedEvent locates the first event of a replay batch that failed.
+type failedEvent struct {
+	stanza int
+	replayEvent
+}
+
+// replay makes an instance and feeds it a snapshot: configure, local IPs,
+// every stanza's objects in batches of at most batch events, then the
+// synced flags. On failure the instance is closed and, if an apply call
+// failed, the first event of its batch is returned.
+func (e *Engine) replay(snap *snapshot, batch int) (*Instance, *failedEvent, error) {
+	var in *Instance
+	err := e.callBounded(func(ctx context.Context) (err error) {
+		in, _, err = e.instantiate(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	failed, err := e.feed(in, snap, batch)
+	if err != nil {
+		_ = in.Close(context.Background())
+		return nil, failed, err
+	}
+	return in, nil, nil
+}
+
+func (e *Engine) feed(in *Instance, snap *snapshot, batch int) (*failedEvent, error) {
+	if len(snap.localIPs) > 0 {
+		if err := e.callBounded(func(ctx context.Context) error { return in.SetLocalIPs(ctx, snap.localIPs) }); err != nil {
+			return nil, err
+		}
+	}
+	events := make([]Event, 0, min(batch, replayBatchEvents))
+	for i := range snap.stanzas {
+		s := &snap.stanzas[i]
+		for start := 0; start < len(s.events); {
+			events = events[:0]
+			size := 0
+			end := start
+			for ; end < len(s.events) && len(events) < batch && (size == 0 || size+len(s.events[end].Object) <= replayBatchBytes); end++ {
+				events = append(events, s.events[end].Event)
+				size += len(s.events[end].Object)
+			}
+			err := e.callBounded(func(ctx context.Context) error {
+				_, err := in.Apply(ctx, uint32(i), int64(s.serial), events)
+				return err
+			})
+			if err != nil {
+				return &failedEvent{i, s.events[start]}, err
+			}
+			start = end
+		}
+	}
+	for i := range snap.stanzas {
+		if snap.stanzas[i].synced {
+			if err := e.callBounded(func(ctx context.Context) error { return in.SetSynced(ctx, uint32(i), true) }); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, nil
+}
+
+// callBounded runs one guest call under the Engine's call timeout.
+func (e *Engine) callBounded(call func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CallTimeout)
+	defer cancel()
+	return call(ctx)
+}

@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+)
+
+// state is what every instance must hold, kept on the Go side so that a
+// replacement instance can be brought up to date: the latest JSON of every
+// object per stanza, kind and key, the synced flags and the local IPs.
+//
+// seq numbers the changes. An instance that has seen change n holds
+// exactly the state at n, so the Engine knows which instances still need
+// a change and a replay knows where it stands.
+type state struct {
+	mu       sync.Mutex
+	seq      uint64
+	localIPs []string
+	stanzas  []stanzaState
+}
+
+type stanzaState struct {
+	synced bool
+	// serial is the SOA serial the core reported after the stanza's last
+	// batch. Replays pass it as now: the WIT defines the serial as the time
+	// of the last change DNS can see, so a replica rebuilt "at" that time
+	// reports the serial the others have.
+	serial  uint32
+	objects map[objectKey]object
+}
+
+type objectKey struct {
+	kind Kind
+	key  string
+}
+
+type object struct {
+	json    []byte
+	version uint64 // seq of the change that stored it
+	// quarantined objects are left out of replays: the core failed on
+	// them alone. A new version of the object lifts the quarantine.
+	quarantined bool
+}
+
+func newState(stanzas int) *state {
+	st := &state{stanzas: make([]stanzaState, stanzas)}
+	for i := range st.stanzas {
+		st.stanzas[i].objects = make(map[objectKey]object)
+	}
+	return st
+}
+
+// recordEvents stores a batch in the mirror as the next change. Events
+// hold their Object by reference: callers must not modify it afterwards.
+// ok says whether an instance applied the batch and reported serial.
+func (st *state) recordEvents(stanza int, events []Event, serial uint32, ok bool) uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.seq++
+	s := &st.stanzas[stanza]
+	for i := range events {
+		e := &events[i]
+		k := objectKey{e.Kind, e.Key}
+		if e.Change == ChangeDelete {
+			delete(s.objects, k)
+		} else {
+			s.objects[k] = object{json: e.Object, version: st.seq}
+		}
+	}
+	if ok {
+		s.serial = serial
+	}
+	return st.seq
+}
+
+// nextSeq is the number the next change will get. Only the holder of
+// Engine.changeMu records changes, so it stays right until it records.
+func (st *state) nextSeq() uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.seq + 1
+}
+
+func (st *state) recordSynced(stanza int, synced bool) uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.seq++
+	st.stanzas[stanza].synced = synced
+	return st.seq
+}
+
+func (st *state) recordLocalIPs(ips []string) uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.seq++
+	st.localIPs = slices.Clone(ips)
+	return st.seq
+}
+
+// quarantine leaves an object out of later replays, unless it has changed
+// since the snapshot that failed on it. It reports whether it did.
+func (st *state) quarantine(stanza int, e *replayEvent) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	objects := st.stanzas[stanza].objects
+	k := objectKey{e.Kind, e.Key}
+	o, ok := objects[k]
+	if !ok || o.version != e.version || o.quarantined {
+		return false
+	}
+	o.quarantined = true
+	objects[k] = o
+	return true
+}
+
+// snapshot is the state at one change, ready to replay.
+type snapshot struct {
+	seq      uint64
+	localIPs []string
+	stanzas  []stanzaSnapshot
+}
+
+type stanzaSnapshot struct {
+	synced bool
+	serial uint32
+	events []replayEvent // upserts, namespaces first, then by kind and key
+}
+
+type replayEvent struct {
+	Event
+	version uint64
+}
+
+// snapshot copies the state under the lock (references to the JSON, not
+// the JSON) and sorts outside it, so Apply is held up as little as possible.
+func (st *state) snapshot() *snapshot {
+	st.mu.Lock()
+	snap := &snapshot{seq: st.seq, localIPs: st.localIPs, stanzas: make([]stanzaSnapshot, len(st.stanzas))}
+	for i := range st.stanzas {
+		s := &st.stanzas[i]
+		events := make([]replayEvent, 0, len(s.objects))
+		for k, o := range s.objects {
+			if !o.quarantined {
+				events = append(events, replayEvent{Event{ChangeUpsert, k.kind, o.json, k.key}, o.version})
+			}
+		}
+		snap.stanzas[i] = stanzaSnapshot{synced: s.synced, serial: s.serial, events: events}
+	}
+	st.mu.Unlock()
+	for i := range snap.stanzas {
+		// Namespaces first (Kind's order puts them first): the core may
+		// need a namespace to place the objects in it.
+		slices.SortFunc(snap.stanzas[i].events, func(a, b replayEvent) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key))
+		})
+	}
+	return snap
+}

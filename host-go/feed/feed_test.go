@@ -1,0 +1,205 @@
+package feed
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+const listYAML = `apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata:
+    name: shop
+    labels: {team: a}
+    annotations: {big: "drop me"}
+    managedFields: [{manager: kubectl}]
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: other, labels: {team: b}}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: web, namespace: shop, labels: {app: web}, resourceVersion: "9"}
+  spec: {type: ClusterIP, clusterIP: 10.96.0.10, ports: [{name: http, port: 80, protocol: TCP}]}
+  status: {loadBalancer: {}, conditions: [{type: x}]}
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web, app: web}}
+  addressType: IPv4
+  endpoints: [{addresses: [10.1.0.1]}]
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: imported, namespace: shop, labels: {multicluster.kubernetes.io/service-name: web}}
+  addressType: IPv4
+  endpoints: []
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: running, namespace: shop, labels: {app: web}}
+  spec: {containers: [{name: c, image: big}]}
+  status: {phase: Running, podIPs: [{ip: 10.1.0.1}], conditions: [{type: Ready}]}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: done, namespace: shop, labels: {app: web}}
+  status: {phase: Succeeded}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: cm, namespace: shop}
+- apiVersion: v1
+  kind: Service
+  metadata: {namespace: shop}
+`
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func keys(objs []Object) []string {
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.Kind+":"+o.Key())
+	}
+	return out
+}
+
+func mustSelector(t *testing.T, s string) labels.Selector {
+	t.Helper()
+	sel, err := labels.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel
+}
+
+func TestSnapshotFilters(t *testing.T) {
+	path := write(t, listYAML)
+	all := []string{KindNamespace, KindService, KindEndpointSlice, KindPod, KindServiceImport}
+	tests := []struct {
+		name   string
+		filter Filter
+		want   string
+	}{
+		{"everything", Filter{Kinds: all},
+			"Namespace:shop Namespace:other Service:shop/web EndpointSlice:shop/web-1 EndpointSlice:shop/imported Pod:shop/running"},
+		{"no pods or endpoints", Filter{Kinds: []string{KindNamespace, KindService}},
+			"Namespace:shop Namespace:other Service:shop/web"},
+		{"imported slices only through multicluster", Filter{Kinds: []string{KindService}, Multicluster: true},
+			"Service:shop/web EndpointSlice:shop/imported"},
+		{"labels", Filter{Kinds: all, Labels: mustSelector(t, "app=web")},
+			"Namespace:shop Namespace:other Service:shop/web EndpointSlice:shop/web-1 Pod:shop/running"},
+		{"namespace labels", Filter{Kinds: all, NamespaceLabels: mustSelector(t, "team=a")},
+			"Namespace:shop Service:shop/web EndpointSlice:shop/web-1 EndpointSlice:shop/imported Pod:shop/running"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := LoadSnapshot(path, &tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(keys(s.Objects()), " "); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if len(s.Skipped) != 2 {
+				t.Errorf("skipped %q, want the ConfigMap and the nameless service", s.Skipped)
+			}
+		})
+	}
+}
+
+func TestSnapshotTrims(t *testing.T) {
+	s, err := LoadSnapshot(write(t, listYAML), &Filter{Kinds: []string{KindNamespace, KindService, KindPod}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range s.Objects() {
+		js := string(o.JSON)
+		for _, gone := range []string{"annotations", "managedFields", "containers", "conditions"} {
+			if strings.Contains(js, gone) {
+				t.Errorf("%s still holds %s: %s", o.Key(), gone, js)
+			}
+		}
+	}
+	svc := s.Objects()[2]
+	if !strings.Contains(string(svc.JSON), `"resourceVersion":"9"`) || !strings.Contains(string(svc.JSON), "10.96.0.10") {
+		t.Errorf("service lost what DNS reads: %s", svc.JSON)
+	}
+	if svc.Labels["app"] != "web" {
+		t.Errorf("labels: %v", svc.Labels)
+	}
+}
+
+func TestSnapshotFormats(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       int
+		err        string
+	}{
+		{"json list", `{"kind":"List","items":[{"kind":"Namespace","metadata":{"name":"a"}}]}`, 1, ""},
+		{"documents", "kind: Namespace\nmetadata: {name: a}\n---\nkind: Namespace\nmetadata: {name: b}\n", 2, ""},
+		{"empty documents", "---\n---\nkind: Namespace\nmetadata: {name: a}\n", 1, ""},
+		{"broken yaml", "kind: [unclosed\n", 0, "document 1"},
+		{"not an object", "- a\n- b\n", 0, "not an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := LoadSnapshot(write(t, tt.body), &Filter{Kinds: []string{KindNamespace}})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Objects()) != tt.want {
+				t.Errorf("%d objects, want %d", len(s.Objects()), tt.want)
+			}
+		})
+	}
+	if _, err := LoadSnapshot(filepath.Join(t.TempDir(), "missing.yaml"), &Filter{}); err == nil {
+		t.Error("a missing file must be an error")
+	}
+}
+
+type recorder struct {
+	batches [][]Change
+	synced  chan struct{}
+}
+
+func (r *recorder) Apply(b []Change) { r.batches = append(r.batches, b) }
+func (r *recorder) Synced()          { close(r.synced) }
+
+func TestSnapshotRun(t *testing.T) {
+	s, err := LoadSnapshot(write(t, listYAML), &Filter{Kinds: []string{KindNamespace, KindService}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &recorder{synced: make(chan struct{})}
+	done := make(chan error)
+	go func() { done <- s.Run(ctx, rec) }()
+	select {
+	case <-rec.synced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("never synced")
+	}
+	if len(rec.batches) != 1 || len(rec.batches[0]) != 3 {
+		t.Errorf("batches: %v", rec.batches)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,90 @@
+package kubernetai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
+	"github.com/coredns/coredns/plugin/pkg/upstream"
+	"github.com/coredns/coredns/request"
+	"github.com/miekg/dns"
+
+	"github.com/kubernetai/kubernetai/host-go/engine"
+)
+
+// maxUpstreamDepth bounds lookups that come back into kubernetai while it
+// resolves ExternalName targets (a target in another stanza's zone whose
+// service points back): past it the target counts as unresolvable, where
+// the kubernetes plugin would recurse until the stack gives out.
+const maxUpstreamDepth = 4
+
+type upstreamDepthKey struct{}
+
+// ServeDNS implements plugin.Handler. The core decides everything; the
+// host moves bytes, resolves names the core cannot, and passes misses on.
+func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	server := metrics.WithServer(ctx)
+	query, err := r.Pack()
+	if err != nil {
+		requests.WithLabelValues(server, "failed").Inc()
+		return dns.RcodeFormatError, fmt.Errorf("packing query: %w", err)
+	}
+	outcome, err := k.engine.Lookup(ctx, query, nil)
+	if err == nil && outcome.Kind == engine.OutcomeUpstream {
+		replies := k.resolve(ctx, w, r, outcome.Upstream)
+		outcome, err = k.engine.Lookup(ctx, query, replies)
+		if err == nil && outcome.Kind == engine.OutcomeUpstream {
+			err = errors.New("the core asked for upstream names it was given")
+		}
+	}
+	if err != nil {
+		requests.WithLabelValues(server, "failed").Inc()
+		return dns.RcodeServerFailure, err
+	}
+	switch outcome.Kind {
+	case engine.OutcomeAnswer:
+		m := new(dns.Msg)
+		if err := m.Unpack(outcome.Answer); err != nil {
+			requests.WithLabelValues(server, "failed").Inc()
+			return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", err)
+		}
+		requests.WithLabelValues(server, "answered").Inc()
+		if err := w.WriteMsg(m); err != nil {
+			return dns.RcodeServerFailure, err
+		}
+		return dns.RcodeSuccess, nil
+	case engine.OutcomeFallthrough:
+		requests.WithLabelValues(server, "fallthrough").Inc()
+		return plugin.NextOrFailure(k.Name(), k.Next, ctx, w, r)
+	default:
+		requests.WithLabelValues(server, "refused").Inc()
+		return int(outcome.Rcode), nil
+	}
+}
+
+// resolve looks names up through the whole CoreDNS server, as the
+// kubernetes plugin resolves ExternalName targets outside its zones. A
+// lookup that fails gives an empty reply: the core then drops the CNAME.
+func (k *Kubernetai) resolve(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, queries []engine.UpstreamQuery) []engine.UpstreamReply {
+	depth, _ := ctx.Value(upstreamDepthKey{}).(int)
+	inner := context.WithValue(ctx, upstreamDepthKey{}, depth+1)
+	state := request.Request{W: w, Req: r}
+	up := upstream.New()
+	replies := make([]engine.UpstreamReply, len(queries))
+	for i, q := range queries {
+		replies[i] = engine.UpstreamReply{Name: q.Name, Qtype: q.Qtype}
+		if depth >= maxUpstreamDepth {
+			continue
+		}
+		m, err := up.Lookup(inner, state, q.Name, q.Qtype)
+		if err != nil || m == nil {
+			continue
+		}
+		if b, err := m.Pack(); err == nil {
+			replies[i].Message = b
+		}
+	}
+	return replies
+}

@@ -1,0 +1,222 @@
+package kubernetai
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+
+	"github.com/kubernetai/kubernetai/host-go/engine"
+)
+
+const pluginName = "kubernetai"
+
+var log = clog.NewWithPlugin(pluginName)
+
+// defaultComponent is the DNS core this plugin was built with: a CoreDNS
+// with kubernetai answers with no file besides its Corefile. `make embed`
+// refreshes it from plugin-rs.
+//
+//go:embed kubernetai.wasm
+var defaultComponent []byte
+
+func init() { plugin.Register(pluginName, setup) }
+
+func setup(c *caddy.Controller) error {
+	k, err := fromCorefile(c)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	c.OnStartup(func() error { return k.start(listenIPs(c)) })
+	c.OnShutdown(k.stop)
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		k.Next = next
+		return k
+	})
+	return nil
+}
+
+// fromCorefile parses the server block's kubernetai stanzas, loads the
+// component, configures the core (which validates every DNS option) and
+// prepares each stanza's source. Everything that can be wrong with a
+// Corefile is found here, before CoreDNS starts.
+func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
+	cfg, err := parseCorefile(c)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := loadModule(cfg)
+	if err != nil {
+		return nil, err
+	}
+	stanzas := make([]engine.Stanza, len(cfg.stanzas))
+	for i, s := range cfg.stanzas {
+		stanzas[i] = engine.Stanza{Zones: s.zones, Properties: s.props, Line: uint32(s.line)}
+	}
+	eng, plans, err := engine.New(context.Background(), mod, engine.Config{
+		PoolSize: cfg.pool,
+		Stanzas:  stanzas,
+		Logf:     log.Warningf,
+	})
+	if err != nil {
+		_ = mod.Close(context.Background())
+		var ce *engine.ConfigError
+		if errors.As(err, &ce) {
+			return nil, configError(cfg.file, int(ce.Line), int(ce.Stanza), ce.Property, ce.Reason)
+		}
+		return nil, fmt.Errorf("%s: starting the DNS core: %w", cfg.file, err)
+	}
+	k := &Kubernetai{engine: eng}
+	for i, s := range cfg.stanzas {
+		st, err := newStanza(cfg, s, plans[i], eng)
+		if err != nil {
+			_ = eng.Close(context.Background())
+			_ = mod.Close(context.Background())
+			return nil, err
+		}
+		k.stanzas = append(k.stanzas, st)
+	}
+	return k, nil
+}
+
+// loadModule compiles the component named by `wasm`, or the embedded one.
+func loadModule(cfg *serverConfig) (*engine.Module, error) {
+	bytes, name := defaultComponent, "the embedded component"
+	if cfg.wasm != "" {
+		b, err := os.ReadFile(cfg.wasm)
+		if err != nil {
+			return nil, configError(cfg.file, cfg.wasmLine, stanzaOf(cfg, cfg.wasmLine), "wasm", err.Error())
+		}
+		bytes, name = b, cfg.wasm
+	}
+	mod, err := engine.Compile(context.Background(), bytes)
+	if err != nil {
+		if cfg.wasm == "" {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return nil, configError(cfg.file, cfg.wasmLine, stanzaOf(cfg, cfg.wasmLine), "wasm", fmt.Sprintf("%s: %v", name, err))
+	}
+	return mod, nil
+}
+
+// stanzaOf finds the stanza holding a Corefile line.
+func stanzaOf(cfg *serverConfig, line int) int {
+	for i := len(cfg.stanzas) - 1; i >= 0; i-- {
+		if cfg.stanzas[i].line <= line {
+			return i
+		}
+	}
+	return 0
+}
+
+// start runs every stanza's source, then waits (up to the longest
+// startup_timeout) for all of them to deliver their initial state, as the
+// kubernetes plugin waits for its first sync.
+func (k *Kubernetai) start(ips []string) error {
+	if err := k.engine.SetLocalIPs(ips); err != nil {
+		log.Errorf("setting the listening addresses: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	k.cancel = cancel
+	var longest time.Duration
+	for _, s := range k.stanzas {
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			if err := s.source.Run(ctx, s); err != nil && ctx.Err() == nil {
+				log.Errorf("stanza %d: %s stopped: %v", s.index+1, s.source, err)
+			}
+		}()
+		longest = max(longest, s.cfg.startupTimeout)
+	}
+	k.waitSynced(longest)
+	return nil
+}
+
+func (k *Kubernetai) waitSynced(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	nextLog := time.Now().Add(500 * time.Millisecond)
+	for !k.Ready() {
+		if time.Now().After(deadline) {
+			log.Warning("starting server with unsynced Kubernetes data")
+			return
+		}
+		if time.Now().After(nextLog) {
+			log.Info("waiting for Kubernetes data before starting server")
+			nextLog = time.Now().Add(500 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (k *Kubernetai) stop() error {
+	if k.cancel != nil {
+		k.cancel()
+	}
+	k.wg.Wait()
+	ctx := context.Background()
+	if err := k.engine.Close(ctx); err != nil {
+		log.Warningf("closing the DNS core: %v", err)
+	}
+	return k.engine.Module().Close(ctx)
+}
+
+// listenIPs returns the addresses CoreDNS serves this block on, without
+// loopback ones: the addresses of ns.dns.<zone>.
+func listenIPs(c *caddy.Controller) []string {
+	hosts := dnsserver.GetConfig(c).ListenHosts
+	if len(hosts) == 0 || hosts[0] == "" {
+		hosts = nil
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			return nil
+		}
+		for _, a := range addrs {
+			hosts = append(hosts, a.String())
+		}
+	}
+	var ips []string
+	for _, h := range hosts {
+		ip := net.ParseIP(h)
+		if ip == nil {
+			ip, _, _ = net.ParseCIDR(h)
+		}
+		if ip != nil && !ip.IsLoopback() {
+			ips = append(ips, ip.String())
+		}
+	}
+	return ips
+}
+
+// Kubernetai is the plugin: the stanza chain of one server block.
+type Kubernetai struct {
+	Next    plugin.Handler
+	engine  *engine.Engine
+	stanzas []*stanza
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Name implements plugin.Handler.
+func (k *Kubernetai) Name() string { return pluginName }
+
+// Ready implements the ready plugin's Readiness: every stanza has
+// delivered its initial state.
+func (k *Kubernetai) Ready() bool {
+	for _, s := range k.stanzas {
+		if !s.synced.Load() {
+			return false
+		}
+	}
+	return true
+}

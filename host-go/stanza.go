@@ -1,0 +1,123 @@
+package kubernetai
+
+import (
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/kubernetai/kubernetai/host-go/engine"
+	"github.com/kubernetai/kubernetai/host-go/feed"
+)
+
+// stanza is one cluster: its source of objects, fed into the core.
+type stanza struct {
+	index  int
+	cfg    *stanzaConfig
+	plan   engine.StanzaPlan
+	source feed.Source
+	engine *engine.Engine
+	synced atomic.Bool
+	label  string // metrics label: the stanza's position in the Corefile
+}
+
+// labelServiceName names the service an EndpointSlice belongs to.
+const labelServiceName = "kubernetes.io/service-name"
+
+// feedKinds maps the core's kinds to the API kinds a source lists.
+var feedKinds = map[engine.Kind]string{
+	engine.KindNamespace:                 feed.KindNamespace,
+	engine.KindService:                   feed.KindService,
+	engine.KindEndpointSlice:             feed.KindEndpointSlice,
+	engine.KindPod:                       feed.KindPod,
+	engine.KindServiceImport:             feed.KindServiceImport,
+	engine.KindMulticlusterEndpointSlice: feed.KindEndpointSlice,
+}
+
+func newStanza(cfg *serverConfig, s *stanzaConfig, plan engine.StanzaPlan, eng *engine.Engine) (*stanza, error) {
+	st := &stanza{index: s.index, cfg: s, plan: plan, engine: eng, label: strconv.Itoa(s.index + 1)}
+	filter := &feed.Filter{Labels: s.labels, NamespaceLabels: s.namespaceLabels}
+	for _, k := range plan.Kinds {
+		if k == engine.KindMulticlusterEndpointSlice {
+			filter.Multicluster = true
+			continue
+		}
+		filter.Kinds = append(filter.Kinds, feedKinds[k])
+	}
+	switch {
+	case s.snapshot != "" && s.liveLine != 0:
+		return nil, configError(cfg.file, s.liveLine, s.index, "snapshot",
+			"a stanza reads either a snapshot or an API server, not both")
+	case s.snapshot != "":
+		snap, err := feed.LoadSnapshot(s.snapshot, filter)
+		if err != nil {
+			return nil, configError(cfg.file, s.snapshotLine, s.index, "snapshot", err.Error())
+		}
+		for _, skipped := range snap.Skipped {
+			log.Warningf("stanza %d: %s: %s skipped", s.index+1, snap, skipped)
+		}
+		st.source = snap
+	default:
+		return nil, configError(cfg.file, s.line, s.index, "",
+			"no source: give `snapshot FILE` (watching live API servers is not in this build yet)")
+	}
+	return st, nil
+}
+
+// Apply implements feed.Sink: the changes go to every instance of the
+// core, problems are logged and counted.
+func (s *stanza) Apply(batch []feed.Change) {
+	events := make([]engine.Event, 0, len(batch))
+	for i := range batch {
+		events = s.appendEvents(events, &batch[i])
+	}
+	if len(events) == 0 {
+		return
+	}
+	report, err := s.engine.Apply(s.index, events)
+	if err != nil {
+		log.Errorf("stanza %d: applying %d changes: %v", s.index+1, len(events), err)
+		return
+	}
+	objectsApplied.WithLabelValues(s.label).Add(float64(report.Applied))
+	objectsSkipped.WithLabelValues(s.label).Add(float64(report.Skipped))
+	for _, p := range report.Problems {
+		log.Warningf("stanza %d: %s", s.index+1, p)
+	}
+}
+
+// appendEvents turns a change into the core's events: an EndpointSlice of
+// an imported service is also a multicluster slice.
+func (s *stanza) appendEvents(events []engine.Event, c *feed.Change) []engine.Event {
+	change := engine.ChangeUpsert
+	if c.Deleted {
+		change = engine.ChangeDelete
+	}
+	for _, kind := range s.plan.Kinds {
+		if feedKinds[kind] != c.Object.Kind {
+			continue
+		}
+		_, imported := c.Object.Labels[feed.LabelMulticlusterService]
+		_, local := c.Object.Labels[labelServiceName]
+		if kind == engine.KindMulticlusterEndpointSlice && !imported {
+			continue
+		}
+		// A slice made only for an imported service is not a local one.
+		if kind == engine.KindEndpointSlice && imported && !local {
+			continue
+		}
+		events = append(events, engine.Event{Change: change, Kind: kind, Object: c.Object.JSON, Key: c.Object.Key()})
+	}
+	return events
+}
+
+// Synced implements feed.Sink.
+func (s *stanza) Synced() {
+	s.engine.SetSynced(s.index, true)
+	s.synced.Store(true)
+	stanzaSynced.WithLabelValues(s.label).Set(1)
+	log.Infof("stanza %d: %s synced", s.index+1, s.source)
+}
+
+func (s *stanza) String() string {
+	return fmt.Sprintf("stanza %d", s.index+1)
+}

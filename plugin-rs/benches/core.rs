@@ -1,0 +1,186 @@
+//! Lookup and apply costs of the core, natively and through the component
+//! under wasmtime (the reference Component Model runtime). The Go host's
+//! figures under wazero come from `go test -bench` in host-go/engine.
+//!
+//!     make bench      (or: cargo bench -p kubernetai)
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use kubernetai::{Change, Event, Kind, Kubernetai, Outcome, Property, StanzaInput};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+
+mod bindings {
+    wasmtime::component::bindgen!({ path: "../wit", world: "kubernetai" });
+}
+use bindings::exports::coredns::kubernetai::core as w;
+
+const SERVICES: usize = 10_000;
+const PER_NAMESPACE: usize = 100;
+
+/// A cluster of `n` ClusterIP services with one two-address EndpointSlice
+/// each, spread over namespaces of 100.
+fn cluster(n: usize) -> Vec<Event> {
+    let mut events = Vec::with_capacity(2 * n + n / PER_NAMESPACE + 1);
+    for ns in 0..n.div_ceil(PER_NAMESPACE) {
+        let json = format!(r#"{{"metadata":{{"name":"ns{ns}"}}}}"#);
+        events.push(Event { change: Change::Upsert, kind: Kind::Namespace, object: json.into_bytes() });
+    }
+    for i in 0..n {
+        let (ns, a, b) = (i / PER_NAMESPACE, i / 250, i % 250);
+        let svc = format!(
+            r#"{{"metadata":{{"name":"svc{i}","namespace":"ns{ns}","resourceVersion":"1"}},
+               "spec":{{"type":"ClusterIP","clusterIP":"10.96.{a}.{b}","ports":[{{"name":"http","port":80,"protocol":"TCP"}}]}}}}"#
+        );
+        events.push(Event { change: Change::Upsert, kind: Kind::Service, object: svc.into_bytes() });
+        let slice = format!(
+            r#"{{"metadata":{{"name":"svc{i}-x","namespace":"ns{ns}","labels":{{"kubernetes.io/service-name":"svc{i}"}}}},
+               "addressType":"IPv4","endpoints":[{{"addresses":["10.1.{a}.{b}"]}},{{"addresses":["10.2.{a}.{b}"]}}],
+               "ports":[{{"name":"http","port":8080,"protocol":"TCP"}}]}}"#
+        );
+        events.push(Event { change: Change::Upsert, kind: Kind::EndpointSlice, object: slice.into_bytes() });
+    }
+    events
+}
+
+fn stanza() -> StanzaInput {
+    StanzaInput {
+        zones: vec!["cluster.local".into(), "in-addr.arpa".into()],
+        properties: vec![Property { name: "pods".into(), args: vec!["insecure".into()], line: 2 }],
+        line: 1,
+    }
+}
+
+fn query(name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    q
+}
+
+/// The queries measured: a ClusterIP A, a headless-style endpoint name, a
+/// miss (NXDOMAIN) and an SRV.
+fn queries() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("a_clusterip", query("svc4242.ns42.svc.cluster.local.", 1)),
+        ("a_endpoint", query("10-1-16-242.svc4242.ns42.svc.cluster.local.", 1)),
+        ("nxdomain", query("nope.ns42.svc.cluster.local.", 1)),
+        ("srv", query("_http._tcp.svc4242.ns42.svc.cluster.local.", 33)),
+    ]
+}
+
+fn native() -> Kubernetai {
+    let (mut core, _) = Kubernetai::configure(&[stanza()], 7).unwrap();
+    let report = core.apply(0, 1, &cluster(SERVICES));
+    assert_eq!(report.skipped, 0, "{:?}", report.problems);
+    core.set_synced(0, true);
+    core
+}
+
+fn bench_native(c: &mut Criterion) {
+    let core = native();
+    let mut group = c.benchmark_group("lookup/native");
+    for (name, q) in queries() {
+        assert!(matches!(core.lookup(&q, &[]), Outcome::Answer(_)));
+        group.bench_function(name, |b| b.iter(|| core.lookup(black_box(&q), &[])));
+    }
+    group.finish();
+
+    let events = cluster(SERVICES);
+    let mut group = c.benchmark_group("apply/native");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.sample_size(10);
+    group.bench_function("10k_services", |b| {
+        b.iter_batched(
+            || Kubernetai::configure(&[stanza()], 7).unwrap().0,
+            |mut core| core.apply(0, 1, black_box(&events)),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+struct Wasm {
+    store: Store<()>,
+    guest: bindings::Kubernetai,
+}
+
+fn component_path() -> PathBuf {
+    match std::env::var_os("KUBERNETAI_COMPONENT") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/components/kubernetai.wasm"),
+    }
+}
+
+fn wasm_instance(engine: &Engine, component: &Component) -> Wasm {
+    let mut store = Store::new(engine, ());
+    let guest = bindings::Kubernetai::instantiate(&mut store, component, &Linker::new(engine)).unwrap();
+    let s = stanza();
+    let stanza = w::Stanza {
+        zones: s.zones,
+        properties: s.properties.into_iter().map(|p| w::Property { name: p.name, args: p.args, line: p.line }).collect(),
+        line: s.line,
+    };
+    guest.coredns_kubernetai_core().call_configure(&mut store, &[stanza], 7).unwrap().unwrap();
+    Wasm { store, guest }
+}
+
+fn wit_events(events: &[Event]) -> Vec<w::Event> {
+    events
+        .iter()
+        .map(|e| w::Event {
+            change: w::Change::Upsert,
+            kind: match e.kind {
+                Kind::Namespace => w::Kind::Namespace,
+                Kind::Service => w::Kind::Service,
+                _ => w::Kind::EndpointSlice,
+            },
+            object: e.object.clone(),
+        })
+        .collect()
+}
+
+fn bench_wasmtime(c: &mut Criterion) {
+    let path = component_path();
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make component`)", path.display()));
+    let engine = Engine::new(&Config::new()).unwrap();
+    let component = Component::new(&engine, &bytes).unwrap();
+    let events = wit_events(&cluster(SERVICES));
+
+    let mut wasm = wasm_instance(&engine, &component);
+    let api = wasm.guest.coredns_kubernetai_core();
+    let report = api.call_apply(&mut wasm.store, 0, 1, &events).unwrap();
+    assert_eq!(report.skipped, 0);
+    api.call_set_synced(&mut wasm.store, 0, true).unwrap();
+
+    let mut group = c.benchmark_group("lookup/wasmtime");
+    for (name, q) in queries() {
+        group.bench_function(name, |b| b.iter(|| api.call_lookup(&mut wasm.store, black_box(&q), &[]).unwrap()));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("apply/wasmtime");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.sample_size(10);
+    group.bench_function("10k_services", |b| {
+        b.iter_batched(
+            || wasm_instance(&engine, &component),
+            |mut fresh| {
+                let api = fresh.guest.coredns_kubernetai_core();
+                api.call_apply(&mut fresh.store, 0, 1, black_box(&events)).unwrap()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_native, bench_wasmtime);
+criterion_main!(benches);

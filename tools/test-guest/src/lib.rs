@@ -1,0 +1,254 @@
+//! A fake DNS core for the Go host's tests.
+//!
+//! It implements the kubernetai WIT with answers derived from its inputs, so
+//! a test can predict every byte that crosses the canonical ABI, and it can
+//! misbehave on demand (trap, loop, grow memory) to exercise the host's
+//! failure handling. It is never embedded in a plugin.
+//!
+//! `lookup` dispatches on the first label of the question name:
+//!
+//! | label    | outcome                                                      |
+//! |----------|--------------------------------------------------------------|
+//! | `trap`   | panics (a trap: the release profile aborts on panic)         |
+//! | `loop`   | never returns                                                |
+//! | `grow`   | allocates 1 MiB blocks until memory runs out                 |
+//! | `fall`   | `fallthrough`                                                |
+//! | `refuse` | `rcode(5)`                                                   |
+//! | `up`     | `upstream([target.example./A, other.example./AAAA])` without |
+//! |          | replies; with replies, `answer(for each: name, qtype BE,     |
+//! |          | message)`                                                    |
+//! | `state`  | `answer(dump of the replicated state, see [`State::dump`])`  |
+//! | `count`  | `answer(events applied per stanza, u32 BE each)`             |
+//! | other    | `answer(query with QR set, then local IPs joined by ",")`    |
+//!
+//! `apply` counts every event, skips (and reports) objects that do not
+//! start with `{`, keeps the others by kind and `"namespace/name"`, and
+//! panics on an object containing `"trap":true`, so tests can exercise the
+//! host's handling of an object the core cannot digest.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+wit_bindgen::generate!({ path: "../../wit", world: "kubernetai" });
+
+use exports::coredns::kubernetai::core::{
+    ApplyReport, Change, ConfigError, Event, Guest, Kind, Outcome, Stanza, StanzaPlan, UpstreamQuery, UpstreamReply,
+};
+
+/// Everything the host replicates into each instance. `dump` of two
+/// replicas fed the same objects is identical, whatever the history of
+/// events, which lets tests check the host's replay.
+#[derive(Default)]
+struct State {
+    seed: u64,
+    local_ips: Vec<String>,
+    stanzas: Vec<StanzaState>,
+}
+
+#[derive(Default, Clone)]
+struct StanzaState {
+    synced: bool,
+    /// Events received, skipped ones included. Depends on history, unlike
+    /// `objects`: a replayed replica sees fewer events.
+    events: u32,
+    /// Live objects by (kind, "namespace/name").
+    objects: BTreeMap<(String, String), Vec<u8>>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+    /// Where `grow` leaks its blocks, so the optimiser cannot drop them.
+    static HOARD: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl State {
+    fn stanza(&mut self, i: u32) -> &mut StanzaState {
+        let i = i as usize;
+        if i >= self.stanzas.len() {
+            self.stanzas.resize(i + 1, StanzaState::default());
+        }
+        &mut self.stanzas[i]
+    }
+
+    /// One line per fact: `seed=N`, `ips=a,b`, then per stanza
+    /// `stanza I synced=B objects=N` followed by `I KIND KEY JSON` lines
+    /// in key order.
+    fn dump(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "seed={}", self.seed);
+        let _ = writeln!(out, "ips={}", self.local_ips.join(","));
+        for (i, s) in self.stanzas.iter().enumerate() {
+            let _ = writeln!(out, "stanza {i} synced={} objects={}", s.synced, s.objects.len());
+            for ((kind, key), json) in &s.objects {
+                let _ = writeln!(out, "{i} {kind} {key} {}", String::from_utf8_lossy(json));
+            }
+        }
+        out
+    }
+}
+
+struct TestGuest;
+
+export!(TestGuest);
+
+impl Guest for TestGuest {
+    fn configure(stanzas: Vec<Stanza>, hash_seed: u64) -> Result<Vec<StanzaPlan>, ConfigError> {
+        for (i, s) in stanzas.iter().enumerate() {
+            if let Some(p) = s.properties.iter().find(|p| p.name == "bad") {
+                return Err(ConfigError {
+                    stanza: i as u32,
+                    line: p.line,
+                    property: p.name.clone(),
+                    reason: p.args.join(" "),
+                });
+            }
+        }
+        STATE.with(|st| {
+            *st.borrow_mut() =
+                State { seed: hash_seed, local_ips: Vec::new(), stanzas: vec![StanzaState::default(); stanzas.len()] }
+        });
+        Ok(stanzas.iter().map(plan).collect())
+    }
+
+    fn set_local_ips(ips: Vec<String>) {
+        STATE.with(|st| st.borrow_mut().local_ips = ips);
+    }
+
+    fn apply(stanza: u32, now: i64, events: Vec<Event>) -> ApplyReport {
+        STATE.with(|st| {
+            let mut st = st.borrow_mut();
+            let s = st.stanza(stanza);
+            let mut problems = Vec::new();
+            for (n, e) in events.iter().enumerate() {
+                s.events += 1;
+                if contains(&e.object, br#""trap":true"#) {
+                    panic!("trap requested by an object");
+                }
+                if !e.object.starts_with(b"{") {
+                    problems.push(format!("event {n}: {} object is not JSON", kind_name(e.kind)));
+                    continue;
+                }
+                let key = (kind_name(e.kind).to_string(), object_key(&e.object));
+                match e.change {
+                    Change::Upsert => s.objects.insert(key, e.object.clone()),
+                    Change::Delete => s.objects.remove(&key),
+                };
+            }
+            ApplyReport { applied: events.len() as u32, skipped: problems.len() as u32, problems, serial: now as u32 }
+        })
+    }
+
+    fn set_synced(stanza: u32, synced: bool) {
+        STATE.with(|st| st.borrow_mut().stanza(stanza).synced = synced);
+    }
+
+    fn transfer(zone: String, serial: u32) -> Option<Vec<Vec<u8>>> {
+        if zone == "none." {
+            return None;
+        }
+        let synced = STATE.with(|st| st.borrow().stanzas.first().is_some_and(|s| s.synced));
+        Some(vec![zone.into_bytes(), serial.to_string().into_bytes(), synced.to_string().into_bytes()])
+    }
+
+    fn lookup(query: Vec<u8>, replies: Vec<UpstreamReply>) -> Outcome {
+        match first_label(&query).to_ascii_lowercase().as_slice() {
+            b"trap" => panic!("trap requested"),
+            b"loop" => spin(),
+            b"grow" => grow(),
+            b"fall" => Outcome::Fallthrough,
+            b"refuse" => Outcome::Rcode(5),
+            b"up" => upstream(replies),
+            b"state" => Outcome::Answer(STATE.with(|st| st.borrow().dump()).into_bytes()),
+            b"count" => Outcome::Answer(
+                STATE.with(|st| st.borrow().stanzas.iter().flat_map(|s| s.events.to_be_bytes()).collect()),
+            ),
+            _ => echo(query),
+        }
+    }
+}
+
+fn plan(s: &Stanza) -> StanzaPlan {
+    let mut kinds = vec![Kind::Namespace, Kind::Service, Kind::EndpointSlice];
+    if s.properties.iter().any(|p| p.name == "pods") {
+        kinds.push(Kind::Pod);
+    }
+    StanzaPlan { zones: s.zones.iter().map(|z| z.to_lowercase()).collect(), kinds }
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Namespace => "namespace",
+        Kind::Service => "service",
+        Kind::EndpointSlice => "endpoint-slice",
+        Kind::Pod => "pod",
+        Kind::ServiceImport => "service-import",
+        Kind::MulticlusterEndpointSlice => "multicluster-endpoint-slice",
+    }
+}
+
+/// "namespace/name" from the first `"namespace":"…"` and `"name":"…"` in
+/// the JSON; a missing field reads as empty. Good enough for test objects.
+fn object_key(json: &[u8]) -> String {
+    let field = |name: &str| {
+        let pat = format!("\"{name}\":\"");
+        let text = String::from_utf8_lossy(json);
+        text.find(&pat)
+            .map(|at| {
+                let rest = &text[at + pat.len()..];
+                rest[..rest.find('"').unwrap_or(rest.len())].to_string()
+            })
+            .unwrap_or_default()
+    };
+    format!("{}/{}", field("namespace"), field("name"))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The first label of the question name: a length byte at offset 12, right
+/// after the header. Empty when the message is too short.
+fn first_label(msg: &[u8]) -> &[u8] {
+    let Some(&len) = msg.get(12) else { return &[] };
+    msg.get(13..13 + len as usize).unwrap_or(&[])
+}
+
+fn echo(mut query: Vec<u8>) -> Outcome {
+    if let Some(flags) = query.get_mut(2) {
+        *flags |= 0x80;
+    }
+    STATE.with(|st| query.extend_from_slice(st.borrow().local_ips.join(",").as_bytes()));
+    Outcome::Answer(query)
+}
+
+fn upstream(replies: Vec<UpstreamReply>) -> Outcome {
+    if replies.is_empty() {
+        return Outcome::Upstream(vec![
+            UpstreamQuery { name: "target.example.".into(), qtype: 1 },
+            UpstreamQuery { name: "other.example.".into(), qtype: 28 },
+        ]);
+    }
+    let mut out = Vec::new();
+    for r in replies {
+        out.extend_from_slice(r.name.as_bytes());
+        out.extend_from_slice(&r.qtype.to_be_bytes());
+        out.extend_from_slice(&r.message);
+    }
+    Outcome::Answer(out)
+}
+
+fn spin() -> ! {
+    let mut n = 0u64;
+    loop {
+        // black_box keeps the loop observable, so it is not optimised away.
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn grow() -> ! {
+    loop {
+        let block = std::hint::black_box(vec![1u8; 1 << 20]);
+        HOARD.with(|h| h.borrow_mut().push(block));
+    }
+}
