@@ -41,6 +41,7 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	if err != nil {
 		requests.WithLabelValues(server, "failed").Inc()
+		countGuestFailure("lookup", err)
 		return dns.RcodeServerFailure, err
 	}
 	switch outcome.Kind {
@@ -61,6 +62,15 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	default:
 		requests.WithLabelValues(server, "refused").Inc()
 		return int(outcome.Rcode), nil
+	}
+}
+
+// countGuestFailure counts calls the core failed (a trap or a cut-off),
+// not calls abandoned because the client went away.
+func countGuestFailure(function string, err error) {
+	var ce *engine.CallError
+	if errors.As(err, &ce) {
+		guestFailures.WithLabelValues(function).Inc()
 	}
 }
 

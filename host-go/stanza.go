@@ -75,6 +75,7 @@ func (s *stanza) Apply(batch []feed.Change) {
 	}
 	report, err := s.engine.Apply(s.index, events)
 	if err != nil {
+		countGuestFailure("apply", err)
 		log.Errorf("stanza %d: applying %d changes: %v", s.index+1, len(events), err)
 		return
 	}

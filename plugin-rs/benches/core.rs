@@ -125,7 +125,11 @@ fn wasm_instance(engine: &Engine, component: &Component) -> Wasm {
     let s = stanza();
     let stanza = w::Stanza {
         zones: s.zones,
-        properties: s.properties.into_iter().map(|p| w::Property { name: p.name, args: p.args, line: p.line }).collect(),
+        properties: s
+            .properties
+            .into_iter()
+            .map(|p| w::Property { name: p.name, args: p.args, line: p.line })
+            .collect(),
         line: s.line,
     };
     guest.coredns_kubernetai_core().call_configure(&mut store, &[stanza], 7).unwrap().unwrap();
