@@ -29,6 +29,27 @@ fn alpha_on_host() -> Scenario {
     alpha().local_ips(&["192.0.2.53", "2001:db8::53"])
 }
 
+/// CoreDNS behind a headless service: its NS names are its endpoints'.
+fn behind_headless() -> Scenario {
+    Scenario::new()
+        .stanza(
+            &["cluster.local"],
+            &[],
+            vec![
+                super::fixture::namespace("kube-system"),
+                super::fixture::headless("kube-system", "coredns", &["dns:53/UDP"]),
+                super::fixture::slice(
+                    "kube-system",
+                    "coredns-1",
+                    "coredns",
+                    &[super::fixture::ep(&["10.1.1.7"]).host("dns-a"), super::fixture::ep(&["10.1.1.8"])],
+                    &["dns:53/UDP"],
+                ),
+            ],
+        )
+        .local_ips(&["10.1.1.7"])
+}
+
 fn exists(family: &'static str, name: &'static str, qtype: RecordType) -> Case {
     case(family, alpha, name, qtype, nodata())
 }
@@ -83,6 +104,29 @@ pub fn cases() -> Vec<Case> {
             "NOERROR aa
              an cluster.local. 5 IN NS kube-dns.kube-system.svc.cluster.local.
              ar kube-dns.kube-system.svc.cluster.local. 5 IN A 10.96.0.53",
+        ),
+        case(
+            "negative",
+            behind_headless,
+            "cluster.local.",
+            NS,
+            "NOERROR aa
+             an cluster.local. 5 IN NS dns-a.coredns.kube-system.svc.cluster.local.
+             an cluster.local. 5 IN NS 10-1-1-8.coredns.kube-system.svc.cluster.local.
+             ar dns-a.coredns.kube-system.svc.cluster.local. 5 IN A 10.1.1.7
+             ar 10-1-1-8.coredns.kube-system.svc.cluster.local. 5 IN A 10.1.1.8",
+        ),
+        // Deliberate difference: the plugin misses the NS records when the
+        // zone is asked in upper case.
+        case(
+            "negative",
+            alpha_on_host,
+            "CLUSTER.LOCAL.",
+            NS,
+            "NOERROR aa
+             an CLUSTER.LOCAL. 5 IN NS ns.dns.CLUSTER.LOCAL.
+             ar ns.dns.CLUSTER.LOCAL. 5 IN A 192.0.2.53
+             ar ns.dns.CLUSTER.LOCAL. 5 IN AAAA 2001:db8::53",
         ),
         case(
             "negative",

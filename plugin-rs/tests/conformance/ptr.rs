@@ -2,8 +2,24 @@
 
 use hickory_proto::rr::RecordType::PTR;
 
+use super::fixture::ep;
 use super::services::alpha;
 use super::{Case, Scenario, case, fixture};
+
+/// One address behind two services: a PTR for each.
+fn shared_endpoint() -> Scenario {
+    Scenario::new().stanza(
+        &["cluster.local", "in-addr.arpa"],
+        &[],
+        vec![
+            fixture::namespace("shop"),
+            fixture::headless("shop", "db", &["pg:5432/TCP"]),
+            fixture::headless("shop", "db-read", &["pg:5432/TCP"]),
+            fixture::slice("shop", "db-1", "db", &[ep(&["10.1.0.1"]).host("db-0")], &["pg:5432/TCP"]),
+            fixture::slice("shop", "db-read-1", "db-read", &[ep(&["10.1.0.1"])], &["pg:5432/TCP"]),
+        ],
+    )
+}
 
 const V4_SOA: &str =
     "ns in-addr.arpa. 5 IN SOA ns.dns.in-addr.arpa. hostmaster.in-addr.arpa. 1700000000 7200 1800 86400 5";
@@ -72,6 +88,15 @@ pub fn cases() -> Vec<Case> {
             "53.0.96.10.in-addr.arpa.",
             PTR,
             "NOERROR aa\nan 53.0.96.10.in-addr.arpa. 5 IN PTR kube-dns.kube-system.svc.cluster.local.",
+        ),
+        case(
+            "ptr",
+            shared_endpoint,
+            "1.0.1.10.in-addr.arpa.",
+            PTR,
+            "NOERROR aa
+             an 1.0.1.10.in-addr.arpa. 5 IN PTR db-0.db.shop.svc.cluster.local.
+             an 1.0.1.10.in-addr.arpa. 5 IN PTR 10-1-0-1.db-read.shop.svc.cluster.local.",
         ),
         // A forward name asked for PTR: NODATA where it exists.
         case(

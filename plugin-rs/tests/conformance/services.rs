@@ -9,6 +9,37 @@ pub fn alpha() -> Scenario {
     Scenario::new().stanza(&["cluster.local", "in-addr.arpa", "ip6.arpa"], &[], fixture::alpha())
 }
 
+/// ExternalName chains: `hop0` → `hop1` → ... → `hop10` → web (eleven
+/// CNAMEs, the most the plugin follows), `far0` → ... → `far11` → web (one
+/// too many), and loops.
+fn chains() -> Scenario {
+    let mut objects = vec![
+        fixture::namespace("shop"),
+        fixture::cluster_ip("shop", "web", &["10.96.0.10"], &["http:80/TCP"]),
+        fixture::external("shop", "loop-a", "loop-b.shop.svc.cluster.local"),
+        fixture::external("shop", "loop-b", "loop-a.shop.svc.cluster.local"),
+        fixture::external("shop", "self", "self.shop.svc.cluster.local"),
+        fixture::external("shop", "below", "x.below.shop.svc.cluster.local"),
+    ];
+    for (prefix, hops) in [("hop", 11), ("far", 12)] {
+        for i in 0..hops {
+            let next = if i + 1 == hops { "web".to_string() } else { format!("{prefix}{}", i + 1) };
+            objects.push(fixture::external("shop", &format!("{prefix}{i}"), &format!("{next}.shop.svc.cluster.local")));
+        }
+    }
+    Scenario::new().stanza(&["cluster.local"], &[], objects)
+}
+
+fn hop_chain() -> String {
+    let mut lines = vec!["NOERROR aa".to_string()];
+    for i in 0..11 {
+        let next = if i == 10 { "web".to_string() } else { format!("hop{}", i + 1) };
+        lines.push(format!("an hop{i}.shop.svc.cluster.local. 5 IN CNAME {next}.shop.svc.cluster.local."));
+    }
+    lines.push("an web.shop.svc.cluster.local. 5 IN A 10.96.0.10".into());
+    lines.join("\n")
+}
+
 const SOA: &str =
     "ns cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5";
 
@@ -90,6 +121,15 @@ pub fn cases() -> Vec<Case> {
             upstream: &[],
             want: format!("upstream www.example.org. AAAA\n{nodata}"),
         },
+        // CNAME chains: followed up to eleven records, never around a loop.
+        case("services", chains, "hop0.shop.svc.cluster.local.", A, hop_chain()),
+        case("services", chains, "far0.shop.svc.cluster.local.", A, nodata.clone()),
+        case("services", chains, "loop-a.shop.svc.cluster.local.", A, nodata.clone()),
+        case("services", chains, "self.shop.svc.cluster.local.", A, nodata.clone()),
+        case("services", chains, "below.shop.svc.cluster.local.", A, nodata.clone()),
+        // ExternalName services have no endpoints or ports.
+        case("services", alpha, "x.ext.shop.svc.cluster.local.", A, nxdomain.clone()),
+        case("services", alpha, "_http._tcp.ext.shop.svc.cluster.local.", A, nxdomain.clone()),
         // The question's case is kept in the answer.
         case(
             "services",

@@ -3,8 +3,24 @@
 
 use hickory_proto::rr::RecordType::SRV;
 
+use hickory_proto::rr::RecordType::A;
+
+use super::fixture::{self, ep};
 use super::services::alpha;
-use super::{Case, case};
+use super::{Case, Scenario, case};
+
+/// A headless service whose endpoints declare no ports.
+fn portless() -> Scenario {
+    Scenario::new().stanza(
+        &["cluster.local"],
+        &[],
+        vec![
+            fixture::namespace("shop"),
+            fixture::headless("shop", "bare", &[]),
+            fixture::slice("shop", "bare-1", "bare", &[ep(&["10.5.0.1"]).host("bare-0")], &[]),
+        ],
+    )
+}
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -64,6 +80,22 @@ pub fn cases() -> Vec<Case> {
              ar 10-1-0-2.db.shop.svc.cluster.local. 5 IN A 10.1.0.2
              ar 10-1-0-4.db.shop.svc.cluster.local. 5 IN A 10.1.0.4
              ar db-0.db.shop.svc.cluster.local. 5 IN AAAA fd01::1",
+        ),
+        // Endpoints without ports have addresses but no SRV records.
+        case(
+            "srv",
+            portless,
+            "bare.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan bare.shop.svc.cluster.local. 5 IN A 10.5.0.1",
+        ),
+        case(
+            "srv",
+            portless,
+            "bare.shop.svc.cluster.local.",
+            SRV,
+            "NOERROR aa
+             ns cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5",
         ),
         // ExternalName services have no SRV records: NODATA.
         case(

@@ -1,0 +1,117 @@
+package kubernetai
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+)
+
+const testSnapshot = `apiVersion: v1
+kind: List
+items:
+- {kind: Namespace, metadata: {name: shop}}
+- kind: Service
+  metadata: {name: web, namespace: shop}
+  spec: {clusterIP: 10.96.0.10, ports: [{name: http, port: 80, protocol: TCP}]}
+- kind: Service
+  metadata: {name: ext, namespace: shop}
+  spec: {type: ExternalName, externalName: www.example.org}
+`
+
+// testPlugin builds the plugin from a Corefile body (with {snapshot} for a
+// snapshot path), starts its sources and waits for them.
+func testPlugin(t *testing.T, body string) *Kubernetai {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(path, []byte(testSnapshot), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := caddy.NewTestController("dns", strings.ReplaceAll(body, "{snapshot}", path))
+	c.ServerBlockKeys = []string{"cluster.local.:53"}
+	k, err := fromCorefile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.start(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.stop() })
+	return k
+}
+
+func serve(t *testing.T, k *Kubernetai, ctx context.Context, name string, qtype uint16) (*dnstest.Recorder, int, error) {
+	t.Helper()
+	r := new(dns.Msg)
+	r.SetQuestion(name, qtype)
+	w := dnstest.NewRecorder(&test.ResponseWriter{})
+	rcode, err := k.ServeDNS(ctx, w, r)
+	return w, rcode, err
+}
+
+func TestServeDNS(t *testing.T) {
+	k := testPlugin(t, "kubernetai cluster.local {\n snapshot {snapshot}\n}")
+	k.Next = test.NextHandler(dns.RcodeSuccess, nil)
+	if !k.Ready() {
+		t.Fatal("not ready after its snapshot synced")
+	}
+
+	w, rcode, err := serve(t, k, context.Background(), "web.shop.svc.cluster.local.", dns.TypeA)
+	if err != nil || rcode != dns.RcodeSuccess || w.Msg == nil || !w.Msg.Authoritative {
+		t.Fatalf("rcode %d err %v msg %v", rcode, err, w.Msg)
+	}
+	if len(w.Msg.Answer) != 1 || w.Msg.Answer[0].(*dns.A).A.String() != "10.96.0.10" {
+		t.Errorf("answer %v", w.Msg.Answer)
+	}
+
+	w, _, _ = serve(t, k, context.Background(), "nope.shop.svc.cluster.local.", dns.TypeA)
+	if w.Msg.Rcode != dns.RcodeNameError || len(w.Msg.Ns) != 1 {
+		t.Errorf("miss: %v", w.Msg)
+	}
+
+	// Outside the zone: the next plugin answers (NextHandler writes nothing).
+	w, rcode, err = serve(t, k, context.Background(), "www.example.org.", dns.TypeA)
+	if w.Msg != nil || rcode != dns.RcodeSuccess || err != nil {
+		t.Errorf("out of zone: rcode %d err %v msg %v", rcode, err, w.Msg)
+	}
+
+	// AXFR through the query path: nothing written, CoreDNS refuses.
+	w, rcode, _ = serve(t, k, context.Background(), "cluster.local.", dns.TypeAXFR)
+	if w.Msg != nil || rcode != dns.RcodeRefused || plugin.ClientWrite(rcode) {
+		t.Errorf("AXFR: rcode %d msg %v", rcode, w.Msg)
+	}
+}
+
+func TestUpstreamDepthIsBounded(t *testing.T) {
+	k := testPlugin(t, "kubernetai cluster.local {\n snapshot {snapshot}\n}")
+	// At the depth limit the target is not resolved: the CNAME is dropped,
+	// leaving NODATA, instead of recursing without bound.
+	ctx := context.WithValue(context.Background(), upstreamDepthKey{}, maxUpstreamDepth)
+	w, rcode, err := serve(t, k, ctx, "ext.shop.svc.cluster.local.", dns.TypeA)
+	if err != nil || rcode != dns.RcodeSuccess {
+		t.Fatalf("rcode %d err %v", rcode, err)
+	}
+	if w.Msg.Rcode != dns.RcodeSuccess || len(w.Msg.Answer) != 0 || len(w.Msg.Ns) != 1 {
+		t.Errorf("want NODATA, got %v", w.Msg)
+	}
+}
+
+func TestFallthroughBetweenStanzas(t *testing.T) {
+	k := testPlugin(t, "kubernetai cluster.local {\n snapshot {snapshot}\n fallthrough\n}\nkubernetai other.local {\n snapshot {snapshot}\n fallthrough\n}")
+	k.Next = test.NextHandler(dns.RcodeNameError, nil)
+	_, rcode, _ := serve(t, k, context.Background(), "nope.shop.svc.cluster.local.", dns.TypeA)
+	if rcode != dns.RcodeNameError {
+		t.Errorf("a miss in the last stanza's fallthrough goes to the next plugin: rcode %d", rcode)
+	}
+	w, _, _ := serve(t, k, context.Background(), "web.shop.svc.other.local.", dns.TypeA)
+	if w.Msg == nil || len(w.Msg.Answer) != 1 {
+		t.Errorf("second stanza: %v", w.Msg)
+	}
+}
