@@ -39,6 +39,7 @@ var (
 type section struct {
 	id      byte
 	offset  int // of the id byte, for error messages
+	start   int // of the payload
 	payload []byte
 }
 
@@ -94,7 +95,7 @@ func splitSections(b []byte, base int) ([]section, error) {
 			return nil, fmt.Errorf("%w: section id %d at offset %d: truncated (size %d, %d bytes left)",
 				ErrMalformed, id, base+off, size, len(b)-start)
 		}
-		out = append(out, section{id: id, offset: base + off, payload: b[start : start+int(size)]})
+		out = append(out, section{id: id, offset: base + off, start: base + start, payload: b[start : start+int(size)]})
 		off = start + int(size)
 	}
 	return out, nil

@@ -13,4 +13,10 @@
 // replica: queries borrow any idle instance, state changes reach every
 // instance, and an instance whose call fails is replaced by a fresh one
 // into which the Engine replays the state it mirrors on the Go side.
+//
+// A guest call that runs too long is cut off without per-call cost:
+// Compile instruments the core module so that it yields to Go now and
+// then and traps once the host sets an exported global (instrument.go),
+// and each Module's watchdog goroutine sets that global for calls past
+// their deadline (watchdog.go).
 package engine

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // Config tunes an Engine.
@@ -25,21 +23,23 @@ type Config struct {
 	Stanzas []Stanza
 	// HashSeed keys the core's hash tables; 0 means random.
 	HashSeed uint64
+	// LookupTimeout bounds each guest call of Lookup and Transfer, unless
+	// the caller's context ends first; CoreDNS's contexts have no
+	// deadline. 0 means DefaultLookupTimeout.
+	LookupTimeout time.Duration
 	// CallTimeout bounds each call the Engine makes on its own behalf
 	// (configure, apply, set-* and replays), which have no caller context.
-	// 0 means 30s.
+	// 0 means DefaultCallTimeout.
 	CallTimeout time.Duration
 	// Logf reports instance replacements and quarantined objects; nil
 	// discards them.
 	Logf func(format string, args ...any)
 }
 
-const defaultCallTimeout = 30 * time.Second
-
 // Stats counts failures of the core, for metrics. Counters only grow.
 type Stats struct {
 	Traps               uint64 // guest calls that trapped, ran out of memory or broke the ABI
-	CutOffs             uint64 // guest calls cut off because their context ended
+	CutOffs             uint64 // guest calls cut off: past their deadline or their context ended
 	Replacements        uint64 // instances replaced by a fresh one with the state replayed
 	ReplacementFailures uint64 // replacement attempts that failed (retried with backoff)
 	Quarantined         uint64 // objects left out of replays because the core fails on them
@@ -94,8 +94,11 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.PoolSize <= 0 {
 		cfg.PoolSize = runtime.GOMAXPROCS(0)
 	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = DefaultLookupTimeout
+	}
 	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = defaultCallTimeout
+		cfg.CallTimeout = DefaultCallTimeout
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -112,7 +115,7 @@ func withDefaults(cfg Config) (Config, error) {
 
 // instantiate makes a configured instance, closing it if configure fails.
 func (e *Engine) instantiate(ctx context.Context) (*Instance, []StanzaPlan, error) {
-	in, err := e.mod.Instantiate(ctx)
+	in, err := e.mod.instantiate(ctx, limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,9 +154,10 @@ func (e *Engine) Stats() Stats {
 }
 
 // Lookup answers one query through an idle instance, waiting for one
-// until ctx is done. ctx also bounds the guest call: a core that overruns
-// it is cut off. A *CallError means the core failed on this query (answer
-// SERVFAIL); the instance is replaced in the background.
+// until ctx is done. ctx and Config.LookupTimeout also bound the guest
+// call: a core that overruns them is cut off. A *CallError means the core
+// failed on this query (answer SERVFAIL); the instance is replaced in the
+// background.
 func (e *Engine) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (Outcome, error) {
 	s, err := e.pool.borrow(ctx)
 	if err != nil {
@@ -301,9 +305,7 @@ func (e *Engine) spread(target uint64, change func(ctx context.Context, in *Inst
 			e.replace(s, fmt.Errorf("instance at change %d missed changes up to %d", s.seq, target-1))
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CallTimeout)
-		change(ctx, s.in)
-		cancel()
+		change(context.Background(), s.in) // bounded by the instance's CallTimeout
 		if err := s.in.Err(); err != nil {
 			e.replace(s, err)
 			continue
@@ -314,8 +316,7 @@ func (e *Engine) spread(target uint64, change func(ctx context.Context, in *Inst
 
 // count classifies a failed call for Stats.
 func (e *Engine) count(err error) {
-	var exit *sys.ExitError
-	if errors.As(err, &exit) {
+	if errors.Is(err, ErrCutOff) {
 		e.cutOffs.Add(1)
 	} else {
 		e.traps.Add(1)

@@ -91,28 +91,6 @@ func echo(q []byte, ips ...string) []byte {
 
 // --- wasm binary construction, for components the toolchain would not make.
 
-func appendU32(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
-}
-
-func appendName(b []byte, s string) []byte {
-	return append(appendU32(b, uint32(len(s))), s...)
-}
-
-func appendSection(b []byte, id byte, payload []byte) []byte {
-	b = append(b, id)
-	b = appendU32(b, uint32(len(payload)))
-	return append(b, payload...)
-}
-
 var componentPreamble = []byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}
 
 // wrapComponent makes a component binary holding the given core modules

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -10,6 +12,12 @@ import (
 
 // Instance is one instance of the core, with its own linear memory and
 // state. It runs one call at a time and is not safe for concurrent use.
+//
+// Each call is bounded by its context and by a time limit
+// (DefaultLookupTimeout for Lookup and Transfer, DefaultCallTimeout for
+// the others; an Engine sets its own): the Module's watchdog cuts off a
+// call that overruns, which then fails with a *CallError wrapping
+// ErrCutOff.
 //
 // Any error other than a *ConfigError is a *CallError (the guest trapped,
 // ran out of memory, was cut off, or broke the ABI) or an argument the
@@ -26,11 +34,24 @@ type Instance struct {
 	stack [4]uint64
 	lift  lifter
 	err   error // the first *CallError; the instance is dead once set
+
+	limits    limits
+	watch     *watchdog
+	interrupt api.MutableGlobal // set to 1 to make the guest trap (instrument.go)
+	// deadline of the call in progress, shared with the watchdog (see
+	// begin): nanoseconds since epoch, 0 between calls, cutOff once cut off.
+	deadline atomic.Int64
+	ctxMu    sync.Mutex
+	ctx      context.Context // of the call in progress if it can be cancelled; under ctxMu
 }
 
-// Instantiate makes a fresh instance of the module. Its exports are looked
-// up once here, not per call.
+// Instantiate makes a fresh instance of the module, with the default time
+// limits. Its exports are looked up once here, not per call.
 func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
+	return m.instantiate(ctx, defaultLimits)
+}
+
+func (m *Module) instantiate(ctx context.Context, lim limits) (*Instance, error) {
 	// Anonymous (no name), so the compiled module can be instantiated many
 	// times in one runtime; no start function: the core has none.
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
@@ -38,7 +59,19 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instantiating the core: %w", err)
 	}
-	in := &Instance{mod: mod, mem: mod.Memory(), realloc: mod.ExportedFunction(exportRealloc)}
+	interrupt, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	if !ok { // cannot happen: instrument exports it
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("instantiating the core: no mutable global %q", interruptExport)
+	}
+	in := &Instance{
+		mod:       mod,
+		mem:       mod.Memory(),
+		realloc:   mod.ExportedFunction(exportRealloc),
+		limits:    lim, // read by the watchdog: set before it sees the instance
+		watch:     &m.watch,
+		interrupt: interrupt,
+	}
 	in.lift.mem = in.mem
 	for i := range coreFuncs {
 		f := &coreFuncs[i]
@@ -47,11 +80,15 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 			in.posts[i] = mod.ExportedFunction(f.postExport())
 		}
 	}
+	m.watch.add(in)
 	return in, nil
 }
 
 // Close releases the instance.
-func (in *Instance) Close(ctx context.Context) error { return in.mod.Close(ctx) }
+func (in *Instance) Close(ctx context.Context) error {
+	in.watch.remove(in)
+	return in.mod.Close(ctx)
+}
 
 // Err is the failure that killed the instance, or nil while it is usable.
 func (in *Instance) Err() error { return in.err }
@@ -98,10 +135,12 @@ func (in *Instance) finish(ctx context.Context, f fn, area uint32) error {
 // Configure validates and installs the configuration of every stanza,
 // replacing any earlier one and its objects. A refusal is a *ConfigError;
 // the instance stays usable.
-func (in *Instance) Configure(ctx context.Context, stanzas []Stanza, seed uint64) ([]StanzaPlan, error) {
+func (in *Instance) Configure(ctx context.Context, stanzas []Stanza, seed uint64) (_ []StanzaPlan, err error) {
 	if err := checkStanzas(stanzas); err != nil {
 		return nil, err
 	}
+	in.begin(ctx, fnConfigure)
+	defer in.end(ctx, fnConfigure, &err)
 	ptr, n, err := in.lowerList(ctx, len(stanzas), stanzaSize, func(rec []byte, i int) error {
 		return in.putStanza(ctx, rec, &stanzas[i])
 	})
@@ -182,10 +221,12 @@ func liftConfigure(l *lifter, area uint32) ([]StanzaPlan, *ConfigError) {
 }
 
 // SetLocalIPs tells the core the addresses CoreDNS listens on.
-func (in *Instance) SetLocalIPs(ctx context.Context, ips []string) error {
+func (in *Instance) SetLocalIPs(ctx context.Context, ips []string) (err error) {
 	if err := checkUTF8("address", ips...); err != nil {
 		return err
 	}
+	in.begin(ctx, fnSetLocalIPs)
+	defer in.end(ctx, fnSetLocalIPs, &err)
 	ptr, n, err := in.lowerStrings(ctx, ips)
 	if err != nil {
 		return err
@@ -196,12 +237,14 @@ func (in *Instance) SetLocalIPs(ctx context.Context, ips []string) error {
 
 // Apply applies a batch of object events, in order, to one stanza; now is
 // Unix time in seconds.
-func (in *Instance) Apply(ctx context.Context, stanza uint32, now int64, events []Event) (ApplyReport, error) {
+func (in *Instance) Apply(ctx context.Context, stanza uint32, now int64, events []Event) (_ ApplyReport, err error) {
 	for i := range events {
 		if events[i].Change >= changeCount || events[i].Kind >= kindCount {
 			return ApplyReport{}, fmt.Errorf("event %d: invalid %v %v", i, events[i].Change, events[i].Kind)
 		}
 	}
+	in.begin(ctx, fnApply)
+	defer in.end(ctx, fnApply, &err)
 	ptr, n, err := in.lowerList(ctx, len(events), eventSize, func(rec []byte, i int) error {
 		e := &events[i]
 		rec[eventChange], rec[eventKind] = byte(e.Change), byte(e.Kind)
@@ -229,12 +272,14 @@ func (in *Instance) Apply(ctx context.Context, stanza uint32, now int64, events 
 
 // SetSynced tells the core whether a stanza's source has delivered its
 // initial state.
-func (in *Instance) SetSynced(ctx context.Context, stanza uint32, synced bool) error {
+func (in *Instance) SetSynced(ctx context.Context, stanza uint32, synced bool) (err error) {
 	var b uint64
 	if synced {
 		b = 1
 	}
-	_, err := in.call(ctx, in.fns[fnSetSynced], "set-synced", uint64(stanza), b)
+	in.begin(ctx, fnSetSynced)
+	defer in.end(ctx, fnSetSynced, &err)
+	_, err = in.call(ctx, in.fns[fnSetSynced], "set-synced", uint64(stanza), b)
 	return err
 }
 
@@ -244,6 +289,8 @@ func (in *Instance) Transfer(ctx context.Context, zone string, serial uint32) (m
 	if err := checkUTF8("zone", zone); err != nil {
 		return nil, false, err
 	}
+	in.begin(ctx, fnTransfer)
+	defer in.end(ctx, fnTransfer, &err)
 	ptr, n, err := in.lowerString(ctx, zone)
 	if err != nil {
 		return nil, false, err
@@ -272,12 +319,14 @@ func (in *Instance) Transfer(ctx context.Context, zone string, serial uint32) (m
 // This is the hot path: with no replies it makes exactly three guest calls
 // (cabi_realloc for the query, lookup, cabi_post) and allocates only the
 // answer it returns.
-func (in *Instance) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (Outcome, error) {
+func (in *Instance) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (_ Outcome, err error) {
 	for i := range replies {
 		if err := checkUTF8("upstream reply name", replies[i].Name); err != nil {
 			return Outcome{}, err
 		}
 	}
+	in.begin(ctx, fnLookup)
+	defer in.end(ctx, fnLookup, &err)
 	qptr, qn, err := in.lowerBytes(ctx, query)
 	if err != nil {
 		return Outcome{}, err

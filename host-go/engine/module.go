@@ -139,10 +139,13 @@ type Module struct {
 	compiled   wazero.CompiledModule
 	digest     string
 	limitPages uint32
+	watch      watchdog // cuts off overdue calls of the module's instances
 }
 
 // Compile checks a component binary against WITInterface and compiles
-// its core module.
+// its core module, instrumented so that the host can cut off a call that
+// overruns (see instrument.go). A core module using an instruction the
+// instrumentation does not know is refused with ErrUnsupported.
 func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Module, error) {
 	var o compileOptions
 	for _, opt := range opts {
@@ -161,13 +164,15 @@ func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Mod
 	} else if n != 0 {
 		return nil, fmt.Errorf("%w: its core module has %d imports; the core must import nothing", ErrContract, n)
 	}
+	if core, err = instrument(core); err != nil {
+		return nil, fmt.Errorf("instrumenting the core module: %w", err)
+	}
 	sum := sha256.Sum256(component)
 	m := &Module{digest: hex.EncodeToString(sum[:]), limitPages: pages}
 	// NewRuntimeConfig picks the compiler where wazero has one (amd64,
-	// arm64) and the interpreter elsewhere. Closing on context done makes
-	// the compiled code check for cancellation in loops, so a query's
-	// deadline cuts off a guest that never returns.
-	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages).WithCloseOnContextDone(true)
+	// arm64) and the interpreter elsewhere. Not WithCloseOnContextDone:
+	// the instrumentation cuts calls off at a fraction of its cost.
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages)
 	m.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
 	if m.compiled, err = m.runtime.CompileModule(ctx, core); err != nil {
 		_ = m.runtime.Close(ctx)
@@ -177,6 +182,7 @@ func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Mod
 		_ = m.runtime.Close(ctx)
 		return nil, err
 	}
+	m.watch.start()
 	return m, nil
 }
 
@@ -199,7 +205,10 @@ func (m *Module) Digest() string { return m.digest }
 func (m *Module) MemoryLimitBytes() uint64 { return uint64(m.limitPages) * pageSize }
 
 // Close releases the compiled code and closes every instance of the module.
-func (m *Module) Close(ctx context.Context) error { return m.runtime.Close(ctx) }
+func (m *Module) Close(ctx context.Context) error {
+	m.watch.close()
+	return m.runtime.Close(ctx)
+}
 
 // checkExports makes sure the module exports every function this host
 // calls, with the exact core signature, and its memory.

@@ -21,6 +21,8 @@ func TestCompile(t *testing.T) {
 	dropLookup := func(name string) string {
 		return strings.Replace(name, "core@0.1.0#lookup", "core@0.1.0#look-up", 1)
 	}
+	reserved := append(fakeFuncs("0.1.0"), fakeFunc{name: interruptExport})
+	atomics := simpleModule(funcType(nil, nil), body(noLocals, []byte{0xfe, 0x03, 0x00}, end)) // atomic.fence
 	wrongSig := fakeFuncs("0.1.0")
 	wrongSig[1].params = []byte{0x7f, 0x7f, 0x7f} // configure's seed as i32
 
@@ -72,6 +74,18 @@ func TestCompile(t *testing.T) {
 			component: wrapComponent(fakeCore(fakeFuncs("0.1.0"), true)),
 			is:        ErrContract,
 			contains:  "1 imports",
+		},
+		{
+			name:      "reserved export",
+			component: wrapComponent(fakeCore(reserved, false)),
+			is:        ErrContract,
+			contains:  `instrumenting the core module: component does not implement coredns:kubernetai/core@0.1.0: the core module exports "kubernetai-interrupt", a name this host reserves`,
+		},
+		{
+			name:      "unsupported instruction",
+			component: wrapComponent(atomics),
+			is:        ErrUnsupported,
+			contains:  "function 0: instruction at offset 44: core module uses a WebAssembly feature this host does not support: opcode 0xfe",
 		},
 		{name: "memory limit below the module's minimum", component: guest, opts: []CompileOption{WithMemoryLimit(1 << 20)}, contains: "compiling"},
 		{name: "memory limit zero pages", component: guest, opts: []CompileOption{WithMemoryLimit(100)}, contains: "memory limit"},

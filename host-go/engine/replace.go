@@ -98,13 +98,10 @@ type failedEvent struct {
 // replay makes an instance and feeds it a snapshot: configure, local IPs,
 // every stanza's objects in batches of at most batch events, then the
 // synced flags. On failure the instance is closed and, if an apply call
-// failed, the first event of its batch is returned.
+// failed, the first event of its batch is returned. Each call is bounded
+// by the Engine's CallTimeout, which the instance enforces.
 func (e *Engine) replay(snap *snapshot, batch int) (*Instance, *failedEvent, error) {
-	var in *Instance
-	err := e.callBounded(func(ctx context.Context) (err error) {
-		in, _, err = e.instantiate(ctx)
-		return err
-	})
+	in, _, err := e.instantiate(context.Background())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,8 +114,9 @@ func (e *Engine) replay(snap *snapshot, batch int) (*Instance, *failedEvent, err
 }
 
 func (e *Engine) feed(in *Instance, snap *snapshot, batch int) (*failedEvent, error) {
+	ctx := context.Background()
 	if len(snap.localIPs) > 0 {
-		if err := e.callBounded(func(ctx context.Context) error { return in.SetLocalIPs(ctx, snap.localIPs) }); err != nil {
+		if err := in.SetLocalIPs(ctx, snap.localIPs); err != nil {
 			return nil, err
 		}
 	}
@@ -133,11 +131,7 @@ func (e *Engine) feed(in *Instance, snap *snapshot, batch int) (*failedEvent, er
 				events = append(events, s.events[end].Event)
 				size += len(s.events[end].Object)
 			}
-			err := e.callBounded(func(ctx context.Context) error {
-				_, err := in.Apply(ctx, uint32(i), int64(s.serial), events)
-				return err
-			})
-			if err != nil {
+			if _, err := in.Apply(ctx, uint32(i), int64(s.serial), events); err != nil {
 				return &failedEvent{i, s.events[start]}, err
 			}
 			start = end
@@ -145,17 +139,10 @@ func (e *Engine) feed(in *Instance, snap *snapshot, batch int) (*failedEvent, er
 	}
 	for i := range snap.stanzas {
 		if snap.stanzas[i].synced {
-			if err := e.callBounded(func(ctx context.Context) error { return in.SetSynced(ctx, uint32(i), true) }); err != nil {
+			if err := in.SetSynced(ctx, uint32(i), true); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return nil, nil
-}
-
-// callBounded runs one guest call under the Engine's call timeout.
-func (e *Engine) callBounded(call func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CallTimeout)
-	defer cancel()
-	return call(ctx)
 }

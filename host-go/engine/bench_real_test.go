@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Benchmarks with the real DNS core (plugin-rs), on the cluster
+// plugin-rs/benches/core.rs measures natively and under wasmtime: 10k
+// ClusterIP services in namespaces of 100, each with one port and an
+// EndpointSlice of two addresses.
+
+const (
+	realServices     = 10_000
+	realPerNamespace = 100
+)
+
+// realComponent returns the real core's bytes, or skips the benchmark.
+func realComponent(tb testing.TB) []byte {
+	tb.Helper()
+	path := os.Getenv("KUBERNETAI_COMPONENT")
+	if path == "" {
+		path = filepath.Join("..", "kubernetai.wasm")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Skipf("real component missing (%v); build it with `make component` or set KUBERNETAI_COMPONENT", err)
+	}
+	return b
+}
+
+func compileReal(tb testing.TB) *Module {
+	tb.Helper()
+	ctx := context.Background()
+	mod, err := Compile(ctx, realComponent(tb))
+	if err != nil {
+		tb.Fatalf("Compile(real component): %v", err)
+	}
+	tb.Cleanup(func() { _ = mod.Close(ctx) })
+	return mod
+}
+
+var realStanzas = []Stanza{{Zones: []string{"cluster.local"}, Line: 1}}
+
+// realCluster is the cluster as object events, namespaces first, with
+// JSON shaped like the Kubernetes API's.
+func realCluster() []Event {
+	events := make([]Event, 0, realServices/realPerNamespace+2*realServices)
+	for ns := range realServices / realPerNamespace {
+		name := fmt.Sprintf("ns%d", ns)
+		events = append(events, Event{
+			Kind:   KindNamespace,
+			Object: fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":%q,"resourceVersion":"1"}}`, name),
+			Key:    name,
+		})
+	}
+	for i := range realServices {
+		ns, a, b := i/realPerNamespace, i/250, i%250
+		events = append(events, Event{
+			Kind: KindService,
+			Object: fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"svc%d","namespace":"ns%d","resourceVersion":"1"},`+
+				`"spec":{"type":"ClusterIP","clusterIP":"10.96.%d.%d","clusterIPs":["10.96.%d.%d"],"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}]}}`,
+				i, ns, a, b, a, b),
+			Key: fmt.Sprintf("ns%d/svc%d", ns, i),
+		}, Event{
+			Kind: KindEndpointSlice,
+			Object: fmt.Appendf(nil, `{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"svc%d-x","namespace":"ns%d",`+
+				`"labels":{"kubernetes.io/service-name":"svc%d"},"resourceVersion":"1"},"addressType":"IPv4",`+
+				`"endpoints":[{"addresses":["10.1.%d.%d"],"conditions":{"ready":true}},{"addresses":["10.2.%d.%d"],"conditions":{"ready":true}}],`+
+				`"ports":[{"name":"http","port":8080,"protocol":"TCP"}]}`,
+				i, ns, i, a, b, a, b),
+			Key: fmt.Sprintf("ns%d/svc%d-x", ns, i),
+		})
+	}
+	return events
+}
+
+// checkARecord fails unless answer is a NOERROR reply with an answer.
+func checkARecord(tb testing.TB, out Outcome) {
+	tb.Helper()
+	if out.Kind != OutcomeAnswer || len(out.Answer) < 12 {
+		tb.Fatalf("outcome %v %q, want an answer", out.Kind, out.Answer)
+	}
+	if rcode, ancount := out.Answer[3]&0x0f, binary.BigEndian.Uint16(out.Answer[6:]); rcode != 0 || ancount != 1 {
+		tb.Fatalf("answer has rcode %d and %d records, want NOERROR with one A record", rcode, ancount)
+	}
+}
+
+// BenchmarkLookupReal is a ClusterIP A lookup through the pool, with the
+// real core holding 10k services.
+func BenchmarkLookupReal(b *testing.B) {
+	e := newEngine(b, compileReal(b), Config{Stanzas: realStanzas})
+	report, err := e.Apply(0, realCluster())
+	if err != nil || report.Skipped != 0 {
+		b.Fatalf("Apply = %+v, %v", report, err)
+	}
+	e.SetSynced(0, true)
+	q := query("svc4242.ns42.svc.cluster.local.")
+	ctx := context.Background()
+	out, err := e.Lookup(ctx, q, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	checkARecord(b, out)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Lookup(ctx, q, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkApplyReal10k applies the whole cluster (20k+ objects) in one
+// batch to a fresh instance of the real core, and reports the instance's
+// linear memory afterwards.
+func BenchmarkApplyReal10k(b *testing.B) {
+	mod := compileReal(b)
+	events := realCluster()
+	ctx := context.Background()
+	var size uint32
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		in, err := mod.Instantiate(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := in.Configure(ctx, realStanzas, 7); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		report, err := in.Apply(ctx, 0, 1, events)
+		if err != nil || report.Skipped != 0 || report.Applied != uint32(len(events)) {
+			b.Fatalf("Apply = %+v, %v", report, err)
+		}
+		b.StopTimer()
+		size = in.MemorySize()
+		_ = in.Close(ctx)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(events)), "objects")
+	b.ReportMetric(float64(size), "mem-bytes")
+}

@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// processCPU is the CPU time the process has used.
+func processCPU(t testing.TB) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// A looping guest is cut off at its deadline, whichever ends it: the
+// caller's context or the Engine's limit. The instance is replaced and
+// the CPU released.
+func TestWatchdogCutsOffLoop(t *testing.T) {
+	mod := compileGuest(t)
+	tests := []struct {
+		name    string
+		limit   time.Duration // Config.LookupTimeout
+		ctx     func() (context.Context, context.CancelFunc)
+		is      error
+		message string
+		within  time.Duration // of the start
+	}{
+		{
+			name:  "context deadline",
+			limit: 10 * time.Second,
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 50*time.Millisecond)
+			},
+			is: context.DeadlineExceeded, message: "cut off: context deadline exceeded", within: 50 * time.Millisecond,
+		},
+		{
+			name:  "lookup timeout",
+			limit: 100 * time.Millisecond,
+			ctx:   func() (context.Context, context.CancelFunc) { return context.Background(), func() {} },
+			is:    errTimeLimit, message: "cut off: ran past the host's time limit of 100ms", within: 100 * time.Millisecond,
+		},
+		{
+			name:  "context cancelled",
+			limit: 10 * time.Second,
+			ctx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(50*time.Millisecond, cancel)
+				return ctx, cancel
+			},
+			is: context.Canceled, message: "cut off: context canceled", within: 50 * time.Millisecond,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEngine(t, mod, Config{PoolSize: 1, Stanzas: []Stanza{{}}, LookupTimeout: tt.limit})
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			start := time.Now()
+			_, err := e.Lookup(ctx, query("loop.x."), nil)
+			took := time.Since(start)
+			var ce *CallError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrCutOff) || !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.message) {
+				t.Fatalf("Lookup = %v, want a *CallError wrapping ErrCutOff and %v, saying %q", err, tt.is, tt.message)
+			}
+			// The watchdog looks at a call within a tick of its deadline;
+			// the guest yields within a fraction of a millisecond. The rest
+			// is slack for a loaded machine.
+			if took < tt.within || took > tt.within+time.Second {
+				t.Errorf("cut off after %v, want soon after %v", took, tt.within)
+			}
+			t.Logf("cut off after %v: %v", took, err)
+			waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
+			if got := e.Stats(); got != (Stats{CutOffs: 1, Replacements: 1}) {
+				t.Errorf("Stats = %+v, want one cut-off and its replacement", got)
+			}
+			// Nothing spins any more: the process stays almost idle.
+			before, wall := processCPU(t), time.Now()
+			time.Sleep(300 * time.Millisecond)
+			if used, elapsed := processCPU(t)-before, time.Since(wall); used > elapsed/3 {
+				t.Errorf("the process used %v of CPU in %v after the cut-off", used, elapsed)
+			}
+			if _, err := e.Lookup(context.Background(), query("www.x."), nil); err != nil {
+				t.Errorf("Lookup after the replacement: %v", err)
+			}
+		})
+	}
+}
+
+// The watchdog does not cut off calls that end in time, even with short
+// limits and many calls in flight.
+func TestWatchdogSparesCallsInTime(t *testing.T) {
+	e := newEngine(t, compileGuest(t), Config{
+		PoolSize: 3, Stanzas: []Stanza{{}}, LookupTimeout: 50 * time.Millisecond, CallTimeout: 200 * time.Millisecond,
+	})
+	stop := time.Now().Add(500 * time.Millisecond)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(stop); i++ {
+				ctx, cancel := context.Background(), func() {}
+				if i%2 == 1 { // a context that can be cancelled, with a deadline
+					ctx, cancel = context.WithTimeout(ctx, time.Second)
+				}
+				_, err := e.Lookup(ctx, query(fmt.Sprintf("q%d-%d.x.", g, i)), nil)
+				cancel()
+				if err != nil {
+					t.Errorf("Lookup: %v", err)
+					return
+				}
+				runtime.Gosched()
+			}
+		}()
+	}
+	for i := 0; time.Now().Before(stop); i++ {
+		if _, err := e.Apply(0, []Event{objectEvent(ChangeUpsert, KindService, "ns", fmt.Sprintf("s%d", i), 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if s := e.Stats(); s != (Stats{}) {
+		t.Errorf("Stats = %+v, want no failures", s)
+	}
+}
+
+// An Instance used without an Engine is watched too, with the default
+// limits, and a call under a context already done is cut off at once.
+func TestInstanceCallUnderDoneContext(t *testing.T) {
+	in := newInstance(t, compileGuest(t), []Stanza{{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	_, err := in.Lookup(ctx, query("loop.x."), nil)
+	if !errors.Is(err, ErrCutOff) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lookup = %v, want a cut-off", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("cut off after %v", took)
+	}
+}
+
+// The watchdog's goroutine ends with its Module, and while no call is in
+// flight it sleeps for the shortest time limit.
+func TestWatchdogLifetime(t *testing.T) {
+	before := runtime.NumGoroutine()
+	mod, err := Compile(context.Background(), testGuest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := mod.watch.next.Load(); next < sinceEpoch()+int64(time.Hour) {
+		t.Errorf("without instances the watchdog looks again in %v, want never", time.Duration(next-sinceEpoch()))
+	}
+	e := newEngine(t, mod, Config{PoolSize: 2, Stanzas: []Stanza{{}}, LookupTimeout: 3 * time.Second})
+	if _, err := e.Lookup(context.Background(), query("www.x."), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the watchdog to sleep for the lookup limit", func() bool {
+		wait := time.Duration(mod.watch.next.Load() - sinceEpoch())
+		return wait > 2*time.Second && wait <= 3*time.Second
+	})
+	_ = e.Close(context.Background())
+	_ = mod.Close(context.Background())
+	waitFor(t, "the watchdog to stop", func() bool { return runtime.NumGoroutine() <= before })
+}
