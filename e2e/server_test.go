@@ -96,8 +96,13 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 // waits until it answers.
 func start(t *testing.T, files map[string]string) *server {
 	t.Helper()
+	return startOn(t, freePort(t), files)
+}
+
+// startOn is start on a given port.
+func startOn(t *testing.T, port int, files map[string]string) *server {
+	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
 	files["Corefile"] = strings.ReplaceAll(files["Corefile"], "{port}", strconv.Itoa(port))
 	writeFiles(t, dir, files)
 	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, out: &output{}}

@@ -30,6 +30,8 @@ type serverConfig struct {
 	wasmLine int
 	// pool is the number of instances; 0 means one per CPU.
 	pool int
+	// notifyInterval is the least time between two NOTIFYs for a zone.
+	notifyInterval time.Duration
 }
 
 // stanzaConfig is one kubernetai block: what the core validates (every
@@ -114,16 +116,20 @@ func (cfg *serverConfig) hostProperty(s *stanzaConfig, p engine.Property) error 
 		}
 		cfg.pool = n
 		return err
+	case "notify_interval":
+		if cfg.notifyInterval != 0 {
+			return fmt.Errorf("given more than once in this server block")
+		}
+		d, err := durationArg(p)
+		if err == nil && d <= 0 {
+			err = fmt.Errorf("must be longer than 0s")
+		}
+		cfg.notifyInterval = d
+		return err
 	case "startup_timeout":
-		v, err := oneArg(p)
-		if err != nil {
-			return err
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return fmt.Errorf("%q is not a duration such as 5s", v)
-		}
+		d, err := durationArg(p)
 		s.startupTimeout = d
+		return err
 	case "labels", "namespace_labels":
 		sel, err := selector(p)
 		if p.Name == "labels" {
@@ -135,7 +141,6 @@ func (cfg *serverConfig) hostProperty(s *stanzaConfig, p engine.Property) error 
 	default:
 		return cfg.connectionProperty(s, p)
 	}
-	return nil
 }
 
 // connectionProperty interprets the options for live API servers.
@@ -197,6 +202,18 @@ func oneArg(p engine.Property) (string, error) {
 		return "", fmt.Errorf("takes one value, got %d", len(p.Args))
 	}
 	return p.Args[0], nil
+}
+
+func durationArg(p engine.Property) (time.Duration, error) {
+	v, err := oneArg(p)
+	if err != nil {
+		return 0, err
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 5s", v)
+	}
+	return d, nil
 }
 
 func intArg(p engine.Property, min int) (int, error) {

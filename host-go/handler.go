@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -33,6 +34,7 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	outcome, err := k.engine.Lookup(ctx, query, nil)
 	if err == nil && outcome.Kind == engine.OutcomeUpstream {
+		upstreamLookups.Add(float64(len(outcome.Upstream)))
 		replies := k.resolve(ctx, w, r, outcome.Upstream)
 		outcome, err = k.engine.Lookup(ctx, query, replies)
 		if err == nil && outcome.Kind == engine.OutcomeUpstream {
@@ -40,29 +42,51 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		}
 	}
 	if err != nil {
-		requests.WithLabelValues(server, "failed").Inc()
+		requests.WithLabelValues(server, "", "failed").Inc()
 		countGuestFailure("lookup", err)
 		return dns.RcodeServerFailure, err
 	}
+	k.countPassed(server, outcome.FellThrough)
 	switch outcome.Kind {
 	case engine.OutcomeAnswer:
 		m := new(dns.Msg)
 		if err := m.Unpack(outcome.Answer); err != nil {
-			requests.WithLabelValues(server, "failed").Inc()
+			requests.WithLabelValues(server, "", "failed").Inc()
 			return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", err)
 		}
-		requests.WithLabelValues(server, "answered").Inc()
+		requests.WithLabelValues(server, k.label(outcome.Stanza), "answered").Inc()
+		noteAnswer(ctx, outcome.Stanza)
 		if err := w.WriteMsg(m); err != nil {
 			return dns.RcodeServerFailure, err
 		}
 		return dns.RcodeSuccess, nil
 	case engine.OutcomeFallthrough:
-		requests.WithLabelValues(server, "fallthrough").Inc()
+		if outcome.FellThrough == 0 {
+			requests.WithLabelValues(server, "", "not_authoritative").Inc()
+		}
 		return plugin.NextOrFailure(k.Name(), k.Next, ctx, w, r)
 	default:
-		requests.WithLabelValues(server, "refused").Inc()
+		requests.WithLabelValues(server, "", "refused").Inc()
 		return int(outcome.Rcode), nil
 	}
+}
+
+// countPassed counts, per stanza, the queries it passed on with
+// `fallthrough`.
+func (k *Kubernetai) countPassed(server string, passed uint64) {
+	for i := 0; passed != 0; i, passed = i+1, passed>>1 {
+		if passed&1 != 0 {
+			requests.WithLabelValues(server, k.label(uint32(i)), "fallthrough").Inc()
+		}
+	}
+}
+
+// label is a stanza's metrics label.
+func (k *Kubernetai) label(stanza uint32) string {
+	if int(stanza) < len(k.stanzas) {
+		return k.stanzas[stanza].label
+	}
+	return strconv.Itoa(int(stanza) + 1)
 }
 
 // countGuestFailure counts calls the core failed (a trap or a cut-off),

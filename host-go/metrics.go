@@ -13,8 +13,31 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "requests_total",
-		Help:      "Queries seen by kubernetai, by what became of them: answered, fallthrough (to the next plugin), refused, failed.",
-	}, []string{"server", "outcome"})
+		Help: "Queries by stanza and outcome: answered (by the stanza), fallthrough (passed on by the stanza), " +
+			"not_authoritative (in no stanza's zones), refused (zone transfers asked through the query path), failed.",
+	}, []string{"server", "stanza", "outcome"})
+
+	upstreamLookups = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "upstream_lookups_total",
+		Help:      "ExternalName targets outside the stanzas resolved through CoreDNS.",
+	})
+
+	notifies = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "notifies_total",
+		Help:      "NOTIFY rounds sent to the transfer plugin's secondaries, by zone.",
+	}, []string{"zone"})
+
+	programming = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "dns_programming_duration_seconds",
+		Help:      "From an EndpointSlice change in the cluster to its answers being served.",
+		Buckets:   prometheus.ExponentialBuckets(0.001, 2, 20),
+	}, []string{"stanza"})
 
 	guestFailures = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,

@@ -14,6 +14,8 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/miekg/dns"
 
 	"github.com/kubernetai/kubernetai/host-go/engine"
 )
@@ -36,7 +38,13 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
-	c.OnStartup(func() error { return k.start(listenIPs(c)) })
+	c.OnStartup(func() error {
+		// The transfer plugin sends our NOTIFYs to its secondaries.
+		if t, ok := dnsserver.GetConfig(c).Handler("transfer").(*transfer.Transfer); ok {
+			k.notifier.attach(t)
+		}
+		return k.start(listenIPs(c))
+	})
 	c.OnShutdown(k.stop)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		k.Next = next
@@ -75,13 +83,27 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 		}
 		return nil, fmt.Errorf("%s: starting the DNS core: %w", cfg.file, err)
 	}
-	k := &Kubernetai{engine: eng}
+	interval := cfg.notifyInterval
+	if interval == 0 {
+		interval = defaultNotifyInterval
+	}
+	k := &Kubernetai{engine: eng, module: mod, notifier: newNotifier(interval), search: searchList()}
+	owner := map[string]int{}
+	for i := len(plans) - 1; i >= 0; i-- {
+		for _, z := range plans[i].Zones {
+			owner[z] = i
+		}
+	}
 	for i, s := range cfg.stanzas {
 		st, err := newStanza(cfg, s, plans[i], eng)
 		if err != nil {
 			_ = eng.Close(context.Background())
 			_ = mod.Close(context.Background())
 			return nil, err
+		}
+		st.notifier, st.owns = k.notifier, map[string]bool{}
+		for z, o := range owner {
+			st.owns[z] = o == i
 		}
 		k.stanzas = append(k.stanzas, st)
 	}
@@ -122,8 +144,8 @@ func stanzaOf(cfg *serverConfig, line int) int {
 // startup_timeout) for all of them to deliver their initial state, as the
 // kubernetes plugin waits for its first sync.
 func (k *Kubernetai) start(ips []string) error {
-	if err := k.engine.SetLocalIPs(ips); err != nil {
-		log.Errorf("setting the listening addresses: %v", err)
+	if err := k.engine.SetHost(engine.HostInfo{LocalIPs: ips, Search: k.search}); err != nil {
+		log.Errorf("telling the core the listening addresses: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
@@ -167,7 +189,7 @@ func (k *Kubernetai) stop() error {
 	if err := k.engine.Close(ctx); err != nil {
 		log.Warningf("closing the DNS core: %v", err)
 	}
-	return k.engine.Module().Close(ctx)
+	return k.module.Close(ctx)
 }
 
 // listenIPs returns the addresses CoreDNS serves this block on, without
@@ -197,11 +219,38 @@ func listenIPs(c *caddy.Controller) []string {
 	return ips
 }
 
+// searchList is the host's resolv.conf search list, which ends autopath
+// search paths, as the kubernetes plugin reads it.
+func searchList() []string {
+	rc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+	if err != nil {
+		return nil
+	}
+	plugin.Zones(rc.Search).Normalize()
+	return rc.Search
+}
+
+// core is what the plugin asks of the DNS core. *engine.Engine is the
+// real one; tests give the plugin cores with chosen answers.
+type core interface {
+	Lookup(ctx context.Context, query []byte, replies []engine.UpstreamReply) (engine.Outcome, error)
+	Transfer(ctx context.Context, zone string, serial uint32) ([][]byte, bool, error)
+	AutoPath(ctx context.Context, qname, client string) ([]string, bool, error)
+	Metadata(ctx context.Context, qname, client string) ([]engine.MetadataEntry, error)
+	Apply(stanza int, events []engine.Event) (engine.ApplyReport, error)
+	SetSynced(stanza int, synced bool)
+	SetHost(info engine.HostInfo) error
+	Close(ctx context.Context) error
+}
+
 // Kubernetai is the plugin: the stanza chain of one server block.
 type Kubernetai struct {
-	Next    plugin.Handler
-	engine  *engine.Engine
-	stanzas []*stanza
+	Next     plugin.Handler
+	engine   core
+	module   *engine.Module
+	stanzas  []*stanza
+	notifier *notifier
+	search   []string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

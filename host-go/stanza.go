@@ -2,8 +2,12 @@ package kubernetai
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/coremain"
 
 	"github.com/kubernetai/kubernetai/host-go/engine"
 	"github.com/kubernetai/kubernetai/host-go/feed"
@@ -15,10 +19,17 @@ type stanza struct {
 	cfg    *stanzaConfig
 	plan   engine.StanzaPlan
 	source feed.Source
-	engine *engine.Engine
+	engine core
 	synced atomic.Bool
 	label  string // metrics label: the stanza's position in the Corefile
+	// notifier hears the serials of the zones this stanza is the first to
+	// transfer (nil until the plugin is assembled).
+	notifier *notifier
+	owns     map[string]bool
 }
+
+// snapshotPoll is how often snapshot files are checked for a new version.
+const snapshotPoll = time.Second
 
 // labelServiceName names the service an EndpointSlice belongs to.
 const labelServiceName = "kubernetes.io/service-name"
@@ -33,7 +44,7 @@ var feedKinds = map[engine.Kind]string{
 	engine.KindMulticlusterEndpointSlice: feed.KindEndpointSlice,
 }
 
-func newStanza(cfg *serverConfig, s *stanzaConfig, plan engine.StanzaPlan, eng *engine.Engine) (*stanza, error) {
+func newStanza(cfg *serverConfig, s *stanzaConfig, plan engine.StanzaPlan, eng core) (*stanza, error) {
 	st := &stanza{index: s.index, cfg: s, plan: plan, engine: eng, label: strconv.Itoa(s.index + 1)}
 	filter := &feed.Filter{Labels: s.labels, NamespaceLabels: s.namespaceLabels}
 	for _, k := range plan.Kinds {
@@ -55,12 +66,39 @@ func newStanza(cfg *serverConfig, s *stanzaConfig, plan engine.StanzaPlan, eng *
 		for _, skipped := range snap.Skipped {
 			log.Warningf("stanza %d: %s: %s skipped", s.index+1, snap, skipped)
 		}
+		snap.Poll = snapshotPoll
+		snap.Logf = func(format string, args ...any) {
+			log.Infof("stanza %d: "+format, append([]any{s.index + 1}, args...)...)
+		}
 		st.source = snap
 	default:
-		return nil, configError(cfg.file, s.line, s.index, "",
-			"no source: give `snapshot FILE` (watching live API servers is not in this build yet)")
+		live, err := feed.NewLive(s.connection(), filter, func(format string, args ...any) {
+			log.Warningf("stanza %d: "+format, append([]any{s.index + 1}, args...)...)
+		})
+		if err != nil {
+			line := s.liveLine
+			if line == 0 {
+				line = s.line
+			}
+			return nil, configError(cfg.file, line, s.index, "", err.Error())
+		}
+		st.source = live
 	}
 	return st, nil
+}
+
+// connection is how the stanza reaches its API server.
+func (s *stanzaConfig) connection() *feed.Connection {
+	return &feed.Connection{
+		Endpoint:    s.endpoint,
+		TLS:         s.tls,
+		Kubeconfig:  s.kubeconfig,
+		Context:     s.kubecontext,
+		QPS:         s.qps,
+		Burst:       s.burst,
+		MaxInflight: s.maxInflight,
+		UserAgent:   fmt.Sprintf("%s/%s kubernetai (%s/%s)", coremain.CoreName, coremain.CoreVersion, runtime.GOOS, runtime.GOARCH),
+	}
 }
 
 // Apply implements feed.Sink: the changes go to every instance of the
@@ -83,6 +121,25 @@ func (s *stanza) Apply(batch []feed.Change) {
 	objectsSkipped.WithLabelValues(s.label).Add(float64(report.Skipped))
 	for _, p := range report.Problems {
 		log.Warningf("stanza %d: %s", s.index+1, p)
+	}
+	s.observeProgramming(batch)
+	if s.notifier != nil {
+		for _, z := range report.Serials {
+			if s.owns[z.Zone] {
+				s.notifier.serial(z.Zone, z.Serial)
+			}
+		}
+	}
+}
+
+// observeProgramming records how long changes took to reach the answers,
+// for the changes whose start the source knows.
+func (s *stanza) observeProgramming(batch []feed.Change) {
+	now := time.Now()
+	for i := range batch {
+		if t := batch[i].Object.Changed; !t.IsZero() && !batch[i].Deleted {
+			programming.WithLabelValues(s.label).Observe(now.Sub(t).Seconds())
+		}
 	}
 }
 

@@ -12,14 +12,16 @@ import (
 )
 
 // Canonical ABI layouts of the WIT types that cross through linear memory.
-// Every record here aligns to 4 (its widest field is a u32 or a pointer);
-// strings and lists are a (ptr u32, len u32) pair. Variants (result,
-// option, outcome) put a u8 discriminant at 0 and their payload at the
-// payload's alignment, 4. The round-trip tests against the test guest
-// check each of these offsets.
+// Records lay out their fields in order, each at its own alignment, and
+// align to their widest field; strings and lists are a (ptr u32, len u32)
+// pair aligned to 4. Variants (result, option, outcome) put a u8
+// discriminant at 0 and their payload at the alignment of the widest case.
+// All of this is checked against the real core's cabi_post_* functions and
+// return-area stores, and, byte for byte, by the round-trip tests against
+// the test guest.
 const (
 	pairSize    = 8 // string, list<T>: ptr @0, len @4
-	recordAlign = 4
+	recordAlign = 4 // of every record the host lowers
 
 	// record property { name: string, args: list<string>, line: u32 }
 	propertySize, propertyName, propertyArgs, propertyLine = 20, 0, 8, 16
@@ -33,14 +35,30 @@ const (
 	replySize, replyName, replyQtype, replyMessage = 20, 0, 8, 12
 	// record upstream-query { name: string, qtype: u16 }
 	querySize, queryName, queryQtype = 12, 0, 8
+	// record zone-serial { zone: string, serial: u32 }
+	zoneSerialSize, zoneSerialZone, zoneSerialSerial = 12, 0, 8
+	// record metadata-entry { key: string, value: string }
+	metadataSize, metadataKey, metadataValue = 16, 0, 8
 
 	// Return areas.
-	variantPayload = 4 // discriminant @0, payload @4 in every variant here
-	// result<list<stanza-plan>, config-error>: err payload is
-	// config-error { stanza: u32, line: u32, property: string, reason: string }
+
+	// result<list<stanza-plan>, config-error> and option<list<…>>: every
+	// payload aligns to 4, so it starts at 4.
+	variantPayload = 4
+	// result's err payload: config-error { stanza: u32, line: u32,
+	// property: string, reason: string }
 	configErrStanza, configErrLine, configErrProperty, configErrReason = 4, 8, 12, 20
-	// apply-report { applied: u32, skipped: u32, problems: list<string>, serial: u32 }
-	reportApplied, reportSkipped, reportProblems, reportSerial = 0, 4, 8, 16
+	// apply-report { applied: u32, skipped: u32, problems: list<string>,
+	// serials: list<zone-serial> }
+	reportApplied, reportSkipped, reportProblems, reportSerials = 0, 4, 8, 16
+	// list<metadata-entry>: the pair itself is the return area.
+	metadataList = 0
+	// variant outcome: the u64 in answer and fallthrough aligns the whole
+	// variant to 8, so every case's payload starts at 8, rcode's u8 too.
+	outcomePayload = 8
+	// record answer { message: list<u8>, stanza: u32, fell-through: u64 }:
+	// stanza leaves 4 bytes of padding before the u64.
+	answerMessage, answerStanza, answerFellThrough = 0, 8, 16
 )
 
 var le = binary.LittleEndian
@@ -216,6 +234,14 @@ func (l *lifter) u32(p uint32) uint32 {
 	v, ok := l.mem.ReadUint32Le(p)
 	if !ok {
 		l.fault("u32 at %#x out of memory", p)
+	}
+	return v
+}
+
+func (l *lifter) u64(p uint32) uint64 {
+	v, ok := l.mem.ReadUint64Le(p)
+	if !ok {
+		l.fault("u64 at %#x out of memory", p)
 	}
 	return v
 }

@@ -23,9 +23,9 @@ type Config struct {
 	Stanzas []Stanza
 	// HashSeed keys the core's hash tables; 0 means random.
 	HashSeed uint64
-	// LookupTimeout bounds each guest call of Lookup and Transfer, unless
-	// the caller's context ends first; CoreDNS's contexts have no
-	// deadline. 0 means DefaultLookupTimeout.
+	// LookupTimeout bounds each guest call of Lookup, Transfer, AutoPath
+	// and Metadata, unless the caller's context ends first; CoreDNS's
+	// contexts have no deadline. 0 means DefaultLookupTimeout.
 	LookupTimeout time.Duration
 	// CallTimeout bounds each call the Engine makes on its own behalf
 	// (configure, apply, set-* and replays), which have no caller context.
@@ -46,9 +46,10 @@ type Stats struct {
 }
 
 // Engine is a pool of core instances, each holding a full replica of the
-// state. Lookup and Transfer borrow an idle instance; Apply, SetSynced
-// and SetLocalIPs reach every instance. An instance whose call fails is
-// replaced by a fresh one that replays the state the Engine keeps.
+// state. Lookup, Transfer, AutoPath and Metadata borrow an idle instance;
+// Apply, SetSynced and SetHost reach every instance. An instance whose
+// call fails is replaced by a fresh one that replays the state the Engine
+// keeps.
 //
 // All methods are safe for concurrent use.
 type Engine struct {
@@ -180,6 +181,31 @@ func (e *Engine) Transfer(ctx context.Context, zone string, serial uint32) ([][]
 	return msgs, authoritative, err
 }
 
+// AutoPath returns the search path for autopath of a query for qname from
+// the client address, through an idle instance like Lookup; ok is false
+// when no stanza knows a pod at client.
+func (e *Engine) AutoPath(ctx context.Context, qname, client string) (search []string, ok bool, err error) {
+	s, err := e.pool.borrow(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	search, ok, err = s.in.AutoPath(ctx, qname, client)
+	e.giveBack(s)
+	return search, ok, err
+}
+
+// Metadata returns the metadata plugin's values for a query for qname
+// from the client address, through an idle instance like Lookup.
+func (e *Engine) Metadata(ctx context.Context, qname, client string) ([]MetadataEntry, error) {
+	s, err := e.pool.borrow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := s.in.Metadata(ctx, qname, client)
+	e.giveBack(s)
+	return entries, err
+}
+
 // giveBack returns a borrowed slot, or replaces its instance if it died.
 func (e *Engine) giveBack(s *slot) {
 	if err := s.in.Err(); err != nil {
@@ -194,6 +220,10 @@ func (e *Engine) giveBack(s *slot) {
 // Every event needs a Key; Objects are kept by reference for replays, so
 // do not modify them afterwards. Apply calls are serialised; queries keep
 // flowing on the instances Apply is not using.
+//
+// Each instance gets the batch in chunks of at most applyChunkEvents
+// events (see applyChunks), so that no instance's memory grows to hold a
+// whole initial list at once; the report sums the chunks'.
 //
 // An error means the core failed on the batch in every instance that
 // tried it; those are replaced, leaving out any object the core fails on
@@ -219,15 +249,15 @@ func (e *Engine) Apply(stanza int, events []Event) (ApplyReport, error) {
 		lastErr            error
 	)
 	// The batch enters the mirror right after the first instance tried
-	// it, with the serial it reported. Until then a replacement replays
-	// the state without it and comes back needing it, so at least one
-	// instance applies it live and yields the report.
+	// it (every chunk of it), with the serial it reported. Until then a
+	// replacement replays the state without it and comes back needing it,
+	// so at least one instance applies it live and yields the report.
 	record := func() {
 		recorded = true
-		e.state.recordEvents(stanza, events, report.Serial, reported)
+		e.state.recordEvents(stanza, events, report.maxSerial(), reported)
 	}
 	e.spread(e.state.nextSeq(), func(ctx context.Context, in *Instance) {
-		r, err := in.Apply(ctx, uint32(stanza), now, events)
+		r, err := applyChunks(ctx, in, uint32(stanza), now, events)
 		if err != nil {
 			lastErr = err
 		} else if !reported {
@@ -264,9 +294,11 @@ func (e *Engine) SetSynced(stanza int, synced bool) {
 	})
 }
 
-// SetLocalIPs tells every instance the addresses CoreDNS listens on.
-func (e *Engine) SetLocalIPs(ips []string) error {
-	if err := checkUTF8("address", ips...); err != nil {
+// SetHost tells every instance what the host knows of its machine: the
+// addresses CoreDNS listens on and the resolv.conf search list. The
+// Engine remembers it for replacements.
+func (e *Engine) SetHost(info HostInfo) error {
+	if err := checkHostInfo(info); err != nil {
 		return err
 	}
 	e.changeMu.Lock()
@@ -274,9 +306,9 @@ func (e *Engine) SetLocalIPs(ips []string) error {
 	if e.pool.isClosed() {
 		return ErrClosed
 	}
-	ips = slices.Clone(ips)
-	e.spread(e.state.recordLocalIPs(ips), func(ctx context.Context, in *Instance) {
-		_ = in.SetLocalIPs(ctx, ips)
+	info = HostInfo{LocalIPs: slices.Clone(info.LocalIPs), Search: slices.Clone(info.Search)}
+	e.spread(e.state.recordHost(info), func(ctx context.Context, in *Instance) {
+		_ = in.SetHost(ctx, info)
 	})
 	return nil
 }

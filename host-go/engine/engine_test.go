@@ -19,7 +19,7 @@ import (
 // the test guest dumps its state.
 type model struct {
 	seed    uint64
-	ips     []string
+	host    HostInfo
 	synced  []bool
 	objects []map[[2]string][]byte // per stanza, (kind name, key) -> JSON
 }
@@ -45,7 +45,7 @@ func (m *model) apply(stanza int, events []Event) {
 
 func (m *model) dump() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed=%d\nips=%s\n", m.seed, strings.Join(m.ips, ","))
+	fmt.Fprintf(&b, "seed=%d\nips=%s\nsearch=%s\n", m.seed, strings.Join(m.host.LocalIPs, ","), strings.Join(m.host.Search, ","))
 	for i, objects := range m.objects {
 		fmt.Fprintf(&b, "stanza %d synced=%v objects=%d\n", i, m.synced[i], len(objects))
 		keys := slices.SortedFunc(func(yield func([2]string) bool) {
@@ -106,19 +106,23 @@ func everyInstance(t testing.TB, e *Engine, f func(in *Instance)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	held := make([]*slot, len(e.pool.slots))
-	for i := range held {
+	var held []*slot
+	// Deferred so that a t.Fatal in f gives the slots back: otherwise
+	// Engine.Close, in the test's cleanup, would wait for them forever.
+	defer func() {
+		for _, s := range held {
+			e.pool.release(s, s.seq)
+		}
+	}()
+	for i := range len(e.pool.slots) {
 		s, err := e.pool.borrow(ctx)
 		if err != nil {
-			t.Fatalf("borrowing instance %d of %d: %v", i+1, len(held), err)
+			t.Fatalf("borrowing instance %d of %d: %v", i+1, len(e.pool.slots), err)
 		}
-		held[i] = s
+		held = append(held, s)
 	}
 	for _, s := range held {
 		f(s.in)
-	}
-	for _, s := range held {
-		e.pool.release(s, s.seq)
 	}
 }
 
@@ -185,14 +189,14 @@ func TestNewDefaults(t *testing.T) {
 
 func TestEngineSpreadsChanges(t *testing.T) {
 	mod := compileGuest(t)
-	e := newEngine(t, mod, Config{PoolSize: 3, Stanzas: []Stanza{{}, {}}, HashSeed: 99})
+	e := newEngine(t, mod, Config{PoolSize: 3, Stanzas: []Stanza{{Zones: []string{"a.", "b."}}, {}}, HashSeed: 99})
 	e.now = func() time.Time { return time.Unix(1700000000, 0) }
 	m := newModel(99, 2)
 
-	if err := e.SetLocalIPs([]string{"10.1.1.1", "fd00::1"}); err != nil {
+	m.host = HostInfo{LocalIPs: []string{"10.1.1.1", "fd00::1"}, Search: []string{"corp.example."}}
+	if err := e.SetHost(m.host); err != nil {
 		t.Fatal(err)
 	}
-	m.ips = []string{"10.1.1.1", "fd00::1"}
 	batches := []struct {
 		stanza int
 		events []Event
@@ -209,7 +213,10 @@ func TestEngineSpreadsChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := ApplyReport{Applied: uint32(len(b.events)), Problems: []string{}, Serial: 1700000000}
+		want := ApplyReport{Applied: uint32(len(b.events)), Problems: []string{}, Serials: []ZoneSerial{}}
+		if b.stanza == 0 {
+			want.Serials = serials(1700000000, "a.", "b.")
+		}
 		if !reflect.DeepEqual(report, want) {
 			t.Errorf("report = %+v, want %+v", report, want)
 		}
@@ -247,8 +254,17 @@ func TestEngineRefusesBadArguments(t *testing.T) {
 			t.Errorf("Apply(%d, %v) succeeded, want an error", tt.stanza, tt.events)
 		}
 	}
-	if err := e.SetLocalIPs([]string{"\xfe"}); err == nil {
-		t.Errorf("SetLocalIPs(invalid UTF-8) succeeded")
+	if err := e.SetHost(HostInfo{LocalIPs: []string{"\xfe"}}); err == nil {
+		t.Errorf("SetHost(invalid UTF-8 address) succeeded")
+	}
+	if err := e.SetHost(HostInfo{Search: []string{"\xfe."}}); err == nil {
+		t.Errorf("SetHost(invalid UTF-8 search domain) succeeded")
+	}
+	if _, _, err := e.AutoPath(context.Background(), "\xfe.", "c"); err == nil {
+		t.Errorf("AutoPath(invalid UTF-8) succeeded")
+	}
+	if _, err := e.Metadata(context.Background(), "q.", "\xfe"); err == nil {
+		t.Errorf("Metadata(invalid UTF-8) succeeded")
 	}
 	if s := e.Stats(); s != (Stats{}) {
 		t.Errorf("Stats = %+v after refused arguments, want zero", s)
@@ -287,10 +303,10 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 				}
 				e.SetSynced(0, true)
 				m.synced[0] = true
-				if err := e.SetLocalIPs([]string{"192.0.2.7"}); err != nil {
+				m.host = HostInfo{LocalIPs: []string{"192.0.2.7"}, Search: []string{"corp.example.", "ünï.example."}}
+				if err := e.SetHost(m.host); err != nil {
 					t.Fatal(err)
 				}
-				m.ips = []string{"192.0.2.7"}
 
 				ctx := context.Background()
 				if tt.timeout > 0 {
@@ -469,8 +485,8 @@ func TestEngineConcurrent(t *testing.T) {
 			m.synced[stanza] = synced
 		}
 		if round%53 == 0 {
-			m.ips = []string{fmt.Sprintf("10.0.0.%d", round)}
-			if err := e.SetLocalIPs(m.ips); err != nil {
+			m.host = HostInfo{LocalIPs: []string{fmt.Sprintf("10.0.0.%d", round)}, Search: []string{fmt.Sprintf("s%d.example.", round)}}
+			if err := e.SetHost(m.host); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -509,10 +525,244 @@ func TestEngineClose(t *testing.T) {
 	if _, err := e.Apply(0, []Event{objectEvent(ChangeUpsert, KindService, "a", "b", 1)}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Apply after Close = %v, want ErrClosed", err)
 	}
-	if err := e.SetLocalIPs(nil); !errors.Is(err, ErrClosed) {
-		t.Errorf("SetLocalIPs after Close = %v, want ErrClosed", err)
+	if err := e.SetHost(HostInfo{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("SetHost after Close = %v, want ErrClosed", err)
+	}
+	if _, _, err := e.AutoPath(context.Background(), "q.", "c"); !errors.Is(err, ErrClosed) {
+		t.Errorf("AutoPath after Close = %v, want ErrClosed", err)
+	}
+	if _, err := e.Metadata(context.Background(), "q.", "c"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Metadata after Close = %v, want ErrClosed", err)
 	}
 	e.SetSynced(0, true) // a no-op, and no hang
+}
+
+// AutoPath and Metadata go through the pool like Lookup: bounded by
+// LookupTimeout, an instance that fails is replaced, and the replacement
+// gets the host info back.
+func TestEngineAutoPathAndMetadata(t *testing.T) {
+	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: []Stanza{{}}, LookupTimeout: 50 * time.Millisecond})
+	ctx := context.Background()
+	// Search domains alone, no addresses: replayed all the same.
+	if err := e.SetHost(HostInfo{Search: []string{"corp.example."}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		search, ok, err := e.AutoPath(ctx, "q.", "10.0.0.1")
+		if want := []string{"q.", "10.0.0.1", "corp.example.", ""}; err != nil || !ok || !reflect.DeepEqual(search, want) {
+			t.Errorf("%s: AutoPath = %q, %v, %v; want %q", when, search, ok, err, want)
+		}
+		if search, ok, err := e.AutoPath(ctx, "q.", "none"); err != nil || ok || search != nil {
+			t.Errorf("%s: AutoPath(unknown client) = %q, %v, %v; want nothing", when, search, ok, err)
+		}
+		entries, err := e.Metadata(ctx, "q.", "c")
+		want := []MetadataEntry{{"test/qname", "q."}, {"test/client", "c"}, {"test/ünï", "✓ß🙂"}, {"test/search/0", "corp.example."}}
+		if err != nil || !reflect.DeepEqual(entries, want) {
+			t.Errorf("%s: Metadata = %q, %v; want %q", when, entries, err, want)
+		}
+	}
+	check("before any failure")
+
+	var ce *CallError
+	if _, _, err := e.AutoPath(ctx, "q.", "trap"); !errors.As(err, &ce) || ce.Func != "autopath" {
+		t.Fatalf("AutoPath(trap) = %v, want a *CallError from autopath", err)
+	}
+	waitFor(t, "the first replacement", func() bool { return e.Stats().Replacements == 1 })
+	check("after a replacement")
+
+	start := time.Now()
+	_, err := e.Metadata(ctx, "q.", "loop") // no deadline: LookupTimeout ends it
+	if !errors.As(err, &ce) || ce.Func != "metadata" || !errors.Is(err, ErrCutOff) {
+		t.Fatalf("Metadata(loop) = %v, want a cut-off *CallError from metadata", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Metadata(loop) cut off after %v, want about the 50ms LookupTimeout", d)
+	}
+	waitFor(t, "the second replacement", func() bool { return e.Stats().Replacements == 2 })
+	if got, want := e.Stats(), (Stats{Traps: 1, CutOffs: 1, Replacements: 2}); got != want {
+		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+	check("after a cut-off")
+}
+
+// A batch reaches each instance in chunks of at most applyChunkEvents
+// events and applyChunkBytes of objects, with one merged report.
+func TestEngineApplyChunks(t *testing.T) {
+	// The state dumps at the end carry 10 MiB of objects: no time limit
+	// that a busy machine under -race could miss.
+	e := newEngine(t, compileGuest(t), Config{
+		PoolSize: 2, Stanzas: []Stanza{{Zones: []string{"a.", "b."}}}, HashSeed: 8, LookupTimeout: time.Minute,
+	})
+	const now = 1700000000
+	e.now = func() time.Time { return time.Unix(now, 0) }
+	m := newModel(8, 1)
+	apply := func(events []Event, want ApplyReport) {
+		t.Helper()
+		report, err := e.Apply(0, events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(report, want) {
+			t.Errorf("report = %+v\nwant %+v", report, want)
+		}
+		for _, ev := range events {
+			if ev.Object[0] == '{' { // the guest skips the others
+				m.apply(0, []Event{ev})
+			}
+		}
+	}
+
+	// 1300 events: chunks of 512, 512 and 276, each with one object the
+	// guest skips.
+	events := make([]Event, 1300)
+	for i := range events {
+		events[i] = objectEvent(ChangeUpsert, KindService, "n", fmt.Sprintf("s%d", i), 1)
+	}
+	for _, i := range []int{3, 600, 1299} {
+		events[i].Object = []byte("not json")
+	}
+	apply(events, ApplyReport{Applied: 1300, Skipped: 3, Serials: serials(now, "a.", "b."), Problems: []string{
+		// The guest numbers events within each call.
+		"event 3: service object is not JSON",
+		"event 88: service object is not JSON",
+		"event 275: service object is not JSON",
+	}})
+	// An empty batch is still one call: the report needs the serials.
+	apply(nil, ApplyReport{Serials: serials(now, "a.", "b."), Problems: []string{}})
+	// Ten objects of 1 MiB: three fit in applyChunkBytes, so 3+3+3+1.
+	big := make([]Event, 10)
+	for i := range big {
+		big[i] = objectEvent(ChangeUpsert, KindService, "big", fmt.Sprintf("b%d", i), 1)
+		big[i].Object = fmt.Appendf(nil, `{"metadata":{"namespace":"big","name":"b%d"},"pad":"%s"}`, i, strings.Repeat("x", 1<<20))
+	}
+	apply(big, ApplyReport{Applied: 10, Serials: serials(now, "a.", "b."), Problems: []string{}})
+
+	everyInstance(t, e, func(in *Instance) {
+		if got, want := perStanza(t, in, "calls"), []uint32{3 + 1 + 4}; !reflect.DeepEqual(got, want) {
+			t.Errorf("apply calls = %v, want %v", got, want)
+		}
+		if got, want := countsOf(t, in), []uint32{1310}; !reflect.DeepEqual(got, want) {
+			t.Errorf("events = %v, want %v", got, want)
+		}
+	})
+	checkReplicas(t, e, m)
+}
+
+// A replay is chunked like a live batch.
+func TestEngineReplayChunks(t *testing.T) {
+	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: []Stanza{{}}, HashSeed: 9})
+	m := newModel(9, 1)
+	events := make([]Event, 1300)
+	for i := range events {
+		events[i] = objectEvent(ChangeUpsert, KindEndpointSlice, "n", fmt.Sprintf("e%d", i), 1)
+	}
+	if _, err := e.Apply(0, events); err != nil {
+		t.Fatal(err)
+	}
+	m.apply(0, events)
+	if _, err := e.Lookup(context.Background(), query("trap.x."), nil); err == nil {
+		t.Fatal("Lookup(trap) succeeded")
+	}
+	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
+	everyInstance(t, e, func(in *Instance) {
+		if got, want := perStanza(t, in, "calls"), []uint32{3}; !reflect.DeepEqual(got, want) {
+			t.Errorf("replay apply calls = %v, want %v (512+512+276)", got, want)
+		}
+	})
+	checkReplicas(t, e, m)
+}
+
+// A poison object in a later chunk kills each instance there; the
+// replacements hold the whole batch but the poison.
+func TestEngineQuarantineInLaterChunk(t *testing.T) {
+	e := newEngine(t, compileGuest(t), Config{PoolSize: 2, Stanzas: []Stanza{{}}, HashSeed: 10})
+	m := newModel(10, 1)
+	events := make([]Event, 1000)
+	for i := range events {
+		events[i] = objectEvent(ChangeUpsert, KindService, "n", fmt.Sprintf("s%d", i), 1)
+	}
+	events[700].Object = []byte(`{"metadata":{"namespace":"n","name":"s700"},"trap":true}`)
+	if _, err := e.Apply(0, events); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("Apply(poison in chunk 2) = %v, want the trap", err)
+	}
+	m.apply(0, slices.Delete(slices.Clone(events), 700, 701))
+	waitFor(t, "the replacements", func() bool { return e.Stats().Replacements == 2 })
+	checkReplicas(t, e, m)
+	if got := e.Stats(); got.Quarantined != 1 {
+		t.Errorf("Stats = %+v, want 1 quarantined", got)
+	}
+}
+
+// A replacement replays each stanza at the largest serial the stanza last
+// reported, so that it reports the serials the other replicas have.
+func TestEngineReplaySerial(t *testing.T) {
+	stanzas := []Stanza{{Zones: []string{"a."}}, {Zones: []string{"x.", "y.", "z."}}, {}}
+	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: stanzas, HashSeed: 12})
+	for i, at := range []int64{1700000001, 1700000002, 1700000003} {
+		e.now = func() time.Time { return time.Unix(at, 0) }
+		if _, err := e.Apply(i, []Event{objectEvent(ChangeUpsert, KindService, "n", "s", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	everyInstance(t, e, func(in *Instance) {
+		if got, want := perStanza(t, in, "serial"), []uint32{1700000001, 1700000002, 1700000003}; !reflect.DeepEqual(got, want) {
+			t.Errorf("live serials = %v, want %v", got, want)
+		}
+	})
+	if _, err := e.Lookup(context.Background(), query("trap.x."), nil); err == nil {
+		t.Fatal("Lookup(trap) succeeded")
+	}
+	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
+	everyInstance(t, e, func(in *Instance) {
+		// Stanza 1 reported 1700000002, 1700000001 and 1700000000: the
+		// largest wins. Stanza 2 has no zone to report a serial for, so
+		// its replay runs at 0.
+		if got, want := perStanza(t, in, "serial"), []uint32{1700000001, 1700000002, 0}; !reflect.DeepEqual(got, want) {
+			t.Errorf("replayed serials = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestMaxSerial(t *testing.T) {
+	for _, tt := range []struct {
+		serials []ZoneSerial
+		want    uint32
+	}{
+		{nil, 0},
+		{[]ZoneSerial{{"a.", 5}}, 5},
+		{[]ZoneSerial{{"a.", 5}, {"b.", 0xfffffff0}, {"c.", 7}}, 0xfffffff0},
+	} {
+		r := ApplyReport{Serials: tt.serials}
+		if got := r.maxSerial(); got != tt.want {
+			t.Errorf("maxSerial(%v) = %d, want %d", tt.serials, got, tt.want)
+		}
+	}
+}
+
+func TestChunkLen(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		name      string
+		sizes     []int
+		maxEvents int
+		want      int
+	}{
+		{"empty", nil, 512, 0},
+		{"small objects", slices.Repeat([]int{100}, 1300), 512, 512},
+		{"fewer than the limit", slices.Repeat([]int{100}, 300), 512, 300},
+		{"limit above applyChunkEvents", slices.Repeat([]int{100}, 1300), 4096, applyChunkEvents},
+		{"one at a time", []int{1, 1, 1}, 1, 1},
+		{"a huge object alone", []int{5 * mib, 1, 1}, 512, 1},
+		{"exactly applyChunkBytes", []int{2 * mib, 2 * mib, 1}, 512, 2},
+		{"the next one would not fit", []int{1, applyChunkBytes}, 512, 1},
+		{"empty objects", []int{0, 0, 0}, 512, 3},
+	} {
+		got := chunkLen(len(tt.sizes), tt.maxEvents, func(i int) []byte { return make([]byte, tt.sizes[i]) })
+		if got != tt.want {
+			t.Errorf("%s: chunkLen = %d, want %d", tt.name, got, tt.want)
+		}
+	}
 }
 
 func TestSnapshotOrder(t *testing.T) {

@@ -89,6 +89,37 @@ func echo(q []byte, ips ...string) []byte {
 	return append(out, strings.Join(ips, ",")...)
 }
 
+// answered is the test guest's answer to an ordinary query: echo, from
+// stanza 0, no stanza having fallen through.
+func answered(q []byte, ips ...string) Outcome {
+	return Outcome{Kind: OutcomeAnswer, Answer: echo(q, ips...)}
+}
+
+// serials is what the test guest reports for a stanza's zones after an
+// apply at now: zone i has serial now-i.
+func serials(now uint32, zones ...string) []ZoneSerial {
+	out := make([]ZoneSerial, len(zones))
+	for i, z := range zones {
+		out[i] = ZoneSerial{Zone: z, Serial: now - uint32(i)}
+	}
+	return out
+}
+
+// perStanza reads a test guest answer of one u32 per stanza (count,
+// calls, serial).
+func perStanza(t testing.TB, in *Instance, label string) []uint32 {
+	t.Helper()
+	out, err := in.Lookup(context.Background(), query(label+".x."), nil)
+	if err != nil || out.Kind != OutcomeAnswer {
+		t.Fatalf("Lookup(%s) = %v, %v", label, out, err)
+	}
+	values := make([]uint32, len(out.Answer)/4)
+	for i := range values {
+		values[i] = binary.BigEndian.Uint32(out.Answer[4*i:])
+	}
+	return values
+}
+
 // --- wasm binary construction, for components the toolchain would not make.
 
 var componentPreamble = []byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}
@@ -157,10 +188,12 @@ func fakeFuncs(version string) []fakeFunc {
 	return []fakeFunc{
 		{"cabi_realloc", []byte{I, I, I, I}, []byte{I}},
 		{iface + "configure", []byte{I, I, L}, []byte{I}}, post("configure"),
-		{iface + "set-local-ips", []byte{I, I}, nil},
+		{iface + "set-host", []byte{I, I, I, I}, nil},
 		{iface + "apply", []byte{I, L, I, I}, []byte{I}}, post("apply"),
 		{iface + "set-synced", []byte{I, I}, nil},
 		{iface + "transfer", []byte{I, I, I}, []byte{I}}, post("transfer"),
+		{iface + "autopath", []byte{I, I, I, I}, []byte{I}}, post("autopath"),
+		{iface + "metadata", []byte{I, I, I, I}, []byte{I}}, post("metadata"),
 		{iface + "lookup", []byte{I, I, I, I}, []byte{I}}, post("lookup"),
 	}
 }

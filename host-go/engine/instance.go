@@ -14,10 +14,10 @@ import (
 // state. It runs one call at a time and is not safe for concurrent use.
 //
 // Each call is bounded by its context and by a time limit
-// (DefaultLookupTimeout for Lookup and Transfer, DefaultCallTimeout for
-// the others; an Engine sets its own): the Module's watchdog cuts off a
-// call that overruns, which then fails with a *CallError wrapping
-// ErrCutOff.
+// (DefaultLookupTimeout for Lookup, Transfer, AutoPath and Metadata,
+// DefaultCallTimeout for the others; an Engine sets its own): the
+// Module's watchdog cuts off a call that overruns, which then fails with a
+// *CallError wrapping ErrCutOff.
 //
 // Any error other than a *ConfigError is a *CallError (the guest trapped,
 // ran out of memory, was cut off, or broke the ABI) or an argument the
@@ -30,7 +30,8 @@ type Instance struct {
 	fns     [fnCount]api.Function
 	posts   [fnCount]api.Function // nil where the function returns no area
 	// stack is reused by every call so that calls do not allocate; four
-	// slots fit the widest core signature (apply, lookup, cabi_realloc).
+	// slots fit the widest core signatures (apply, lookup, set-host,
+	// autopath, metadata, cabi_realloc).
 	stack [4]uint64
 	lift  lifter
 	err   error // the first *CallError; the instance is dead once set
@@ -220,19 +221,33 @@ func liftConfigure(l *lifter, area uint32) ([]StanzaPlan, *ConfigError) {
 	return plans, nil
 }
 
-// SetLocalIPs tells the core the addresses CoreDNS listens on.
-func (in *Instance) SetLocalIPs(ctx context.Context, ips []string) (err error) {
-	if err := checkUTF8("address", ips...); err != nil {
+// SetHost tells the core what the host knows of its machine: the
+// addresses CoreDNS listens on and the resolv.conf search list.
+func (in *Instance) SetHost(ctx context.Context, info HostInfo) (err error) {
+	if err := checkHostInfo(info); err != nil {
 		return err
 	}
-	in.begin(ctx, fnSetLocalIPs)
-	defer in.end(ctx, fnSetLocalIPs, &err)
-	ptr, n, err := in.lowerStrings(ctx, ips)
+	in.begin(ctx, fnSetHost)
+	defer in.end(ctx, fnSetHost, &err)
+	// The record is a parameter, so the canonical ABI flattens it into
+	// its fields' (ptr, len) pairs rather than passing a pointer.
+	iptr, ipn, err := in.lowerStrings(ctx, info.LocalIPs)
 	if err != nil {
 		return err
 	}
-	_, err = in.call(ctx, in.fns[fnSetLocalIPs], "set-local-ips", uint64(ptr), uint64(n))
+	sptr, sn, err := in.lowerStrings(ctx, info.Search)
+	if err != nil {
+		return err
+	}
+	_, err = in.call(ctx, in.fns[fnSetHost], "set-host", uint64(iptr), uint64(ipn), uint64(sptr), uint64(sn))
 	return err
+}
+
+func checkHostInfo(info HostInfo) error {
+	if err := checkUTF8("address", info.LocalIPs...); err != nil {
+		return err
+	}
+	return checkUTF8("search domain", info.Search...)
 }
 
 // Apply applies a batch of object events, in order, to one stanza; now is
@@ -257,17 +272,27 @@ func (in *Instance) Apply(ctx context.Context, stanza uint32, now int64, events 
 	if err != nil {
 		return ApplyReport{}, err
 	}
-	l, a := in.startLift(), uint32(area)
-	report := ApplyReport{
-		Applied:  l.u32(a + reportApplied),
-		Skipped:  l.u32(a + reportSkipped),
-		Problems: l.strings(a + reportProblems),
-		Serial:   l.u32(a + reportSerial),
-	}
-	if err := in.finish(ctx, fnApply, a); err != nil {
+	report := liftReport(in.startLift(), uint32(area))
+	if err := in.finish(ctx, fnApply, uint32(area)); err != nil {
 		return ApplyReport{}, err
 	}
 	return report, nil
+}
+
+// liftReport reads apply-report.
+func liftReport(l *lifter, area uint32) ApplyReport {
+	report := ApplyReport{
+		Applied:  l.u32(area + reportApplied),
+		Skipped:  l.u32(area + reportSkipped),
+		Problems: l.strings(area + reportProblems),
+	}
+	base, n := l.list(area+reportSerials, zoneSerialSize)
+	report.Serials = make([]ZoneSerial, n)
+	for i := range n {
+		z := base + i*zoneSerialSize
+		report.Serials[i] = ZoneSerial{Zone: l.string(z + zoneSerialZone), Serial: l.u32(z + zoneSerialSerial)}
+	}
+	return report
 }
 
 // SetSynced tells the core whether a stanza's source has delivered its
@@ -311,6 +336,71 @@ func (in *Instance) Transfer(ctx context.Context, zone string, serial uint32) (m
 		return nil, false, err
 	}
 	return msgs, authoritative, nil
+}
+
+// AutoPath returns the search path for autopath of a query for qname from
+// the client address; ok is false (and search nil) when no stanza knows a
+// pod at client.
+func (in *Instance) AutoPath(ctx context.Context, qname, client string) (search []string, ok bool, err error) {
+	if err := checkUTF8("name", qname, client); err != nil {
+		return nil, false, err
+	}
+	in.begin(ctx, fnAutopath)
+	defer in.end(ctx, fnAutopath, &err)
+	area, err := in.callNames(ctx, fnAutopath, qname, client)
+	if err != nil {
+		return nil, false, err
+	}
+	// option<list<string>>
+	l := in.startLift()
+	if ok = l.discriminant(area, 2) == 1; ok {
+		search = l.strings(area + variantPayload)
+	}
+	if err := in.finish(ctx, fnAutopath, area); err != nil {
+		return nil, false, err
+	}
+	return search, ok, nil
+}
+
+// Metadata returns the metadata plugin's values for a query for qname from
+// the client address.
+func (in *Instance) Metadata(ctx context.Context, qname, client string) (_ []MetadataEntry, err error) {
+	if err := checkUTF8("name", qname, client); err != nil {
+		return nil, err
+	}
+	in.begin(ctx, fnMetadata)
+	defer in.end(ctx, fnMetadata, &err)
+	area, err := in.callNames(ctx, fnMetadata, qname, client)
+	if err != nil {
+		return nil, err
+	}
+	l := in.startLift()
+	base, n := l.list(area+metadataList, metadataSize)
+	entries := make([]MetadataEntry, n)
+	for i := range n {
+		m := base + i*metadataSize
+		entries[i] = MetadataEntry{Key: l.string(m + metadataKey), Value: l.string(m + metadataValue)}
+	}
+	if err := in.finish(ctx, fnMetadata, area); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// callNames calls f, autopath or metadata, with (qname, client) and
+// returns its return area. The caller has checked both are UTF-8 and
+// begun the call.
+func (in *Instance) callNames(ctx context.Context, f fn, qname, client string) (uint32, error) {
+	qptr, qn, err := in.lowerString(ctx, qname)
+	if err != nil {
+		return 0, err
+	}
+	cptr, cn, err := in.lowerString(ctx, client)
+	if err != nil {
+		return 0, err
+	}
+	area, err := in.call(ctx, in.fns[f], coreFuncs[f].wit, uint64(qptr), uint64(qn), uint64(cptr), uint64(cn))
+	return uint32(area), err
 }
 
 // Lookup answers one query (wire bytes), given the replies to the upstream
@@ -362,10 +452,14 @@ func (in *Instance) lowerReplies(ctx context.Context, replies []UpstreamReply) (
 // liftOutcome reads variant outcome.
 func liftOutcome(l *lifter, area uint32) Outcome {
 	out := Outcome{Kind: OutcomeKind(l.discriminant(area, uint8(outcomeCount)))}
-	p := area + variantPayload
+	p := area + outcomePayload
 	switch out.Kind {
 	case OutcomeAnswer:
-		out.Answer = l.bytes(p)
+		out.Answer = l.bytes(p + answerMessage)
+		out.Stanza = l.u32(p + answerStanza)
+		out.FellThrough = l.u64(p + answerFellThrough)
+	case OutcomeFallthrough:
+		out.FellThrough = l.u64(p)
 	case OutcomeUpstream:
 		base, n := l.list(p, querySize)
 		out.Upstream = make([]UpstreamQuery, n)

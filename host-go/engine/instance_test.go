@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -127,15 +126,7 @@ func stateOf(t testing.TB, in *Instance) string {
 // countsOf returns the number of events each stanza of the guest received.
 func countsOf(t testing.TB, in *Instance) []uint32 {
 	t.Helper()
-	out, err := in.Lookup(context.Background(), query("count.x."), nil)
-	if err != nil || out.Kind != OutcomeAnswer {
-		t.Fatalf("Lookup(count) = %v, %v", out, err)
-	}
-	counts := make([]uint32, len(out.Answer)/4)
-	for i := range counts {
-		counts[i] = binary.BigEndian.Uint32(out.Answer[4*i:])
-	}
-	return counts
+	return perStanza(t, in, "count")
 }
 
 func TestApply(t *testing.T) {
@@ -144,6 +135,10 @@ func TestApply(t *testing.T) {
 	for i := range many {
 		many[i] = Event{Kind: KindService, Object: fmt.Appendf(nil, `{"metadata":{"namespace":"n","name":"s%d"}}`, i)}
 	}
+	manyZones := make([]string, 3000)
+	for i := range manyZones {
+		manyZones[i] = fmt.Sprintf("z%d.ünï.example.", i)
+	}
 	tests := []struct {
 		name   string
 		stanza uint32
@@ -151,9 +146,9 @@ func TestApply(t *testing.T) {
 		events []Event
 		want   ApplyReport
 	}{
-		{name: "no events", now: 100, want: ApplyReport{Serial: 100, Problems: []string{}}},
+		{name: "no events", now: 100, want: ApplyReport{Serials: serials(100, "a.", "ß.example."), Problems: []string{}}},
 		{
-			name:   "mixed",
+			name:   "mixed, no zones",
 			stanza: 1,
 			now:    1<<32 + 7, // the serial is now truncated to 32 bits
 			events: []Event{
@@ -162,18 +157,19 @@ func TestApply(t *testing.T) {
 				{Change: ChangeDelete, Kind: KindService, Object: []byte(`{"metadata":{"namespace":"a","name":"b"}}`)},
 				{Change: ChangeUpsert, Kind: KindMulticlusterEndpointSlice, Object: nil},
 			},
-			want: ApplyReport{Applied: 4, Skipped: 2, Serial: 7, Problems: []string{
+			want: ApplyReport{Applied: 4, Skipped: 2, Serials: []ZoneSerial{}, Problems: []string{
 				"event 1: pod object is not JSON",
 				"event 3: multicluster-endpoint-slice object is not JSON",
 			}},
 		},
-		{name: "negative now", now: -1, events: many[:1], want: ApplyReport{Applied: 1, Serial: 0xffffffff, Problems: []string{}}},
-		{name: "1 MiB object", now: 5, events: []Event{{Kind: KindService, Object: big}}, want: ApplyReport{Applied: 1, Serial: 5, Problems: []string{}}},
-		{name: "10k events", now: 6, events: many, want: ApplyReport{Applied: 10000, Serial: 6, Problems: []string{}}},
+		{name: "negative now", now: -1, events: many[:1], want: ApplyReport{Applied: 1, Serials: serials(0xffffffff, "a.", "ß.example."), Problems: []string{}}},
+		{name: "1 MiB object", now: 5, events: []Event{{Kind: KindService, Object: big}}, want: ApplyReport{Applied: 1, Serials: serials(5, "a.", "ß.example."), Problems: []string{}}},
+		{name: "10k events", now: 6, events: many, want: ApplyReport{Applied: 10000, Serials: serials(6, "a.", "ß.example."), Problems: []string{}}},
+		{name: "3000 zones", stanza: 2, now: 0x80000001, want: ApplyReport{Serials: serials(0x80000001, manyZones...), Problems: []string{}}},
 	}
-	in := newInstance(t, compileGuest(t), []Stanza{{}, {}})
+	in := newInstance(t, compileGuest(t), []Stanza{{Zones: []string{"A.", "ß.Example."}}, {}, {Zones: manyZones}})
 	ctx := context.Background()
-	var counts [2]uint32
+	var counts [3]uint32
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := in.Apply(ctx, tt.stanza, tt.now, tt.events)
@@ -201,32 +197,66 @@ func TestApply(t *testing.T) {
 	}
 }
 
-func TestSetLocalIPsAndSynced(t *testing.T) {
+func TestSetHostAndSynced(t *testing.T) {
 	in := newInstance(t, compileGuest(t), []Stanza{{}, {}})
 	ctx := context.Background()
-	ips := []string{"10.0.0.1", "fd00::53", "ünï", ""}
-	if err := in.SetLocalIPs(ctx, ips); err != nil {
+	info := HostInfo{LocalIPs: []string{"10.0.0.1", "fd00::53", "ünï", ""}, Search: []string{"corp.example.", "", "bücher.example."}}
+	if err := in.SetHost(ctx, info); err != nil {
 		t.Fatal(err)
 	}
 	if err := in.SetSynced(ctx, 1, true); err != nil {
 		t.Fatal(err)
 	}
-	want := "seed=42\nips=10.0.0.1,fd00::53,ünï,\nstanza 0 synced=false objects=0\nstanza 1 synced=true objects=0\n"
+	want := "seed=42\nips=10.0.0.1,fd00::53,ünï,\nsearch=corp.example.,,bücher.example.\n" +
+		"stanza 0 synced=false objects=0\nstanza 1 synced=true objects=0\n"
 	if got := stateOf(t, in); got != want {
 		t.Errorf("state = %q, want %q", got, want)
 	}
-	if err := in.SetLocalIPs(ctx, nil); err != nil {
-		t.Fatal(err)
+	// Each list on its own, so that swapped pairs would show.
+	for _, tt := range []struct {
+		info HostInfo
+		want string
+	}{
+		{HostInfo{LocalIPs: []string{"192.0.2.1"}}, "ips=192.0.2.1\nsearch=\n"},
+		{HostInfo{Search: []string{"a.", "b."}}, "ips=\nsearch=a.,b.\n"},
+		{HostInfo{}, "ips=\nsearch=\n"},
+	} {
+		if err := in.SetHost(ctx, tt.info); err != nil {
+			t.Fatal(err)
+		}
+		if got := stateOf(t, in); !strings.Contains(got, tt.want) {
+			t.Errorf("SetHost(%+v): state = %q, want it to hold %q", tt.info, got, tt.want)
+		}
 	}
 	if err := in.SetSynced(ctx, 1, false); err != nil {
 		t.Fatal(err)
 	}
-	want = "seed=42\nips=\nstanza 0 synced=false objects=0\nstanza 1 synced=false objects=0\n"
+	want = "seed=42\nips=\nsearch=\nstanza 0 synced=false objects=0\nstanza 1 synced=false objects=0\n"
 	if got := stateOf(t, in); got != want {
 		t.Errorf("state = %q, want %q", got, want)
 	}
-	if err := in.SetLocalIPs(ctx, []string{"\xff"}); err == nil || in.Err() != nil {
-		t.Errorf("SetLocalIPs(invalid UTF-8) = %v (instance error %v), want a refusal", err, in.Err())
+	for _, bad := range []HostInfo{{LocalIPs: []string{"\xff"}}, {Search: []string{"ok.", "a\xfe."}}} {
+		if err := in.SetHost(ctx, bad); err == nil || in.Err() != nil {
+			t.Errorf("SetHost(%q) = %v (instance error %v), want a refusal", bad, err, in.Err())
+		}
+	}
+}
+
+func TestSetHostLargeLists(t *testing.T) {
+	in := newInstance(t, compileGuest(t), []Stanza{{}})
+	info := HostInfo{LocalIPs: make([]string, 5000), Search: make([]string, 7000)}
+	for i := range info.LocalIPs {
+		info.LocalIPs[i] = fmt.Sprintf("10.%d.%d.1", i/256, i%256)
+	}
+	for i := range info.Search {
+		info.Search[i] = fmt.Sprintf("s%d.ëxample.", i)
+	}
+	if err := in.SetHost(context.Background(), info); err != nil {
+		t.Fatal(err)
+	}
+	want := "ips=" + strings.Join(info.LocalIPs, ",") + "\nsearch=" + strings.Join(info.Search, ",") + "\n"
+	if got := stateOf(t, in); !strings.Contains(got, want) {
+		t.Errorf("state does not hold the %d addresses and %d search domains", len(info.LocalIPs), len(info.Search))
 	}
 }
 
@@ -269,20 +299,37 @@ func TestLookup(t *testing.T) {
 	in := newInstance(t, compileGuest(t), []Stanza{{}})
 	ctx := context.Background()
 	ips := []string{"192.0.2.1", "2001:db8::1"}
-	if err := in.SetLocalIPs(ctx, ips); err != nil {
+	if err := in.SetHost(ctx, HostInfo{LocalIPs: ips}); err != nil {
 		t.Fatal(err)
 	}
 	bigQuery := append(query("big.example."), bytes.Repeat([]byte{0xa5}, 1<<20)...)
+	from := func(name string, stanza uint32, fell uint64) Outcome {
+		out := answered(query(name), ips...)
+		out.Stanza, out.FellThrough = stanza, fell
+		return out
+	}
+	// Cases that set every field come before ordinary answers, which
+	// must then read zeros: the guest reuses its return area.
 	tests := []struct {
 		name    string
 		query   []byte
 		replies []UpstreamReply
 		want    Outcome
 	}{
-		{name: "answer", query: query("www.example."), want: Outcome{Kind: OutcomeAnswer, Answer: echo(query("www.example."), ips...)}},
+		{name: "answer after fallthrough, high bits", query: query("ans.8000000000000001.4294967295.x."),
+			want: from("ans.8000000000000001.4294967295.x.", 0xffffffff, 0x8000000000000001)},
+		{name: "answer after every stanza", query: query("ans.ffffffffffffffff.3.x."),
+			want: from("ans.ffffffffffffffff.3.x.", 3, 0xffffffffffffffff)},
+		{name: "answer, low word only", query: query("ans.00000000deadbeef.1.x."),
+			want: from("ans.00000000deadbeef.1.x.", 1, 0xdeadbeef)},
+		{name: "answer", query: query("www.example."), want: answered(query("www.example."), ips...)},
 		{name: "empty query", query: nil, want: Outcome{Kind: OutcomeAnswer, Answer: []byte("192.0.2.1,2001:db8::1")}},
-		{name: "1 MiB query", query: bigQuery, want: Outcome{Kind: OutcomeAnswer, Answer: echo(bigQuery, ips...)}},
-		{name: "fallthrough", query: query("fall.example."), want: Outcome{Kind: OutcomeFallthrough}},
+		{name: "1 MiB query", query: bigQuery, want: answered(bigQuery, ips...)},
+		{name: "fallthrough, high word only", query: query("fall.ffffffff00000000.x."),
+			want: Outcome{Kind: OutcomeFallthrough, FellThrough: 0xffffffff00000000}},
+		{name: "fallthrough, every bit", query: query("fall.ffffffffffffffff.x."),
+			want: Outcome{Kind: OutcomeFallthrough, FellThrough: 0xffffffffffffffff}},
+		{name: "fallthrough, no stanza", query: query("fall.example."), want: Outcome{Kind: OutcomeFallthrough}},
 		{name: "rcode", query: query("REFUSE.example."), want: Outcome{Kind: OutcomeRcode, Rcode: 5}},
 		{name: "upstream", query: query("up.example."), want: Outcome{Kind: OutcomeUpstream, Upstream: []UpstreamQuery{
 			{Name: "target.example.", Qtype: 1}, {Name: "other.example.", Qtype: 28},
@@ -305,7 +352,7 @@ func TestLookup(t *testing.T) {
 			name:    "replies to an ordinary query",
 			query:   query("www.example."),
 			replies: []UpstreamReply{{Name: "x.", Qtype: 1}},
-			want:    Outcome{Kind: OutcomeAnswer, Answer: echo(query("www.example."), ips...)},
+			want:    answered(query("www.example."), ips...),
 		},
 	}
 	for _, tt := range tests {
@@ -314,12 +361,158 @@ func TestLookup(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Lookup: %v", err)
 			}
-			if got.Kind != tt.want.Kind || !bytes.Equal(got.Answer, tt.want.Answer) ||
-				!reflect.DeepEqual(got.Upstream, tt.want.Upstream) || got.Rcode != tt.want.Rcode {
-				t.Errorf("Lookup = %v %.60q %v %d\nwant %v %.60q %v %d", got.Kind, got.Answer, got.Upstream, got.Rcode,
-					tt.want.Kind, tt.want.Answer, tt.want.Upstream, tt.want.Rcode)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Lookup = %s\nwant %s", describe(got), describe(tt.want))
 			}
 		})
+	}
+}
+
+// describe prints an Outcome with its answer cut short.
+func describe(o Outcome) string {
+	return fmt.Sprintf("{%v answer %.60q stanza %d fell-through %#x upstream %v rcode %d}",
+		o.Kind, o.Answer, o.Stanza, o.FellThrough, o.Upstream, o.Rcode)
+}
+
+func TestAutoPath(t *testing.T) {
+	in := newInstance(t, compileGuest(t), []Stanza{{}})
+	ctx := context.Background()
+	search := []string{"corp.example.", "ünï.example."}
+	if err := in.SetHost(ctx, HostInfo{LocalIPs: []string{"192.0.2.1"}, Search: search}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, qname, client string
+		want                []string
+		ok                  bool
+	}{
+		{name: "search path", qname: "web.shop.svc.cluster.local.", client: "10.1.0.9", ok: true,
+			want: []string{"web.shop.svc.cluster.local.", "10.1.0.9", "corp.example.", "ünï.example.", ""}},
+		{name: "unknown client", qname: "web.shop.svc.cluster.local.", client: "none"},
+		{name: "empty list", qname: "x.", client: "empty", ok: true, want: []string{}},
+		{name: "empty strings", qname: "", client: "", ok: true, want: []string{"", "", "corp.example.", "ünï.example.", ""}},
+		{name: "unicode", qname: "bücher.例え.", client: "fd00::🙂", ok: true,
+			want: []string{"bücher.例え.", "fd00::🙂", "corp.example.", "ünï.example.", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok, err := in.AutoPath(ctx, tt.qname, tt.client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != tt.ok || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("AutoPath(%q, %q) = %q, %v; want %q, %v", tt.qname, tt.client, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+	t.Run("large list", func(t *testing.T) {
+		big := make([]string, 5000)
+		for i := range big {
+			big[i] = fmt.Sprintf("d%d.example.", i)
+		}
+		if err := in.SetHost(ctx, HostInfo{Search: big}); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := in.AutoPath(ctx, "q.", "c")
+		want := append(append([]string{"q.", "c"}, big...), "")
+		if err != nil || !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("AutoPath = %d names, %v, %v; want %d names", len(got), ok, err, len(want))
+		}
+	})
+	if _, _, err := in.AutoPath(ctx, "a.", "\xff"); err == nil || in.Err() != nil {
+		t.Errorf("AutoPath(invalid UTF-8) = %v (instance error %v), want a refusal", err, in.Err())
+	}
+}
+
+func TestMetadata(t *testing.T) {
+	in := newInstance(t, compileGuest(t), []Stanza{{}})
+	ctx := context.Background()
+	if err := in.SetHost(ctx, HostInfo{Search: []string{"corp.example.", ""}}); err != nil {
+		t.Fatal(err)
+	}
+	// fixed are the entries the test guest always gives, search ones after.
+	fixed := func(qname, client string, search ...string) []MetadataEntry {
+		out := []MetadataEntry{{"test/qname", qname}, {"test/client", client}, {"test/ünï", "✓ß🙂"}}
+		for i, s := range search {
+			out = append(out, MetadataEntry{fmt.Sprintf("test/search/%d", i), s})
+		}
+		return out
+	}
+	tests := []struct {
+		name, qname, client string
+		want                []MetadataEntry
+	}{
+		{name: "empty list", qname: "", client: "10.0.0.1", want: []MetadataEntry{}},
+		{name: "entries", qname: "web.shop.svc.cluster.local.", client: "10.1.0.9",
+			want: fixed("web.shop.svc.cluster.local.", "10.1.0.9", "corp.example.", "")},
+		{name: "unicode and empty client", qname: "bücher.例え.", client: "",
+			want: fixed("bücher.例え.", "", "corp.example.", "")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := in.Metadata(ctx, tt.qname, tt.client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Metadata(%q, %q) = %q\nwant %q", tt.qname, tt.client, got, tt.want)
+			}
+		})
+	}
+	t.Run("large list", func(t *testing.T) {
+		big := make([]string, 5000)
+		for i := range big {
+			big[i] = fmt.Sprintf("d%d.ëxample.", i)
+		}
+		if err := in.SetHost(ctx, HostInfo{Search: big}); err != nil {
+			t.Fatal(err)
+		}
+		want := fixed("q.", "c", big...)
+		if got, err := in.Metadata(ctx, "q.", "c"); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("Metadata = %d entries, %v; want %d entries", len(got), err, len(want))
+		}
+	})
+	if _, err := in.Metadata(ctx, "a\xff.", "c"); err == nil || in.Err() != nil {
+		t.Errorf("Metadata(invalid UTF-8) = %v (instance error %v), want a refusal", err, in.Err())
+	}
+}
+
+// AutoPath and Metadata fail like Lookup: a trap or a cut-off is a
+// *CallError naming the function, and kills the instance.
+func TestQueryCallFailures(t *testing.T) {
+	mod := compileGuest(t)
+	calls := []struct {
+		name string
+		call func(ctx context.Context, in *Instance, client string) error
+	}{
+		{"autopath", func(ctx context.Context, in *Instance, client string) error {
+			_, _, err := in.AutoPath(ctx, "q.", client)
+			return err
+		}},
+		{"metadata", func(ctx context.Context, in *Instance, client string) error {
+			_, err := in.Metadata(ctx, "q.", client)
+			return err
+		}},
+	}
+	for _, c := range calls {
+		for _, client := range []string{"trap", "loop"} {
+			t.Run(c.name+"/"+client, func(t *testing.T) {
+				in := newInstance(t, mod, []Stanza{{}})
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				defer cancel()
+				err := c.call(ctx, in, client)
+				var ce *CallError
+				if !errors.As(err, &ce) || ce.Func != c.name {
+					t.Fatalf("%s(%s) = %v, want a *CallError from %s", c.name, client, err, c.name)
+				}
+				if client == "loop" && !errors.Is(err, ErrCutOff) {
+					t.Errorf("error %v is not a cut-off", err)
+				}
+				if in.Err() != err {
+					t.Errorf("Err() = %v, want %v", in.Err(), err)
+				}
+			})
+		}
 	}
 }
 
@@ -378,14 +571,14 @@ func TestGuestFailures(t *testing.T) {
 }
 
 // Arguments and results are freed by the guest (cabi_post_*), so memory
-// must not grow over many calls.
+// must not grow over many calls: lookups, autopath, metadata, transfers.
 func TestLookupDoesNotLeak(t *testing.T) {
 	in := newInstance(t, compileGuest(t), []Stanza{{}})
 	ctx := context.Background()
-	if err := in.SetLocalIPs(ctx, []string{"10.0.0.1"}); err != nil {
+	if err := in.SetHost(ctx, HostInfo{LocalIPs: []string{"10.0.0.1"}, Search: []string{"a.example.", "b.example."}}); err != nil {
 		t.Fatal(err)
 	}
-	queries := [][]byte{query("www.x."), query("fall.x."), query("up.x."), query("refuse.x.")}
+	queries := [][]byte{query("www.x."), query("fall.1.x."), query("up.x."), query("refuse.x."), query("ans.ff.2.x.")}
 	replies := []UpstreamReply{{Name: "target.example.", Qtype: 1, Message: make([]byte, 512)}}
 	run := func(n int) {
 		for i := range n {
@@ -394,6 +587,12 @@ func TestLookupDoesNotLeak(t *testing.T) {
 				r = replies
 			}
 			if _, err := in.Lookup(ctx, queries[i%len(queries)], r); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := in.AutoPath(ctx, "web.shop.svc.cluster.local.", "10.1.0.9"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := in.Metadata(ctx, "web.shop.svc.cluster.local.", "10.1.0.9"); err != nil {
 				t.Fatal(err)
 			}
 			if i%1000 == 0 {

@@ -62,10 +62,12 @@ type fn int
 
 const (
 	fnConfigure fn = iota
-	fnSetLocalIPs
+	fnSetHost
 	fnApply
 	fnSetSynced
 	fnTransfer
+	fnAutopath
+	fnMetadata
 	fnLookup
 	fnCount
 )
@@ -88,14 +90,18 @@ const (
 var coreFuncs = [fnCount]coreFunc{
 	// (stanzas ptr, len, hash-seed) -> return area
 	fnConfigure: {"configure", []api.ValueType{i32, i32, i64}, []api.ValueType{i32}, true},
-	// (ips ptr, len)
-	fnSetLocalIPs: {"set-local-ips", []api.ValueType{i32, i32}, nil, false},
+	// (local-ips ptr, len, search ptr, len): the host-info record flattened
+	fnSetHost: {"set-host", []api.ValueType{i32, i32, i32, i32}, nil, false},
 	// (stanza, now, events ptr, len) -> return area
 	fnApply: {"apply", []api.ValueType{i32, i64, i32, i32}, []api.ValueType{i32}, true},
 	// (stanza, synced)
 	fnSetSynced: {"set-synced", []api.ValueType{i32, i32}, nil, false},
 	// (zone ptr, len, serial) -> return area
 	fnTransfer: {"transfer", []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, true},
+	// (qname ptr, len, client ptr, len) -> return area
+	fnAutopath: {"autopath", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, true},
+	// (qname ptr, len, client ptr, len) -> return area
+	fnMetadata: {"metadata", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, true},
 	// (query ptr, len, replies ptr, len) -> return area
 	fnLookup: {"lookup", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, true},
 }

@@ -7,12 +7,6 @@ import (
 )
 
 const (
-	// replayBatchEvents and replayBatchBytes cut a replay into apply calls
-	// big enough to amortise the call, small enough to keep the guest's
-	// argument copy modest.
-	replayBatchEvents = 512
-	replayBatchBytes  = 4 << 20
-
 	// maxQuarantine bounds how many objects one replacement may leave out
 	// before it gives up and retries later.
 	maxQuarantine = 8
@@ -69,7 +63,7 @@ func (e *Engine) rebuild(s *slot, cause error) {
 func (e *Engine) replica() (*Instance, uint64, error) {
 	for range maxQuarantine + 1 {
 		snap := e.state.snapshot()
-		in, _, err := e.replay(snap, replayBatchEvents)
+		in, _, err := e.replay(snap, applyChunkEvents)
 		if err == nil {
 			return in, snap.seq, nil
 		}
@@ -95,10 +89,10 @@ type failedEvent struct {
 	replayEvent
 }
 
-// replay makes an instance and feeds it a snapshot: configure, local IPs,
-// every stanza's objects in batches of at most batch events, then the
-// synced flags. On failure the instance is closed and, if an apply call
-// failed, the first event of its batch is returned. Each call is bounded
+// replay makes an instance and feeds it a snapshot: configure, host info,
+// every stanza's objects in chunks of at most batch events (see
+// chunk.go), then the synced flags. On failure the instance is closed
+// and, if an apply call failed, the first event of its chunk is returned. Each call is bounded
 // by the Engine's CallTimeout, which the instance enforces.
 func (e *Engine) replay(snap *snapshot, batch int) (*Instance, *failedEvent, error) {
 	in, _, err := e.instantiate(context.Background())
@@ -115,26 +109,26 @@ func (e *Engine) replay(snap *snapshot, batch int) (*Instance, *failedEvent, err
 
 func (e *Engine) feed(in *Instance, snap *snapshot, batch int) (*failedEvent, error) {
 	ctx := context.Background()
-	if len(snap.localIPs) > 0 {
-		if err := in.SetLocalIPs(ctx, snap.localIPs); err != nil {
+	if len(snap.host.LocalIPs) > 0 || len(snap.host.Search) > 0 {
+		if err := in.SetHost(ctx, snap.host); err != nil {
 			return nil, err
 		}
 	}
-	events := make([]Event, 0, min(batch, replayBatchEvents))
+	chunk := make([]Event, 0, min(batch, applyChunkEvents))
 	for i := range snap.stanzas {
 		s := &snap.stanzas[i]
 		for start := 0; start < len(s.events); {
-			events = events[:0]
-			size := 0
-			end := start
-			for ; end < len(s.events) && len(events) < batch && (size == 0 || size+len(s.events[end].Object) <= replayBatchBytes); end++ {
-				events = append(events, s.events[end].Event)
-				size += len(s.events[end].Object)
+			rest := s.events[start:]
+			n := chunkLen(len(rest), batch, func(j int) []byte { return rest[j].Object })
+			chunk = chunk[:0]
+			for j := range n {
+				chunk = append(chunk, rest[j].Event)
 			}
-			if _, err := in.Apply(ctx, uint32(i), int64(s.serial), events); err != nil {
+			// The serial as now: see stanzaState.serial.
+			if _, err := in.Apply(ctx, uint32(i), int64(s.serial), chunk); err != nil {
 				return &failedEvent{i, s.events[start]}, err
 			}
-			start = end
+			start += n
 		}
 	}
 	for i := range snap.stanzas {

@@ -8,24 +8,29 @@ import (
 
 // state is what every instance must hold, kept on the Go side so that a
 // replacement instance can be brought up to date: the latest JSON of every
-// object per stanza, kind and key, the synced flags and the local IPs.
+// object per stanza, kind and key, the synced flags and the host info.
 //
 // seq numbers the changes. An instance that has seen change n holds
 // exactly the state at n, so the Engine knows which instances still need
 // a change and a replay knows where it stands.
 type state struct {
-	mu       sync.Mutex
-	seq      uint64
-	localIPs []string
-	stanzas  []stanzaState
+	mu      sync.Mutex
+	seq     uint64
+	host    HostInfo // its slices are replaced, never modified: snapshots share them
+	stanzas []stanzaState
 }
 
 type stanzaState struct {
 	synced bool
-	// serial is the SOA serial the core reported after the stanza's last
-	// batch. Replays pass it as now: the WIT defines the serial as the time
-	// of the last change DNS can see, so a replica rebuilt "at" that time
-	// reports the serial the others have.
+	// serial is the largest SOA serial the core reported after the
+	// stanza's last batch, 0 when it reported none. Replays pass it as
+	// now: the WIT defines a serial as the time of the last change DNS can
+	// see, so a replica rebuilt "at" that time reports the serial the
+	// others have. Two cases fall short: the core keeps one serial for a
+	// stanza's multicluster zones and one for the rest, and a replay gives
+	// both the larger; and a stanza with reverse zones only reports no
+	// serial, so its replay runs at 0 although its reverse zones' SOA
+	// (in negative answers) carries the time of the last change.
 	serial  uint32
 	objects map[objectKey]object
 }
@@ -90,11 +95,12 @@ func (st *state) recordSynced(stanza int, synced bool) uint64 {
 	return st.seq
 }
 
-func (st *state) recordLocalIPs(ips []string) uint64 {
+// recordHost stores host info, which the caller no longer modifies.
+func (st *state) recordHost(info HostInfo) uint64 {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.seq++
-	st.localIPs = slices.Clone(ips)
+	st.host = info
 	return st.seq
 }
 
@@ -116,9 +122,9 @@ func (st *state) quarantine(stanza int, e *replayEvent) bool {
 
 // snapshot is the state at one change, ready to replay.
 type snapshot struct {
-	seq      uint64
-	localIPs []string
-	stanzas  []stanzaSnapshot
+	seq     uint64
+	host    HostInfo
+	stanzas []stanzaSnapshot
 }
 
 type stanzaSnapshot struct {
@@ -136,7 +142,7 @@ type replayEvent struct {
 // the JSON) and sorts outside it, so Apply is held up as little as possible.
 func (st *state) snapshot() *snapshot {
 	st.mu.Lock()
-	snap := &snapshot{seq: st.seq, localIPs: st.localIPs, stanzas: make([]stanzaSnapshot, len(st.stanzas))}
+	snap := &snapshot{seq: st.seq, host: st.host, stanzas: make([]stanzaSnapshot, len(st.stanzas))}
 	for i := range st.stanzas {
 		s := &st.stanzas[i]
 		events := make([]replayEvent, 0, len(s.objects))

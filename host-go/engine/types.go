@@ -35,6 +35,12 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("kubernetai stanza %d, line %d: %s: %s", e.Stanza, e.Line, e.Property, e.Reason)
 }
 
+// HostInfo is what the host knows of the machine it runs on.
+type HostInfo struct {
+	LocalIPs []string // addresses CoreDNS listens on (non-loopback), for ns.dns.<zone> and NS glue
+	Search   []string // the search list of the host's resolv.conf, which ends autopath search paths
+}
+
 // Kind is a kind of Kubernetes object the core reads.
 type Kind uint8
 
@@ -96,12 +102,35 @@ type Event struct {
 	Key    string
 }
 
+// ZoneSerial is a zone and its SOA serial.
+type ZoneSerial struct {
+	Zone   string
+	Serial uint32
+}
+
 // ApplyReport is the core's account of one batch of events.
 type ApplyReport struct {
 	Applied  uint32
 	Skipped  uint32   // objects that could not be decoded or lack what DNS needs
 	Problems []string // one line per skipped object
-	Serial   uint32   // the stanza's SOA serial after the batch
+	// Serials are the SOA serials, after the batch, of each zone the
+	// stanza transfers (for NOTIFY).
+	Serials []ZoneSerial
+}
+
+// maxSerial is the largest serial of the report, 0 when it has none.
+func (r *ApplyReport) maxSerial() uint32 {
+	var m uint32
+	for _, z := range r.Serials {
+		m = max(m, z.Serial)
+	}
+	return m
+}
+
+// MetadataEntry is one value for CoreDNS's metadata plugin.
+type MetadataEntry struct {
+	Key   string
+	Value string
 }
 
 // UpstreamQuery is a name the core needs resolved outside itself.
@@ -122,9 +151,13 @@ type UpstreamReply struct {
 type OutcomeKind uint8
 
 const (
-	// OutcomeAnswer: write Outcome.Answer (a DNS message) to the client.
+	// OutcomeAnswer: write Outcome.Answer (a DNS message) to the client;
+	// Outcome.Stanza answered, after the stanzas in Outcome.FellThrough
+	// passed the name on.
 	OutcomeAnswer OutcomeKind = iota
 	// OutcomeFallthrough: no stanza answers; call the next plugin.
+	// Outcome.FellThrough has bit i set when stanza i passed the name on
+	// with fallthrough; none set means the name is in no stanza's zones.
 	OutcomeFallthrough
 	// OutcomeUpstream: resolve Outcome.Upstream through CoreDNS, then call
 	// Lookup again with the replies.
@@ -148,11 +181,15 @@ func (k OutcomeKind) String() string {
 	return fmt.Sprintf("outcome(%d)", uint8(k))
 }
 
-// Outcome is the core's verdict on a query. Only the field matching Kind
-// is set. Answer is a fresh copy owned by the caller.
+// Outcome is the core's verdict on a query. Only the fields matching Kind
+// are set: Answer, Stanza and FellThrough for OutcomeAnswer, FellThrough
+// for OutcomeFallthrough, Upstream, Rcode. Answer is a fresh copy owned by
+// the caller.
 type Outcome struct {
-	Kind     OutcomeKind
-	Answer   []byte
-	Upstream []UpstreamQuery
-	Rcode    uint8
+	Kind        OutcomeKind
+	Answer      []byte
+	Stanza      uint32 // the stanza that answered, in Corefile order
+	FellThrough uint64 // bit i: stanza i passed the name on with fallthrough
+	Upstream    []UpstreamQuery
+	Rcode       uint8
 }

@@ -13,15 +13,16 @@ import (
 
 // Every guest call has a deadline: its caller's, if any, but no later
 // than a time limit that depends on the call (DefaultLookupTimeout for
-// lookups and transfers, DefaultCallTimeout for the rest, or the Engine's
-// Config). The calling goroutine only writes the deadline into the
-// instance before the call and clears it after: no goroutine, timer,
-// channel or allocation per call. One watchdog goroutine per Module looks
-// at the instances at the deadlines and, for a call past its deadline or
-// whose caller's context has ended, sets the instance's interrupt global
-// (see instrument.go): the guest traps when it next yields, and the call
-// returns a *CallError wrapping ErrCutOff. Calls whose context can be
-// cancelled are looked at every watchdogTick, to notice a cancellation.
+// the calls that serve a query: lookup, transfer, autopath, metadata;
+// DefaultCallTimeout for the rest; or the Engine's Config). The calling
+// goroutine only writes the deadline into the instance before the call
+// and clears it after: no goroutine, timer, channel or allocation per
+// call. One watchdog goroutine per Module looks at the instances at the
+// deadlines and, for a call past its deadline or whose caller's context
+// has ended, sets the instance's interrupt global (see instrument.go):
+// the guest traps when it next yields, and the call returns a *CallError
+// wrapping ErrCutOff. Calls whose context can be cancelled are looked at
+// every watchdogTick, to notice a cancellation.
 //
 // The interrupt global is written by the watchdog (Go) and read by the
 // guest (machine code the race detector does not see); no Go code reads
@@ -39,8 +40,9 @@ var ErrCutOff = errors.New("cut off")
 var errTimeLimit = errors.New("ran past the host's time limit")
 
 const (
-	// DefaultLookupTimeout bounds each lookup and transfer whose context
-	// has no earlier deadline (CoreDNS's have none).
+	// DefaultLookupTimeout bounds each lookup, transfer, autopath and
+	// metadata call whose context has no earlier deadline (CoreDNS's have
+	// none).
 	DefaultLookupTimeout = time.Second
 	// DefaultCallTimeout bounds every other call (configure, apply, set-*).
 	DefaultCallTimeout = 30 * time.Second
@@ -62,14 +64,15 @@ func sinceEpoch() int64 { return int64(time.Since(epoch)) }
 
 // limits are the time limits of an instance's calls.
 type limits struct {
-	query time.Duration // lookup and transfer
+	query time.Duration // lookup, transfer, autopath and metadata: they serve a query
 	other time.Duration
 }
 
 var defaultLimits = limits{query: DefaultLookupTimeout, other: DefaultCallTimeout}
 
 func (l limits) of(f fn) time.Duration {
-	if f == fnLookup || f == fnTransfer {
+	switch f {
+	case fnLookup, fnTransfer, fnAutopath, fnMetadata:
 		return l.query
 	}
 	return l.other

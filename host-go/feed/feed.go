@@ -7,6 +7,7 @@ package feed
 import (
 	"context"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -33,6 +34,9 @@ type Object struct {
 	// JSON is the object as the API serialises it, minus what DNS never
 	// reads (see Trim).
 	JSON []byte
+	// Changed is when the change behind an EndpointSlice update happened,
+	// when the source knows (for the DNS programming latency metric).
+	Changed time.Time
 }
 
 // Key identifies the object within its kind: namespace/name.

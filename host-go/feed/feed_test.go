@@ -2,9 +2,11 @@ package feed
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,5 +203,55 @@ func TestSnapshotRun(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+func TestSnapshotFollowsTheFile(t *testing.T) {
+	path := write(t, "kind: List\nitems:\n- {kind: Namespace, metadata: {name: a}}\n- {kind: Namespace, metadata: {name: b}}\n")
+	s, err := LoadSnapshot(path, &Filter{Kinds: []string{KindNamespace}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Poll = 20 * time.Millisecond
+	var logged []string
+	var mu sync.Mutex
+	s.Logf = func(f string, a ...any) { mu.Lock(); logged = append(logged, fmt.Sprintf(f, a...)); mu.Unlock() }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := newCollector()
+	go func() { _ = s.Run(ctx, sink) }()
+	<-sink.synced
+	// A new version renamed over the file: b changes, a goes, c comes.
+	next := path + ".new"
+	body := "kind: List\nitems:\n- {kind: Namespace, metadata: {name: b, labels: {x: z}}}\n- {kind: Namespace, metadata: {name: c}}\n"
+	if err := os.WriteFile(next, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, path); err != nil {
+		t.Fatal(err)
+	}
+	sink.waitFor(t, "-Namespace a")
+	got := strings.Join(sink.seen(), ", ")
+	if got != "Namespace a, Namespace b, Namespace b, Namespace c, -Namespace a" {
+		t.Errorf("changes: %s", got)
+	}
+	// A broken version is logged and ignored.
+	if err := os.WriteFile(path, []byte("kind: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(logged)
+		mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) < 2 || !strings.Contains(logged[len(logged)-1], "keeping the last version") {
+		t.Errorf("logged %q", logged)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
@@ -24,9 +25,15 @@ var deliveryOrder = []string{KindNamespace, KindService, KindEndpointSlice, Kind
 // yaml` prints it (several documents, or plain objects, are fine too).
 type Snapshot struct {
 	path    string
+	filter  *Filter
 	objects []Object
 	// Skipped lists objects left out, each with the reason.
 	Skipped []string
+	// Poll is how often Run looks for a new version of the file; 0 means
+	// never.
+	Poll time.Duration
+	// Logf reports reloads and files that could not be reloaded.
+	Logf func(format string, args ...any)
 }
 
 // LoadSnapshot reads and filters a snapshot file. A file that cannot be
@@ -41,7 +48,7 @@ func LoadSnapshot(path string, f *Filter) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s := &Snapshot{path: path}
+	s := &Snapshot{path: path, filter: f, Logf: func(string, ...any) {}}
 	for i, raw := range items {
 		o, err := Trim(raw)
 		if err != nil {
@@ -67,7 +74,10 @@ func (s *Snapshot) Objects() []Object { return s.objects }
 
 func (s *Snapshot) String() string { return "snapshot " + s.path }
 
-// Run delivers the snapshot, reports it synced, and holds until ctx ends.
+// Run delivers the snapshot and reports it synced; then, until ctx ends,
+// it watches the file and delivers what changed in each new version
+// (written in place or renamed over). A version that cannot be read is
+// logged and the last good one kept.
 func (s *Snapshot) Run(ctx context.Context, sink Sink) error {
 	batch := make([]Change, len(s.objects))
 	for i, o := range s.objects {
@@ -75,8 +85,74 @@ func (s *Snapshot) Run(ctx context.Context, sink Sink) error {
 	}
 	sink.Apply(batch)
 	sink.Synced()
-	<-ctx.Done()
-	return nil
+	if s.Poll <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	seen := stamp(s.path)
+	tick := time.NewTicker(s.Poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		now := stamp(s.path)
+		if now == seen {
+			continue
+		}
+		seen = now
+		next, err := LoadSnapshot(s.path, s.filter)
+		if err != nil {
+			s.Logf("%s: keeping the last version: %v", s, err)
+			continue
+		}
+		if changes := diff(s.objects, next.objects); len(changes) > 0 {
+			s.Logf("%s: new version, %d changes", s, len(changes))
+			sink.Apply(changes)
+		}
+		s.objects = next.objects
+	}
+}
+
+// fileStamp tells versions of a file apart without reading it.
+type fileStamp struct {
+	size    int64
+	modTime time.Time
+	inode   uint64
+}
+
+func stamp(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{size: fi.Size(), modTime: fi.ModTime(), inode: inodeOf(fi)}
+}
+
+// diff turns two versions into changes: upserts of new and changed
+// objects, then deletes of vanished ones.
+func diff(old, next []Object) []Change {
+	key := func(o *Object) string { return o.Kind + "\x00" + o.Key() }
+	before := make(map[string]*Object, len(old))
+	for i := range old {
+		before[key(&old[i])] = &old[i]
+	}
+	var changes []Change
+	for i := range next {
+		k := key(&next[i])
+		if o, ok := before[k]; !ok || !bytes.Equal(o.JSON, next[i].JSON) {
+			changes = append(changes, Change{Object: next[i]})
+		}
+		delete(before, k)
+	}
+	for i := range old {
+		if _, gone := before[key(&old[i])]; gone {
+			changes = append(changes, Change{Object: old[i], Deleted: true})
+		}
+	}
+	return changes
 }
 
 // splitItems returns every object in a stream of YAML or JSON documents,

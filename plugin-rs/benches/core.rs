@@ -88,7 +88,7 @@ fn bench_native(c: &mut Criterion) {
     let core = native();
     let mut group = c.benchmark_group("lookup/native");
     for (name, q) in queries() {
-        assert!(matches!(core.lookup(&q, &[]), Outcome::Answer(_)));
+        assert!(matches!(core.lookup(&q, &[]), Outcome::Answer(_)), "{name}");
         group.bench_function(name, |b| b.iter(|| core.lookup(black_box(&q), &[])));
     }
     group.finish();

@@ -13,8 +13,9 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use crate::chain::{Cluster, Host};
 use crate::config::{PodMode, StanzaConfig};
-use crate::contract::{UpstreamQuery, UpstreamReply};
+use crate::contract::{MetadataEntry, UpstreamQuery, UpstreamReply, ZoneSerial};
 use crate::index::{Index, Namespace, Seeded};
 use crate::name::Name;
 use crate::names::{self, Request, Tree};
@@ -142,7 +143,7 @@ impl Key<'_> {
     }
 }
 
-enum Host<'a> {
+enum Held<'a> {
     Ip(IpAddr),
     /// A CNAME target (ExternalName services).
     Target(&'a Name),
@@ -150,7 +151,7 @@ enum Host<'a> {
 }
 
 struct Found<'a> {
-    host: Host<'a>,
+    held: Held<'a>,
     /// -1 when the object declares no ports.
     port: i32,
     key: Key<'a>,
@@ -170,8 +171,21 @@ impl Stanza {
         Some(qname.suffix_from(start))
     }
 
+    /// The serials of the zones the stanza transfers.
+    pub fn serials(&self) -> Vec<ZoneSerial> {
+        (0..self.config.zones.len())
+            .filter(|&i| self.is_forward(i))
+            .map(|i| {
+                let zone = &self.config.zones[i];
+                let serial =
+                    if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
+                ZoneSerial { zone: zone.to_string(), serial }
+            })
+            .collect()
+    }
+
     /// Answers `query` if it is in this stanza's zones.
-    pub fn serve(&self, query: &Query, up: &mut Upstream, local_ips: &[IpAddr]) -> Served {
+    pub fn answer(&self, query: &Query, up: &mut Upstream, local_ips: &[IpAddr]) -> Served {
         let Some(zone) = self.zone_of(&query.qname) else { return Served::NotInZone };
         let state = State { owner: Owner::Question, name: query.qname.to_lowercase(), zone: &zone, qtype: query.qtype };
         let mut answer = Vec::new();
@@ -274,8 +288,8 @@ impl Stanza {
         let mut truncated = false;
         let mut seen = Dedup::new(self.seed, found.len());
         for f in &found {
-            match f.host {
-                Host::Target(target) => {
+            match f.held {
+                Held::Target(target) => {
                     // x CNAME x (or below x) would loop.
                     if target.is_subdomain_of(&state.name)
                         || chain.len() > MAX_CNAME_CHAIN
@@ -307,10 +321,10 @@ impl Stanza {
                         truncated |= reply.truncated;
                     }
                 }
-                Host::Ip(IpAddr::V4(v4)) if want_v4 && seen.first(IpAddr::V4(v4)) => {
+                Held::Ip(IpAddr::V4(v4)) if want_v4 && seen.first(IpAddr::V4(v4)) => {
                     records.push(Record::new(state.owner.clone(), f.ttl, RData::A(v4)));
                 }
-                Host::Ip(IpAddr::V6(v6)) if !want_v4 && seen.first(IpAddr::V6(v6)) => {
+                Held::Ip(IpAddr::V6(v6)) if !want_v4 && seen.first(IpAddr::V6(v6)) => {
                     records.push(Record::new(state.owner.clone(), f.ttl, RData::Aaaa(v6)));
                 }
                 _ => {}
@@ -332,7 +346,7 @@ impl Stanza {
                 .into_iter()
                 .filter(|(_, ip)| (state.qtype == wire::TYPE_A) == ip.is_ipv4() && is_address_type(state.qtype))
                 .map(|(_, ip)| Found {
-                    host: Host::Ip(ip),
+                    held: Held::Ip(ip),
                     port: 0,
                     key: Key::Name(state.name.clone()),
                     ttl: self.config.ttl,
@@ -342,7 +356,7 @@ impl Stanza {
         let mut found = self.records(state)?;
         if state.qtype == wire::TYPE_SRV {
             // No SRV records for ExternalName services.
-            found.retain(|f| !matches!(f.host, Host::Target(_)));
+            found.retain(|f| !matches!(f.held, Held::Target(_)));
         }
         Ok(found)
     }
@@ -363,7 +377,7 @@ impl Stanza {
     fn txt_services<'a>(&'a self, state: &'a State) -> Lookup<Vec<Found<'a>>> {
         if state.base() == [b"dns-version".as_slice()] {
             let key = Key::Name(state.name.clone());
-            return Ok(vec![Found { host: Host::Text(DNS_SCHEMA_VERSION), port: 0, key, ttl: DNS_VERSION_TTL }]);
+            return Ok(vec![Found { held: Held::Text(DNS_SCHEMA_VERSION), port: 0, key, ttl: DNS_VERSION_TTL }]);
         }
         self.records(state).map(|_| Vec::new())
     }
@@ -421,7 +435,7 @@ impl Stanza {
                     return Err(NoSuchName);
                 }
                 let target = target.as_ref().ok_or(NoSuchName)?;
-                found.push(Found { host: Host::Target(target), port: 0, key, ttl });
+                found.push(Found { held: Held::Target(target), port: 0, key, ttl });
             }
             Addressing::ClusterIps(ips) if r.endpoint.is_empty() => {
                 if !svc.ports.iter().any(|p| port_matches(r, p)) {
@@ -429,7 +443,7 @@ impl Stanza {
                 }
                 for port in svc.ports.iter().filter(|p| port_matches(r, p)) {
                     found.extend(ips.iter().map(|ip| Found {
-                        host: Host::Ip(*ip),
+                        held: Held::Ip(*ip),
                         port: port.port,
                         key: Key::Service { namespace: &svc.meta.namespace, service: &svc.meta.name },
                         ttl,
@@ -474,7 +488,7 @@ impl Stanza {
                 }
                 for port in slice.ports.iter().filter(|p| port_matches(r, p)) {
                     found.push(Found {
-                        host: Host::Ip(addr.ip),
+                        held: Held::Ip(addr.ip),
                         port: port.port,
                         key: Key::Endpoint { namespace: &svc.meta.namespace, service: &svc.meta.name, endpoint },
                         ttl: self.config.ttl,
@@ -510,7 +524,7 @@ impl Stanza {
         }
         for port in si.ports.iter().filter(|p| port_matches(r, p)) {
             found.extend(si.ips.iter().map(|ip| Found {
-                host: Host::Ip(*ip),
+                held: Held::Ip(*ip),
                 port: port.port,
                 key: Key::Service { namespace: &si.meta.namespace, service: &si.meta.name },
                 ttl,
@@ -537,7 +551,7 @@ impl Stanza {
             }
             for port in slice.ports.iter().filter(|p| port_matches(r, p)) {
                 found.push(Found {
-                    host: Host::Ip(addr.ip),
+                    held: Held::Ip(addr.ip),
                     port: port.port,
                     key: Key::ClusterEndpoint { namespace, service, cluster: &slice.cluster_id, endpoint },
                     ttl: self.config.ttl,
@@ -559,7 +573,7 @@ impl Stanza {
         let key = || Key::Pod { namespace: r.namespace, pod };
         let ttl = self.config.ttl;
         if self.config.pods == PodMode::Insecure {
-            return Ok(vec![Found { host: Host::Ip(ip), port: 0, key: key(), ttl }]);
+            return Ok(vec![Found { held: Held::Ip(ip), port: 0, key: key(), ttl }]);
         }
         let found: Vec<Found> = self
             .index
@@ -567,7 +581,7 @@ impl Stanza {
             .iter()
             .filter(|(namespace, _)| namespace.as_bytes().eq_ignore_ascii_case(r.namespace))
             .filter(|(_, name)| ns.pods.get(name).is_some_and(|p| p.ips.contains(&ip)))
-            .map(|_| Found { host: Host::Ip(ip), port: 0, key: key(), ttl })
+            .map(|_| Found { held: Held::Ip(ip), port: 0, key: key(), ttl })
             .collect();
         if found.is_empty() { Err(NoSuchName) } else { Ok(found) }
     }
@@ -577,7 +591,7 @@ impl Stanza {
         let mut texts: Vec<&str> = Vec::new();
         let mut records = Vec::new();
         for f in &found {
-            if let Host::Text(text) = f.host
+            if let Held::Text(text) = f.held
                 && !texts.contains(&text)
             {
                 texts.push(text);
@@ -591,7 +605,7 @@ impl Stanza {
     fn cname(&self, state: &State, local_ips: &[IpAddr]) -> Lookup<Vec<Record>> {
         let found = self.services(state, local_ips)?;
         Ok(match found.first() {
-            Some(Found { host: Host::Target(target), ttl, .. }) => {
+            Some(Found { held: Held::Target(target), ttl, .. }) => {
                 vec![Record::new(state.owner.clone(), *ttl, RData::Cname((*target).clone()))]
             }
             _ => Vec::new(),
@@ -647,7 +661,7 @@ impl Stanza {
         let mut seen_srv: Vec<(Name, u16)> = Vec::new();
         let mut seen_addr: Vec<(Name, IpAddr)> = Vec::new();
         for f in found.iter().filter(|f| f.port != -1) {
-            let Host::Ip(ip) = f.host else { continue };
+            let Held::Ip(ip) = f.held else { continue };
             let Some(target) = f.key.domain(state.zone) else { continue };
             let port = f.port as u16;
             if !seen_srv.contains(&(target.clone(), port)) {
@@ -679,7 +693,7 @@ impl Stanza {
     fn ns_services<'a>(&self, zone: &Name, local_ips: &[IpAddr]) -> Vec<Found<'a>> {
         self.ns_addrs(zone, local_ips)
             .into_iter()
-            .map(|(name, ip)| Found { host: Host::Ip(ip), port: 0, key: Key::Name(name), ttl: self.config.ttl })
+            .map(|(name, ip)| Found { held: Held::Ip(ip), port: 0, key: Key::Name(name), ttl: self.config.ttl })
             .collect()
     }
 
@@ -715,6 +729,44 @@ impl Stanza {
             out.extend(local_ips.iter().map(|ip| (name.clone(), *ip)));
         }
         out
+    }
+}
+
+impl Cluster for Stanza {
+    fn serve(&self, query: &Query, up: &mut Upstream, host: &Host) -> Served {
+        self.answer(query, up, &host.local_ips)
+    }
+
+    fn falls_through(&self, name: &Name) -> bool {
+        self.config.falls_through(name)
+    }
+
+    fn synced(&self) -> bool {
+        self.synced
+    }
+
+    fn negative(&self, zone: &Name, rcode: u8) -> Response {
+        Stanza::negative(self, zone, rcode)
+    }
+
+    fn transfers(&self, zone: &Name) -> bool {
+        Stanza::transfers(self, zone)
+    }
+
+    fn transfer(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record> {
+        Stanza::transfer(self, zone, serial, &host.local_ips)
+    }
+
+    fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>> {
+        self.search_path(qname, client)
+    }
+
+    fn client_metadata(&self, client: &IpAddr) -> Option<Vec<MetadataEntry>> {
+        self.client_entries(client)
+    }
+
+    fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>> {
+        self.name_entries(qname)
     }
 }
 

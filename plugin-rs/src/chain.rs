@@ -3,26 +3,176 @@
 //! A query goes to the first stanza whose zones hold its name. A name that
 //! does not exist there goes on to the next stanza only when that stanza's
 //! `fallthrough` covers it; after the last stanza, to the next CoreDNS
-//! plugin. Otherwise the miss is NXDOMAIN, or SERVFAIL while the stanza has
-//! not synced (as the kubernetes plugin answers before its first sync).
+//! plugin. Otherwise the miss is NXDOMAIN — or SERVFAIL when a stanza on
+//! the way has not synced yet: its objects may hold the name, and a
+//! negative answer would be cached by clients for the SOA's minimum TTL.
+//!
+//! The chain runs over the [`Cluster`] trait so that tests can give it
+//! stanzas with chosen behaviour; [`Stanza`] is the real one.
 
 use std::net::IpAddr;
 
 use crate::answers::{Served, Stanza, Upstream};
 use crate::config;
-use crate::contract::{ApplyReport, Change, ConfigError, Event, Outcome, Plan, StanzaInput, UpstreamReply};
+use crate::contract::{
+    Answer, ApplyReport, Change, ConfigError, Event, HostInfo, MetadataEntry, Outcome, Plan, StanzaInput, UpstreamReply,
+};
 use crate::index::Seeded;
 use crate::name::Name;
-use crate::wire::{self, Response};
+use crate::wire::{self, Query, Record, Response};
 
 /// Records per message of a zone transfer handed to the host.
 const TRANSFER_BATCH: usize = 500;
 
-/// All stanzas of one server block.
+/// What the host knows of its machine, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Host {
+    /// Non-loopback addresses CoreDNS listens on.
+    pub local_ips: Vec<IpAddr>,
+    /// The resolv.conf search list, fully qualified.
+    pub search: Vec<String>,
+}
+
+impl Host {
+    fn from_info(info: &HostInfo) -> Host {
+        let local_ips = info
+            .local_ips
+            .iter()
+            .filter_map(|ip| ip.parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
+            .filter(|ip| !ip.is_loopback())
+            .collect();
+        let search =
+            info.search.iter().filter_map(|s| Name::parse(s).ok()).map(|n| n.to_lowercase().to_string()).collect();
+        Host { local_ips, search }
+    }
+}
+
+/// One stanza as the chain sees it.
+pub trait Cluster {
+    /// Answers `query` if its name is in the stanza's zones.
+    fn serve(&self, query: &Query, up: &mut Upstream, host: &Host) -> Served;
+    /// Whether a miss for `name` goes on down the chain.
+    fn falls_through(&self, name: &Name) -> bool;
+    /// Whether the stanza's source has delivered its initial state.
+    fn synced(&self) -> bool;
+    /// A negative answer from the stanza for `zone` (as the client wrote
+    /// it), with the zone's SOA.
+    fn negative(&self, zone: &Name, rcode: u8) -> Response;
+    /// Whether the stanza answers transfers of `zone`.
+    fn transfers(&self, zone: &Name) -> bool;
+    /// The records of a transfer of `zone`.
+    fn transfer(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record>;
+    /// The start of an autopath search list, when the stanza's zones hold
+    /// `qname` and it knows a pod at `client`.
+    fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>>;
+    /// Metadata about the pod at `client`, when the stanza knows one.
+    fn client_metadata(&self, client: &IpAddr) -> Option<Vec<MetadataEntry>>;
+    /// Metadata about `qname`, when the stanza's zones hold it.
+    fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>>;
+}
+
+/// Stanzas in Corefile order, and the host's facts.
+#[derive(Debug)]
+pub struct Chain<C> {
+    pub stanzas: Vec<C>,
+    pub host: Host,
+}
+
+impl<C: Cluster> Chain<C> {
+    pub fn new(stanzas: Vec<C>) -> Chain<C> {
+        Chain { stanzas, host: Host::default() }
+    }
+
+    /// Answers one query through the chain.
+    pub fn lookup(&self, message: &[u8], replies: &[UpstreamReply]) -> Outcome {
+        let query = match wire::parse_query(message) {
+            Ok(q) => q,
+            Err((Some(header), _)) => {
+                let message = wire::encode_error(&header, wire::RCODE_FORMERR);
+                return Outcome::Answer(Answer { message, stanza: 0, fell_through: 0 });
+            }
+            Err((None, _)) => return Outcome::Rcode(wire::RCODE_FORMERR),
+        };
+        let mut up = Upstream::new(replies);
+        let mut passed = 0u64;
+        // The first stanza that missed the name before its first sync.
+        let mut unsynced: Option<(usize, Name)> = None;
+        for (i, stanza) in self.stanzas.iter().enumerate() {
+            let answer = |response: Response| {
+                Outcome::Answer(Answer { message: response.encode(&query), stanza: i as u32, fell_through: passed })
+            };
+            match stanza.serve(&query, &mut up, &self.host) {
+                Served::NotInZone => {}
+                Served::NameError(zone) => {
+                    if unsynced.is_none() && !stanza.synced() {
+                        unsynced = Some((i, zone.clone()));
+                    }
+                    if stanza.falls_through(&query.qname) {
+                        passed |= 1 << i;
+                        continue;
+                    }
+                    let rcode = if unsynced.is_some() { wire::RCODE_SERVFAIL } else { wire::RCODE_NXDOMAIN };
+                    return answer(stanza.negative(&zone, rcode));
+                }
+                Served::Respond(response) => return answer(response),
+                Served::Rcode(rcode) => return Outcome::Rcode(rcode),
+                Served::Upstream(needed) => return Outcome::Upstream(needed),
+            }
+        }
+        match unsynced {
+            Some((i, zone)) => Outcome::Answer(Answer {
+                message: self.stanzas[i].negative(&zone, wire::RCODE_SERVFAIL).encode(&query),
+                stanza: i as u32,
+                fell_through: passed,
+            }),
+            None => Outcome::Fallthrough(passed),
+        }
+    }
+
+    /// The transfer of `zone` by the first stanza serving it, in messages
+    /// of at most a few hundred records each.
+    pub fn transfer(&self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
+        let zone = Name::parse(zone).ok()?.to_lowercase();
+        let stanza = self.stanzas.iter().find(|s| s.transfers(&zone))?;
+        let records = stanza.transfer(&zone, serial, &self.host);
+        Some(records.chunks(TRANSFER_BATCH).map(Response::encode_records).collect())
+    }
+
+    /// The autopath search list for a query for `qname` from `client`:
+    /// the first stanza that holds the name and knows the client's pod,
+    /// then the host's search list, then the empty name.
+    pub fn autopath(&self, qname: &str, client: &str) -> Option<Vec<String>> {
+        let name = Name::parse(qname).ok()?.to_lowercase();
+        let client = client.parse::<IpAddr>().ok()?.to_canonical();
+        let mut search = self.stanzas.iter().find_map(|s| s.autopath(&name, &client))?;
+        search.extend(self.host.search.iter().cloned());
+        search.push(String::new());
+        Some(search)
+    }
+
+    /// The `kubernetes/*` metadata of a query, and `kubernetai/stanza`.
+    pub fn metadata(&self, qname: &str, client: &str) -> Vec<MetadataEntry> {
+        let mut out = Vec::new();
+        if let Ok(ip) = client.parse::<IpAddr>() {
+            let ip = ip.to_canonical();
+            out.extend(self.stanzas.iter().find_map(|s| s.client_metadata(&ip)).unwrap_or_default());
+        }
+        let Ok(name) = Name::parse(qname) else { return out };
+        let name = name.to_lowercase();
+        let found = self.stanzas.iter().enumerate().find_map(|(i, s)| s.name_metadata(&name).map(|m| (i, m)));
+        if let Some((i, entries)) = found {
+            out.push(MetadataEntry { key: "kubernetai/stanza".into(), value: (i + 1).to_string() });
+            out.extend(entries);
+        }
+        out
+    }
+}
+
+/// The whole core: the chain of real stanzas.
 #[derive(Debug)]
 pub struct Kubernetai {
-    stanzas: Vec<Stanza>,
-    local_ips: Vec<IpAddr>,
+    chain: Chain<Stanza>,
 }
 
 impl Kubernetai {
@@ -32,22 +182,17 @@ impl Kubernetai {
         let plans = configs.iter().map(config::StanzaConfig::plan).collect();
         let seed = Seeded::new(hash_seed);
         let stanzas = configs.into_iter().map(|c| Stanza::new(c, seed)).collect();
-        Ok((Kubernetai { stanzas, local_ips: Vec::new() }, plans))
+        Ok((Kubernetai { chain: Chain::new(stanzas) }, plans))
     }
 
-    /// Sets the addresses CoreDNS listens on; unparsable and loopback ones
-    /// are ignored, as the plugin ignores them.
-    pub fn set_local_ips(&mut self, ips: &[String]) {
-        self.local_ips = ips
-            .iter()
-            .filter_map(|ip| ip.parse::<IpAddr>().ok())
-            .map(|ip| ip.to_canonical())
-            .filter(|ip| !ip.is_loopback())
-            .collect();
+    /// Sets what the host knows of its machine. Unparsable and loopback
+    /// addresses are ignored, as the kubernetes plugin ignores them.
+    pub fn set_host(&mut self, info: &HostInfo) {
+        self.chain.host = Host::from_info(info);
     }
 
     pub fn set_synced(&mut self, stanza: u32, synced: bool) {
-        if let Some(s) = self.stanzas.get_mut(stanza as usize) {
+        if let Some(s) = self.chain.stanzas.get_mut(stanza as usize) {
             s.synced = synced;
         }
     }
@@ -56,7 +201,7 @@ impl Kubernetai {
     /// skipped, the rest applied.
     pub fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport {
         let mut report = ApplyReport::default();
-        let Some(s) = self.stanzas.get_mut(stanza as usize) else {
+        let Some(s) = self.chain.stanzas.get_mut(stanza as usize) else {
             report.skipped = events.len() as u32;
             report.problems.push(format!("no stanza {stanza}"));
             return report;
@@ -77,40 +222,255 @@ impl Kubernetai {
                 }
             }
         }
-        report.serial = s.index.serial;
+        report.serials = s.serials();
         report
     }
 
-    /// The transfer of `zone` by the first stanza serving it, in messages
-    /// of at most a few hundred records each.
     pub fn transfer(&self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
-        let zone = Name::parse(zone).ok()?.to_lowercase();
-        let stanza = self.stanzas.iter().find(|s| s.transfers(&zone))?;
-        let records = stanza.transfer(&zone, serial, &self.local_ips);
-        Some(records.chunks(TRANSFER_BATCH).map(Response::encode_records).collect())
+        self.chain.transfer(zone, serial)
     }
 
-    /// Answers one query through the chain.
+    pub fn autopath(&self, qname: &str, client: &str) -> Option<Vec<String>> {
+        self.chain.autopath(qname, client)
+    }
+
+    pub fn metadata(&self, qname: &str, client: &str) -> Vec<MetadataEntry> {
+        self.chain.metadata(qname, client)
+    }
+
     pub fn lookup(&self, message: &[u8], replies: &[UpstreamReply]) -> Outcome {
-        let query = match wire::parse_query(message) {
-            Ok(q) => q,
-            Err((Some(header), _)) => return Outcome::Answer(wire::encode_error(&header, wire::RCODE_FORMERR)),
-            Err((None, _)) => return Outcome::Rcode(wire::RCODE_FORMERR),
-        };
-        let mut up = Upstream::new(replies);
-        for stanza in &self.stanzas {
-            match stanza.serve(&query, &mut up, &self.local_ips) {
-                Served::NotInZone => continue,
-                Served::NameError(_) if stanza.config.falls_through(&query.qname) => continue,
-                Served::NameError(zone) => {
-                    let rcode = if stanza.synced { wire::RCODE_NXDOMAIN } else { wire::RCODE_SERVFAIL };
-                    return Outcome::Answer(stanza.negative(&zone, rcode).encode(&query));
-                }
-                Served::Respond(response) => return Outcome::Answer(response.encode(&query)),
-                Served::Rcode(rcode) => return Outcome::Rcode(rcode),
-                Served::Upstream(needed) => return Outcome::Upstream(needed),
+        self.chain.lookup(message, replies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::answers::Served;
+    use crate::wire::{Owner, RData, TYPE_A};
+
+    /// What a mock stanza does with a name in its zone.
+    #[derive(Clone, Copy)]
+    enum Does {
+        Hit(Ipv4Addr),
+        NoData,
+        Miss,
+        Refuse,
+    }
+
+    struct Mock {
+        zone: Name,
+        does: Does,
+        fall: bool,
+        synced: bool,
+        transfers: bool,
+        pod_namespace: Option<&'static str>,
+    }
+
+    fn mock(zone: &str, does: Does) -> Mock {
+        Mock { zone: Name::parse(zone).unwrap(), does, fall: false, synced: true, transfers: true, pod_namespace: None }
+    }
+
+    impl Mock {
+        fn fall(mut self) -> Mock {
+            self.fall = true;
+            self
+        }
+        fn unsynced(mut self) -> Mock {
+            self.synced = false;
+            self
+        }
+        fn no_transfer(mut self) -> Mock {
+            self.transfers = false;
+            self
+        }
+        fn knows_pod(mut self, namespace: &'static str) -> Mock {
+            self.pod_namespace = Some(namespace);
+            self
+        }
+    }
+
+    impl Cluster for Mock {
+        fn serve(&self, query: &Query, _: &mut Upstream, _: &Host) -> Served {
+            let Some(start) = query.qname.suffix_start(&self.zone) else { return Served::NotInZone };
+            let zone = query.qname.suffix_from(start);
+            match self.does {
+                Does::Hit(ip) => Served::Respond(Response {
+                    authoritative: true,
+                    answer: vec![Record::new(Owner::Question, 5, RData::A(ip))],
+                    ..Response::default()
+                }),
+                Does::NoData => Served::Respond(self.negative(&zone, wire::RCODE_NOERROR)),
+                Does::Miss => Served::NameError(zone),
+                Does::Refuse => Served::Rcode(wire::RCODE_REFUSED),
             }
         }
-        Outcome::Fallthrough
+        fn falls_through(&self, _: &Name) -> bool {
+            self.fall
+        }
+        fn synced(&self) -> bool {
+            self.synced
+        }
+        fn negative(&self, _: &Name, rcode: u8) -> Response {
+            Response { rcode, authoritative: true, ..Response::default() }
+        }
+        fn transfers(&self, zone: &Name) -> bool {
+            self.transfers && zone.eq_ignore_case(&self.zone)
+        }
+        fn transfer(&self, zone: &Name, _: u32, _: &Host) -> Vec<Record> {
+            vec![Record::new(Owner::Name(zone.clone()), 1, RData::A(Ipv4Addr::new(1, 1, 1, 1)))]
+        }
+        fn autopath(&self, qname: &Name, _: &IpAddr) -> Option<Vec<String>> {
+            let ns = self.pod_namespace.filter(|_| qname.is_subdomain_of(&self.zone))?;
+            Some(vec![format!("{ns}.svc.{}", self.zone)])
+        }
+        fn client_metadata(&self, _: &IpAddr) -> Option<Vec<MetadataEntry>> {
+            let ns = self.pod_namespace?;
+            Some(vec![MetadataEntry { key: "kubernetes/client-namespace".into(), value: ns.into() }])
+        }
+        fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>> {
+            qname.is_subdomain_of(&self.zone).then(Vec::new)
+        }
+    }
+
+    fn query(name: &str) -> Vec<u8> {
+        let q = Query {
+            id: 1,
+            opcode: 0,
+            recursion_desired: false,
+            checking_disabled: false,
+            qname: Name::parse(name).unwrap(),
+            qtype: TYPE_A,
+            qclass: 1,
+        };
+        // Any response encoding carries the question; strip it to a query.
+        let mut bytes = Response::default().encode(&q);
+        bytes[2] &= 0x7F;
+        bytes
+    }
+
+    /// rcode, answering stanza and passed set, or "fallthrough".
+    fn run(stanzas: Vec<Mock>, name: &str) -> String {
+        match Chain::new(stanzas).lookup(&query(name), &[]) {
+            Outcome::Answer(a) => {
+                let rcode = a.message[3] & 0x0F;
+                let answers = u16::from_be_bytes([a.message[6], a.message[7]]);
+                format!("rcode {rcode} answers {answers} from {} passed {:#b}", a.stanza, a.fell_through)
+            }
+            Outcome::Fallthrough(passed) => format!("fallthrough passed {passed:#b}"),
+            Outcome::Rcode(rcode) => format!("rcode {rcode} unwritten"),
+            Outcome::Upstream(_) => "upstream".into(),
+        }
+    }
+
+    const HIT: Does = Does::Hit(Ipv4Addr::new(10, 0, 0, 1));
+
+    #[test]
+    fn chain_order_fallthrough_and_sync() {
+        let cases: Vec<(&str, Vec<Mock>, &str)> = vec![
+            (
+                "first match wins",
+                vec![mock("a.local", HIT), mock("a.local", Does::Miss)],
+                "rcode 0 answers 1 from 0 passed 0b0",
+            ),
+            (
+                "other zones are skipped",
+                vec![mock("b.local", HIT), mock("a.local", HIT)],
+                "rcode 0 answers 1 from 1 passed 0b0",
+            ),
+            (
+                "a miss is NXDOMAIN",
+                vec![mock("a.local", Does::Miss), mock("a.local", HIT)],
+                "rcode 3 answers 0 from 0 passed 0b0",
+            ),
+            (
+                "fallthrough passes a miss on",
+                vec![mock("a.local", Does::Miss).fall(), mock("a.local", HIT)],
+                "rcode 0 answers 1 from 1 passed 0b1",
+            ),
+            (
+                "NODATA does not fall through",
+                vec![mock("a.local", Does::NoData).fall(), mock("a.local", HIT)],
+                "rcode 0 answers 0 from 0 passed 0b0",
+            ),
+            (
+                "after the last stanza, the next plugin",
+                vec![mock("a.local", Does::Miss).fall(), mock("a.local", Does::Miss).fall()],
+                "fallthrough passed 0b11",
+            ),
+            ("no zone at all", vec![mock("b.local", HIT)], "fallthrough passed 0b0"),
+            (
+                "unsynced miss is SERVFAIL",
+                vec![mock("a.local", Does::Miss).unsynced()],
+                "rcode 2 answers 0 from 0 passed 0b0",
+            ),
+            ("unsynced hit answers", vec![mock("a.local", HIT).unsynced()], "rcode 0 answers 1 from 0 passed 0b0"),
+            (
+                "unsynced on the way, miss at the end: SERVFAIL",
+                vec![mock("a.local", Does::Miss).fall().unsynced(), mock("a.local", Does::Miss)],
+                "rcode 2 answers 0 from 1 passed 0b1",
+            ),
+            (
+                "unsynced on the way, found later: answer",
+                vec![mock("a.local", Does::Miss).fall().unsynced(), mock("a.local", HIT)],
+                "rcode 0 answers 1 from 1 passed 0b1",
+            ),
+            (
+                "unsynced and everyone falls through: SERVFAIL, not the next plugin",
+                vec![mock("a.local", Does::Miss).fall(), mock("a.local", Does::Miss).fall().unsynced()],
+                "rcode 2 answers 0 from 1 passed 0b11",
+            ),
+            (
+                "refusals are left to CoreDNS",
+                vec![mock("a.local", Does::Refuse), mock("a.local", HIT)],
+                "rcode 5 unwritten",
+            ),
+        ];
+        for (what, stanzas, want) in cases {
+            assert_eq!(run(stanzas, "x.a.local."), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn transfer_goes_to_the_first_authoritative_stanza() {
+        let chain = Chain::new(vec![mock("a.local", HIT).no_transfer(), mock("b.local", HIT), mock("a.local", HIT)]);
+        assert!(chain.transfer("a.local.", 0).is_some());
+        assert!(chain.transfer("b.local", 0).is_some());
+        assert!(chain.transfer("c.local.", 0).is_none());
+        assert!(chain.transfer("not a..name", 0).is_none());
+        let only_first = Chain::new(vec![mock("a.local", HIT).no_transfer()]);
+        assert!(only_first.transfer("a.local.", 0).is_none());
+    }
+
+    #[test]
+    fn autopath_uses_the_first_stanza_knowing_the_client() {
+        let mut chain = Chain::new(vec![
+            mock("a.local", HIT),
+            mock("b.local", HIT).knows_pod("west"),
+            mock("a.local", HIT).knows_pod("east"),
+            mock("a.local", HIT).knows_pod("north"),
+        ]);
+        chain.host.search = vec!["corp.example.".into()];
+        assert_eq!(
+            chain.autopath("web.a.local.", "10.0.0.9"),
+            Some(vec!["east.svc.a.local.".into(), "corp.example.".into(), String::new()])
+        );
+        assert_eq!(chain.autopath("web.b.local.", "10.0.0.9").unwrap()[0], "west.svc.b.local.");
+        assert_eq!(chain.autopath("web.c.local.", "10.0.0.9"), None);
+        assert_eq!(chain.autopath("web.a.local.", "not-an-ip"), None);
+        // Unlike upstream kubernetai, one stanza knowing the pod is enough.
+        let mixed = Chain::new(vec![mock("a.local", HIT), mock("a.local", HIT).knows_pod("east")]);
+        assert!(mixed.autopath("web.a.local.", "10.0.0.9").is_some());
+    }
+
+    #[test]
+    fn metadata_names_the_stanza_holding_the_name() {
+        let chain = Chain::new(vec![mock("b.local", HIT).knows_pod("west"), mock("a.local", HIT)]);
+        let keys: Vec<String> =
+            chain.metadata("web.a.local.", "10.0.0.9").into_iter().map(|e| format!("{}={}", e.key, e.value)).collect();
+        assert_eq!(keys, vec!["kubernetes/client-namespace=west", "kubernetai/stanza=2"]);
+        assert!(chain.metadata("web.c.local.", "bad").is_empty());
     }
 }

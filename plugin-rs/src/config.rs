@@ -15,8 +15,12 @@ use crate::zones;
 pub const DEFAULT_TTL: u32 = 5;
 const MAX_TTL: i64 = 3600;
 
+/// Stanzas per server block: outcomes name the stanzas a query passed
+/// through in a 64-bit set.
+pub const MAX_STANZAS: usize = 64;
+
 /// Properties the host interprets (connections, sources, the runtime).
-pub const HOST_PROPERTIES: [&str; 12] = [
+pub const HOST_PROPERTIES: [&str; 13] = [
     "endpoint",
     "tls",
     "kubeconfig",
@@ -29,6 +33,7 @@ pub const HOST_PROPERTIES: [&str; 12] = [
     "snapshot",
     "wasm",
     "pool",
+    "notify_interval",
 ];
 
 /// How pod names (`a-b-c-d.ns.pod.zone`) are answered.
@@ -104,6 +109,11 @@ impl StanzaConfig {
 pub fn parse(stanzas: &[StanzaInput]) -> Result<Vec<StanzaConfig>, ConfigError> {
     if stanzas.is_empty() {
         return Err(ConfigError { stanza: 0, line: 0, property: String::new(), reason: "no stanzas".into() });
+    }
+    if stanzas.len() > MAX_STANZAS {
+        let last = &stanzas[MAX_STANZAS];
+        let reason = format!("at most {MAX_STANZAS} kubernetai stanzas per server block");
+        return Err(ConfigError { stanza: MAX_STANZAS as u32, line: last.line, property: String::new(), reason });
     }
     stanzas.iter().enumerate().map(|(i, s)| parse_stanza(i as u32, s)).collect()
 }

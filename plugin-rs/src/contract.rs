@@ -72,12 +72,29 @@ pub struct Event {
     pub object: Vec<u8>,
 }
 
+/// What the host knows of its machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Addresses CoreDNS listens on.
+    pub local_ips: Vec<String>,
+    /// The resolv.conf search list.
+    pub search: Vec<String>,
+}
+
+/// A zone and its SOA serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneSerial {
+    pub zone: String,
+    pub serial: u32,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     pub applied: u32,
     pub skipped: u32,
     pub problems: Vec<String>,
-    pub serial: u32,
+    /// Serials of the zones the stanza transfers.
+    pub serials: Vec<ZoneSerial>,
 }
 
 /// A name the core needs resolved by the host.
@@ -96,13 +113,30 @@ pub struct UpstreamReply {
     pub message: Vec<u8>,
 }
 
+/// A message for the client and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub message: Vec<u8>,
+    /// The stanza that answered.
+    pub stanza: u32,
+    /// Bit i: stanza i passed the name on with `fallthrough` first.
+    pub fell_through: u64,
+}
+
+/// One `metadata` plugin value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataEntry {
+    pub key: String,
+    pub value: String,
+}
+
 /// What to do with a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Write this message to the client.
-    Answer(Vec<u8>),
-    /// Hand the query to the next plugin.
-    Fallthrough,
+    Answer(Answer),
+    /// Hand the query to the next plugin; bit i: stanza i passed it on.
+    Fallthrough(u64),
     /// Resolve these, then ask again with the replies.
     Upstream(Vec<UpstreamQuery>),
     /// Write nothing; CoreDNS answers with this response code.

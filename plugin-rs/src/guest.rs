@@ -35,8 +35,9 @@ impl w::Guest for Component {
         }
     }
 
-    fn set_local_ips(ips: Vec<String>) {
-        with_core(|core| core.set_local_ips(&ips));
+    fn set_host(info: w::HostInfo) {
+        let info = c::HostInfo { local_ips: info.local_ips, search: info.search };
+        with_core(|core| core.set_host(&info));
     }
 
     fn apply(stanza: u32, now: i64, events: Vec<w::Event>) -> w::ApplyReport {
@@ -61,7 +62,7 @@ impl w::Guest for Component {
             applied: report.applied,
             skipped: report.skipped,
             problems: report.problems,
-            serial: report.serial,
+            serials: report.serials.into_iter().map(|z| w::ZoneSerial { zone: z.zone, serial: z.serial }).collect(),
         }
     }
 
@@ -73,16 +74,27 @@ impl w::Guest for Component {
         with_core(|core| core.transfer(&zone, serial)).flatten()
     }
 
+    fn autopath(qname: String, client: String) -> Option<Vec<String>> {
+        with_core(|core| core.autopath(&qname, &client)).flatten()
+    }
+
+    fn metadata(qname: String, client: String) -> Vec<w::MetadataEntry> {
+        let entries = with_core(|core| core.metadata(&qname, &client)).unwrap_or_default();
+        entries.into_iter().map(|e| w::MetadataEntry { key: e.key, value: e.value }).collect()
+    }
+
     fn lookup(query: Vec<u8>, replies: Vec<w::UpstreamReply>) -> w::Outcome {
         let replies: Vec<c::UpstreamReply> = replies
             .into_iter()
             .map(|r| c::UpstreamReply { name: r.name, qtype: r.qtype, message: r.message })
             .collect();
         // Unconfigured, the core knows no zones: the query is not its own.
-        let outcome = with_core(|core| core.lookup(&query, &replies)).unwrap_or(c::Outcome::Fallthrough);
+        let outcome = with_core(|core| core.lookup(&query, &replies)).unwrap_or(c::Outcome::Fallthrough(0));
         match outcome {
-            c::Outcome::Answer(bytes) => w::Outcome::Answer(bytes),
-            c::Outcome::Fallthrough => w::Outcome::Fallthrough,
+            c::Outcome::Answer(a) => {
+                w::Outcome::Answer(w::Answer { message: a.message, stanza: a.stanza, fell_through: a.fell_through })
+            }
+            c::Outcome::Fallthrough(passed) => w::Outcome::Fallthrough(passed),
             c::Outcome::Upstream(queries) => w::Outcome::Upstream(
                 queries.into_iter().map(|q| w::UpstreamQuery { name: q.name, qtype: q.qtype }).collect(),
             ),

@@ -11,10 +11,12 @@
 //! and benchmarks, and in wasm through the generated bindings (`guest`).
 
 mod answers;
+mod autopath;
 mod chain;
 pub mod config;
 pub mod contract;
 mod index;
+mod metadata;
 pub mod name;
 mod names;
 mod objects;
@@ -25,5 +27,7 @@ mod zones;
 #[cfg(target_arch = "wasm32")]
 mod guest;
 
-pub use chain::Kubernetai;
+pub use answers::{Served, Upstream};
+pub use chain::{Chain, Cluster, Host, Kubernetai};
 pub use contract::*;
+pub use wire::{Query, Record, Response};

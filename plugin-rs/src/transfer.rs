@@ -22,7 +22,7 @@ impl Stanza {
         self.config.zones.iter().enumerate().any(|(i, z)| z.eq_ignore_case(zone) && self.is_forward(i))
     }
 
-    fn is_forward(&self, i: usize) -> bool {
+    pub(crate) fn is_forward(&self, i: usize) -> bool {
         let z = &self.config.zones[i];
         !crate::zones::is_reverse(z) && !z.to_string().ends_with("arpa.")
     }

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use conformance::Core;
 use kubernetai::{
-    ApplyReport, Change, ConfigError, Event, Kind, Outcome, Plan, StanzaInput, UpstreamQuery, UpstreamReply,
+    Answer, ApplyReport, Change, ConfigError, Event, HostInfo, Kind, MetadataEntry, Outcome, Plan, StanzaInput,
+    UpstreamQuery, UpstreamReply, ZoneSerial,
 };
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
@@ -104,9 +105,10 @@ impl Core for Wasm {
         }
     }
 
-    fn set_local_ips(&mut self, ips: &[String]) {
+    fn set_host(&mut self, info: &HostInfo) {
         let api = self.guest.coredns_kubernetai_core();
-        api.call_set_local_ips(&mut self.store, ips).expect("no trap")
+        let info = w::HostInfo { local_ips: info.local_ips.clone(), search: info.search.clone() };
+        api.call_set_host(&mut self.store, &info).expect("no trap")
     }
 
     fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport {
@@ -120,7 +122,8 @@ impl Core for Wasm {
             .collect();
         let api = self.guest.coredns_kubernetai_core();
         let r = api.call_apply(&mut self.store, stanza, now, &events).expect("no trap");
-        ApplyReport { applied: r.applied, skipped: r.skipped, problems: r.problems, serial: r.serial }
+        let serials = r.serials.into_iter().map(|z| ZoneSerial { zone: z.zone, serial: z.serial }).collect();
+        ApplyReport { applied: r.applied, skipped: r.skipped, problems: r.problems, serials }
     }
 
     fn set_synced(&mut self, stanza: u32, synced: bool) {
@@ -133,6 +136,17 @@ impl Core for Wasm {
         api.call_transfer(&mut self.store, zone, serial).expect("no trap")
     }
 
+    fn autopath(&mut self, qname: &str, client: &str) -> Option<Vec<String>> {
+        let api = self.guest.coredns_kubernetai_core();
+        api.call_autopath(&mut self.store, qname, client).expect("no trap")
+    }
+
+    fn metadata(&mut self, qname: &str, client: &str) -> Vec<MetadataEntry> {
+        let api = self.guest.coredns_kubernetai_core();
+        let entries = api.call_metadata(&mut self.store, qname, client).expect("no trap");
+        entries.into_iter().map(|e| MetadataEntry { key: e.key, value: e.value }).collect()
+    }
+
     fn lookup(&mut self, query: &[u8], replies: &[UpstreamReply]) -> Outcome {
         let replies: Vec<w::UpstreamReply> = replies
             .iter()
@@ -140,8 +154,10 @@ impl Core for Wasm {
             .collect();
         let api = self.guest.coredns_kubernetai_core();
         match api.call_lookup(&mut self.store, query, &replies).expect("no trap") {
-            w::Outcome::Answer(bytes) => Outcome::Answer(bytes),
-            w::Outcome::Fallthrough => Outcome::Fallthrough,
+            w::Outcome::Answer(a) => {
+                Outcome::Answer(Answer { message: a.message, stanza: a.stanza, fell_through: a.fell_through })
+            }
+            w::Outcome::Fallthrough(passed) => Outcome::Fallthrough(passed),
             w::Outcome::Upstream(qs) => {
                 Outcome::Upstream(qs.into_iter().map(|q| UpstreamQuery { name: q.name, qtype: q.qtype }).collect())
             }
@@ -163,6 +179,12 @@ fn conformance_table() {
 #[test]
 fn zone_transfers() {
     let failures = conformance::transfer_run(&new_core);
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn autopath_and_metadata() {
+    let failures = conformance::clients_run(&new_core);
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -200,7 +222,7 @@ fn malformed_objects_and_queries_are_reported_not_fatal() {
     header.truncate(12);
     header[5] = 0;
     match wasm.lookup(&header, &[]) {
-        Outcome::Answer(bytes) => assert_eq!(bytes[3] & 0x0F, 1, "FORMERR"),
+        Outcome::Answer(a) => assert_eq!(a.message[3] & 0x0F, 1, "FORMERR"),
         other => panic!("{other:?}"),
     }
     // The instance is still fine.

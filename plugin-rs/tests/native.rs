@@ -3,7 +3,9 @@
 mod conformance;
 
 use conformance::Core;
-use kubernetai::{ApplyReport, ConfigError, Event, Kubernetai, Outcome, Plan, StanzaInput, UpstreamReply};
+use kubernetai::{
+    ApplyReport, ConfigError, Event, HostInfo, Kubernetai, MetadataEntry, Outcome, Plan, StanzaInput, UpstreamReply,
+};
 
 #[derive(Default)]
 struct Native(Option<Kubernetai>);
@@ -20,8 +22,8 @@ impl Core for Native {
         self.0 = Some(core);
         Ok(plans)
     }
-    fn set_local_ips(&mut self, ips: &[String]) {
-        self.core().set_local_ips(ips)
+    fn set_host(&mut self, info: &HostInfo) {
+        self.core().set_host(info)
     }
     fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport {
         self.core().apply(stanza, now, events)
@@ -31,6 +33,12 @@ impl Core for Native {
     }
     fn transfer(&mut self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
         self.core().transfer(zone, serial)
+    }
+    fn autopath(&mut self, qname: &str, client: &str) -> Option<Vec<String>> {
+        self.core().autopath(qname, client)
+    }
+    fn metadata(&mut self, qname: &str, client: &str) -> Vec<MetadataEntry> {
+        self.core().metadata(qname, client)
     }
     fn lookup(&mut self, query: &[u8], replies: &[UpstreamReply]) -> Outcome {
         self.core().lookup(query, replies)
@@ -50,5 +58,11 @@ fn conformance_table() {
 #[test]
 fn zone_transfers() {
     let failures = conformance::transfer_run(&new_core);
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn autopath_and_metadata() {
+    let failures = conformance::clients_run(&new_core);
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }

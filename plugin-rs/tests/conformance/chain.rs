@@ -32,6 +32,14 @@ fn all_fall_through() -> Scenario {
     )
 }
 
+fn all_fall_through_first_unsynced() -> Scenario {
+    Scenario::new().stanza(&["cluster.local"], &[("fallthrough", &[])], fixture::alpha()).unsynced().stanza(
+        &["cluster.local"],
+        &[("fallthrough", &[])],
+        fixture::beta(),
+    )
+}
+
 fn first_unsynced() -> Scenario {
     Scenario::new().stanza(&["cluster.local"], &[("fallthrough", &[])], fixture::alpha()).unsynced().stanza(
         &["cluster.local"],
@@ -54,9 +62,15 @@ pub fn cases() -> Vec<Case> {
             same_zone_fallthrough,
             "only-beta.shop.svc.cluster.local.",
             A,
-            "NOERROR aa\nan only-beta.shop.svc.cluster.local. 5 IN A 10.97.0.5",
+            "NOERROR aa\nan only-beta.shop.svc.cluster.local. 5 IN A 10.97.0.5\nvia stanza 2, passed by 1",
         ),
-        case("chain", same_zone_fallthrough, "nope.shop.svc.cluster.local.", A, format!("NXDOMAIN aa\n{SOA}")),
+        case(
+            "chain",
+            same_zone_fallthrough,
+            "nope.shop.svc.cluster.local.",
+            A,
+            format!("NXDOMAIN aa\n{SOA}\nvia stanza 2, passed by 1"),
+        ),
         // NODATA in the first stanza does not fall through.
         case(
             "chain",
@@ -71,7 +85,7 @@ pub fn cases() -> Vec<Case> {
             different_zones,
             "web.shop.svc.remote.local.",
             A,
-            "NOERROR aa\nan web.shop.svc.remote.local. 5 IN A 10.97.0.10",
+            "NOERROR aa\nan web.shop.svc.remote.local. 5 IN A 10.97.0.10\nvia stanza 2",
         ),
         case(
             "chain",
@@ -81,14 +95,31 @@ pub fn cases() -> Vec<Case> {
             "NOERROR aa\nan web.shop.svc.cluster.local. 5 IN A 10.96.0.10",
         ),
         case("chain", different_zones, "www.example.org.", A, "FALLTHROUGH"),
-        case("chain", all_fall_through, "nope.shop.svc.cluster.local.", A, "FALLTHROUGH"),
-        // As in the plugin, fallthrough is decided before sync state.
+        case("chain", all_fall_through, "nope.shop.svc.cluster.local.", A, "FALLTHROUGH\nvia passed by 1,2"),
+        // As in the plugin, fallthrough is decided before sync state...
         case(
             "chain",
             first_unsynced,
             "only-beta.shop.svc.cluster.local.",
             A,
-            "NOERROR aa\nan only-beta.shop.svc.cluster.local. 5 IN A 10.97.0.5",
+            "NOERROR aa\nan only-beta.shop.svc.cluster.local. 5 IN A 10.97.0.5\nvia stanza 2, passed by 1",
+        ),
+        // ...but a name missing everywhere while a stanza on the way has not
+        // synced is SERVFAIL, not a negative answer clients would cache (the
+        // plugin chain would answer NXDOMAIN or ask the next plugin).
+        case(
+            "chain",
+            first_unsynced,
+            "nope.shop.svc.cluster.local.",
+            A,
+            format!("SERVFAIL aa\n{SOA}\nvia stanza 2, passed by 1"),
+        ),
+        case(
+            "chain",
+            all_fall_through_first_unsynced,
+            "nope.shop.svc.cluster.local.",
+            A,
+            format!("SERVFAIL aa\n{SOA}\nvia stanza 1, passed by 1,2"),
         ),
     ]
 }

@@ -12,6 +12,7 @@
 pub mod fixture;
 
 mod chain;
+mod clients;
 mod headless;
 mod negative;
 mod options;
@@ -22,12 +23,16 @@ mod srv;
 mod transfer;
 mod zonal;
 
+pub use clients::run as clients_run;
 pub use transfer::run as transfer_run;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, Record, RecordType, rdata};
 use hickory_proto::serialize::binary::BinDecodable;
-use kubernetai::{ApplyReport, ConfigError, Event, Outcome, Plan, Property, StanzaInput, UpstreamQuery, UpstreamReply};
+use kubernetai::{
+    ApplyReport, ConfigError, Event, HostInfo, MetadataEntry, Outcome, Plan, Property, StanzaInput, UpstreamQuery,
+    UpstreamReply,
+};
 
 /// Unix time the scenarios' objects arrive at: the SOA serial.
 pub const NOW: i64 = 1_700_000_000;
@@ -35,10 +40,12 @@ pub const NOW: i64 = 1_700_000_000;
 /// Anything that implements the contract.
 pub trait Core {
     fn configure(&mut self, stanzas: &[StanzaInput], seed: u64) -> Result<Vec<Plan>, ConfigError>;
-    fn set_local_ips(&mut self, ips: &[String]);
+    fn set_host(&mut self, info: &HostInfo);
     fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport;
     fn set_synced(&mut self, stanza: u32, synced: bool);
     fn transfer(&mut self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>>;
+    fn autopath(&mut self, qname: &str, client: &str) -> Option<Vec<String>>;
+    fn metadata(&mut self, qname: &str, client: &str) -> Vec<MetadataEntry>;
     fn lookup(&mut self, query: &[u8], replies: &[UpstreamReply]) -> Outcome;
 }
 
@@ -47,12 +54,12 @@ pub struct Scenario {
     pub stanzas: Vec<StanzaInput>,
     pub objects: Vec<Vec<Event>>,
     pub synced: Vec<bool>,
-    pub local_ips: Vec<String>,
+    pub host: HostInfo,
 }
 
 impl Scenario {
     pub fn new() -> Scenario {
-        Scenario { stanzas: Vec::new(), objects: Vec::new(), synced: Vec::new(), local_ips: Vec::new() }
+        Scenario { stanzas: Vec::new(), objects: Vec::new(), synced: Vec::new(), host: HostInfo::default() }
     }
 
     /// Adds a synced stanza.
@@ -83,14 +90,19 @@ impl Scenario {
     }
 
     pub fn local_ips(mut self, ips: &[&str]) -> Scenario {
-        self.local_ips = ips.iter().map(|s| s.to_string()).collect();
+        self.host.local_ips = ips.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn search(mut self, domains: &[&str]) -> Scenario {
+        self.host.search = domains.iter().map(|s| s.to_string()).collect();
         self
     }
 
     /// Loads the scenario into a fresh core.
     pub fn load(&self, core: &mut dyn Core) {
         core.configure(&self.stanzas, 42).expect("scenario configuration is valid");
-        core.set_local_ips(&self.local_ips);
+        core.set_host(&self.host);
         for (i, objects) in self.objects.iter().enumerate() {
             let report = core.apply(i as u32, NOW, objects);
             assert_eq!(report.skipped, 0, "fixture objects must all apply: {:?}", report.problems);
@@ -199,15 +211,30 @@ fn replies_for(needed: &[UpstreamQuery], c: &Case) -> Vec<UpstreamReply> {
 /// record prefixed by its section (`an`, `ns`, `ar`).
 pub fn render(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Fallthrough => "FALLTHROUGH".into(),
+        Outcome::Fallthrough(0) => "FALLTHROUGH".into(),
+        Outcome::Fallthrough(passed) => format!("FALLTHROUGH\n{}", provenance(None, *passed)),
         Outcome::Rcode(rcode) => format!("RCODE {}", rcode_name(u16::from(*rcode))),
         Outcome::Upstream(needed) => {
             let names: Vec<String> =
                 needed.iter().map(|n| format!("{} {}", n.name, RecordType::from(n.qtype))).collect();
             format!("UPSTREAM {}", names.join(", "))
         }
-        Outcome::Answer(bytes) => render_message(bytes),
+        Outcome::Answer(a) if a.stanza == 0 && a.fell_through == 0 => render_message(&a.message),
+        Outcome::Answer(a) => format!("{}\n{}", render_message(&a.message), provenance(Some(a.stanza), a.fell_through)),
     }
+}
+
+/// Which stanza answered and which passed the name on, numbered from 1.
+fn provenance(stanza: Option<u32>, passed: u64) -> String {
+    let passed: Vec<String> = (0..64).filter(|i| passed & (1 << i) != 0).map(|i| (i + 1).to_string()).collect();
+    let mut parts = Vec::new();
+    if let Some(s) = stanza {
+        parts.push(format!("stanza {}", s + 1));
+    }
+    if !passed.is_empty() {
+        parts.push(format!("passed by {}", passed.join(",")));
+    }
+    format!("via {}", parts.join(", "))
 }
 
 /// The mnemonic dig prints.

@@ -134,7 +134,7 @@ pub fn cases() -> Vec<Case> {
             CNAME,
             "NOERROR aa\nan ext.shop.svc.cluster.local. 5 IN CNAME www.example.org.",
         ),
-        case("options", fall_all, "nope.shop.svc.cluster.local.", A, "FALLTHROUGH"),
+        case("options", fall_all, "nope.shop.svc.cluster.local.", A, "FALLTHROUGH\nvia passed by 1"),
         // Only misses fall through; hits and NODATA answer.
         case(
             "options",
@@ -144,6 +144,6 @@ pub fn cases() -> Vec<Case> {
             "NOERROR aa\nan web.shop.svc.cluster.local. 5 IN A 10.96.0.10",
         ),
         case("options", fall_reverse, "nope.shop.svc.cluster.local.", A, nx),
-        case("options", fall_reverse, "9.9.9.10.in-addr.arpa.", PTR, "FALLTHROUGH"),
+        case("options", fall_reverse, "9.9.9.10.in-addr.arpa.", PTR, "FALLTHROUGH\nvia passed by 1"),
     ]
 }

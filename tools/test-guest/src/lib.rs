@@ -5,26 +5,43 @@
 //! misbehave on demand (trap, loop, grow memory) to exercise the host's
 //! failure handling. It is never embedded in a plugin.
 //!
-//! `lookup` dispatches on the first label of the question name:
+//! `lookup` dispatches on the first label of the question name. Answers
+//! come from stanza 0 with no stanza having fallen through, except with
+//! `ans`:
 //!
 //! | label    | outcome                                                      |
 //! |----------|--------------------------------------------------------------|
 //! | `trap`   | panics (a trap: the release profile aborts on panic)         |
 //! | `loop`   | never returns                                                |
 //! | `grow`   | allocates 1 MiB blocks until memory runs out                 |
-//! | `fall`   | `fallthrough`                                                |
+//! | `fall`   | `fallthrough(X)`, X the second label in hex, else 0          |
+//! | `ans`    | like other, from stanza S (third label, decimal) after the   |
+//! |          | stanzas X (second label, hex): `ans.X.S.…`                   |
 //! | `refuse` | `rcode(5)`                                                   |
 //! | `up`     | `upstream([target.example./A, other.example./AAAA])` without |
 //! |          | replies; with replies, `answer(for each: name, qtype BE,     |
 //! |          | message)`                                                    |
 //! | `state`  | `answer(dump of the replicated state, see [`State::dump`])`  |
 //! | `count`  | `answer(events applied per stanza, u32 BE each)`             |
+//! | `calls`  | `answer(apply calls per stanza, u32 BE each)`                |
+//! | `serial` | `answer(last apply's now per stanza, u32 BE each)`           |
 //! | other    | `answer(query with QR set, then local IPs joined by ",")`    |
 //!
 //! `apply` counts every event, skips (and reports) objects that do not
 //! start with `{`, keeps the others by kind and `"namespace/name"`, and
 //! panics on an object containing `"trap":true`, so tests can exercise the
-//! host's handling of an object the core cannot digest.
+//! host's handling of an object the core cannot digest. Its report has one
+//! serial per zone of the stanza: `now` truncated to 32 bits, minus the
+//! zone's index, so that zones differ and the first has the largest.
+//!
+//! `autopath(qname, client)` is None for client `none`, an empty list for
+//! client `empty`, else `[qname, client, search list…, ""]`.
+//!
+//! `metadata(qname, client)` is empty for an empty qname, else
+//! `test/qname`, `test/client`, `test/ünï` = `✓ß🙂`, then `test/search/I`
+//! for each search domain I.
+//!
+//! Both trap for client `trap` and never return for client `loop`.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -33,7 +50,8 @@ use std::fmt::Write as _;
 wit_bindgen::generate!({ path: "../../wit", world: "kubernetai" });
 
 use exports::coredns::kubernetai::core::{
-    ApplyReport, Change, ConfigError, Event, Guest, Kind, Outcome, Stanza, StanzaPlan, UpstreamQuery, UpstreamReply,
+    Answer, ApplyReport, Change, ConfigError, Event, Guest, HostInfo, Kind, MetadataEntry, Outcome, Stanza, StanzaPlan,
+    UpstreamQuery, UpstreamReply, ZoneSerial,
 };
 
 /// Everything the host replicates into each instance. `dump` of two
@@ -43,15 +61,22 @@ use exports::coredns::kubernetai::core::{
 struct State {
     seed: u64,
     local_ips: Vec<String>,
+    search: Vec<String>,
     stanzas: Vec<StanzaState>,
 }
 
 #[derive(Default, Clone)]
 struct StanzaState {
+    /// The zones of the stanza's plan, for the apply report's serials.
+    zones: Vec<String>,
     synced: bool,
     /// Events received, skipped ones included. Depends on history, unlike
     /// `objects`: a replayed replica sees fewer events.
     events: u32,
+    /// Apply calls received; depends on history too.
+    calls: u32,
+    /// `now` of the last apply call, truncated to 32 bits.
+    serial: u32,
     /// Live objects by (kind, "namespace/name").
     objects: BTreeMap<(String, String), Vec<u8>>,
 }
@@ -71,13 +96,14 @@ impl State {
         &mut self.stanzas[i]
     }
 
-    /// One line per fact: `seed=N`, `ips=a,b`, then per stanza
+    /// One line per fact: `seed=N`, `ips=a,b`, `search=a,b`, then per stanza
     /// `stanza I synced=B objects=N` followed by `I KIND KEY JSON` lines
     /// in key order.
     fn dump(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "seed={}", self.seed);
         let _ = writeln!(out, "ips={}", self.local_ips.join(","));
+        let _ = writeln!(out, "search={}", self.search.join(","));
         for (i, s) in self.stanzas.iter().enumerate() {
             let _ = writeln!(out, "stanza {i} synced={} objects={}", s.synced, s.objects.len());
             for ((kind, key), json) in &s.objects {
@@ -104,21 +130,26 @@ impl Guest for TestGuest {
                 });
             }
         }
-        STATE.with(|st| {
-            *st.borrow_mut() =
-                State { seed: hash_seed, local_ips: Vec::new(), stanzas: vec![StanzaState::default(); stanzas.len()] }
-        });
-        Ok(stanzas.iter().map(plan).collect())
+        let plans: Vec<StanzaPlan> = stanzas.iter().map(plan).collect();
+        let states = plans.iter().map(|p| StanzaState { zones: p.zones.clone(), ..StanzaState::default() }).collect();
+        STATE.with(|st| *st.borrow_mut() = State { seed: hash_seed, stanzas: states, ..State::default() });
+        Ok(plans)
     }
 
-    fn set_local_ips(ips: Vec<String>) {
-        STATE.with(|st| st.borrow_mut().local_ips = ips);
+    fn set_host(info: HostInfo) {
+        STATE.with(|st| {
+            let mut st = st.borrow_mut();
+            st.local_ips = info.local_ips;
+            st.search = info.search;
+        });
     }
 
     fn apply(stanza: u32, now: i64, events: Vec<Event>) -> ApplyReport {
         STATE.with(|st| {
             let mut st = st.borrow_mut();
             let s = st.stanza(stanza);
+            s.calls += 1;
+            s.serial = now as u32;
             let mut problems = Vec::new();
             for (n, e) in events.iter().enumerate() {
                 s.events += 1;
@@ -135,7 +166,10 @@ impl Guest for TestGuest {
                     Change::Delete => s.objects.remove(&key),
                 };
             }
-            ApplyReport { applied: events.len() as u32, skipped: problems.len() as u32, problems, serial: now as u32 }
+            let serials = (s.zones.iter().zip(0u32..))
+                .map(|(z, i)| ZoneSerial { zone: z.clone(), serial: s.serial.wrapping_sub(i) })
+                .collect();
+            ApplyReport { applied: events.len() as u32, skipped: problems.len() as u32, problems, serials }
         })
     }
 
@@ -151,19 +185,58 @@ impl Guest for TestGuest {
         Some(vec![zone.into_bytes(), serial.to_string().into_bytes(), synced.to_string().into_bytes()])
     }
 
+    fn autopath(qname: String, client: String) -> Option<Vec<String>> {
+        match client.as_str() {
+            "trap" => panic!("trap requested"),
+            "loop" => spin(),
+            "none" => None,
+            "empty" => Some(Vec::new()),
+            _ => {
+                let search = STATE.with(|st| st.borrow().search.clone());
+                Some([qname, client].into_iter().chain(search).chain([String::new()]).collect())
+            }
+        }
+    }
+
+    fn metadata(qname: String, client: String) -> Vec<MetadataEntry> {
+        match client.as_str() {
+            "trap" => panic!("trap requested"),
+            "loop" => spin(),
+            _ => {}
+        }
+        if qname.is_empty() {
+            return Vec::new();
+        }
+        let entry = |key: &str, value: String| MetadataEntry { key: key.into(), value };
+        let mut out = vec![entry("test/qname", qname), entry("test/client", client), entry("test/ünï", "✓ß🙂".into())];
+        STATE.with(|st| {
+            for (i, s) in st.borrow().search.iter().enumerate() {
+                out.push(entry(&format!("test/search/{i}"), s.clone()));
+            }
+        });
+        out
+    }
+
     fn lookup(query: Vec<u8>, replies: Vec<UpstreamReply>) -> Outcome {
-        match first_label(&query).to_ascii_lowercase().as_slice() {
+        let labels = labels(&query);
+        let label = |i: usize| labels.get(i).copied().unwrap_or_default();
+        match label(0).to_ascii_lowercase().as_slice() {
             b"trap" => panic!("trap requested"),
             b"loop" => spin(),
             b"grow" => grow(),
-            b"fall" => Outcome::Fallthrough,
+            b"fall" => Outcome::Fallthrough(hex(label(1)).unwrap_or(0)),
+            b"ans" => {
+                let stanza = std::str::from_utf8(label(2)).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let fell_through = hex(label(1)).unwrap_or(0);
+                Outcome::Answer(Answer { message: echo(query), stanza, fell_through })
+            }
             b"refuse" => Outcome::Rcode(5),
             b"up" => upstream(replies),
-            b"state" => Outcome::Answer(STATE.with(|st| st.borrow().dump()).into_bytes()),
-            b"count" => Outcome::Answer(
-                STATE.with(|st| st.borrow().stanzas.iter().flat_map(|s| s.events.to_be_bytes()).collect()),
-            ),
-            _ => echo(query),
+            b"state" => answer(STATE.with(|st| st.borrow().dump()).into_bytes()),
+            b"count" => answer(per_stanza(|s| s.events)),
+            b"calls" => answer(per_stanza(|s| s.calls)),
+            b"serial" => answer(per_stanza(|s| s.serial)),
+            _ => answer(echo(query)),
         }
     }
 }
@@ -207,19 +280,42 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The first label of the question name: a length byte at offset 12, right
-/// after the header. Empty when the message is too short.
-fn first_label(msg: &[u8]) -> &[u8] {
-    let Some(&len) = msg.get(12) else { return &[] };
-    msg.get(13..13 + len as usize).unwrap_or(&[])
+/// The labels of the question name, which starts right after the header
+/// (offset 12), uncompressed; stops at the root or where the message ends.
+fn labels(msg: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 12;
+    while let Some(&len) = msg.get(at) {
+        let Some(label) = msg.get(at + 1..at + 1 + len as usize) else { break };
+        if len == 0 {
+            break;
+        }
+        out.push(label);
+        at += 1 + len as usize;
+    }
+    out
 }
 
-fn echo(mut query: Vec<u8>) -> Outcome {
+fn hex(label: &[u8]) -> Option<u64> {
+    u64::from_str_radix(std::str::from_utf8(label).ok()?, 16).ok()
+}
+
+/// An answer from stanza 0, no stanza having fallen through.
+fn answer(message: Vec<u8>) -> Outcome {
+    Outcome::Answer(Answer { message, stanza: 0, fell_through: 0 })
+}
+
+fn per_stanza(f: impl Fn(&StanzaState) -> u32) -> Vec<u8> {
+    STATE.with(|st| st.borrow().stanzas.iter().flat_map(|s| f(s).to_be_bytes()).collect())
+}
+
+/// The query with QR set, then the local IPs joined by ",".
+fn echo(mut query: Vec<u8>) -> Vec<u8> {
     if let Some(flags) = query.get_mut(2) {
         *flags |= 0x80;
     }
     STATE.with(|st| query.extend_from_slice(st.borrow().local_ips.join(",").as_bytes()));
-    Outcome::Answer(query)
+    query
 }
 
 fn upstream(replies: Vec<UpstreamReply>) -> Outcome {
@@ -235,7 +331,7 @@ fn upstream(replies: Vec<UpstreamReply>) -> Outcome {
         out.extend_from_slice(&r.qtype.to_be_bytes());
         out.extend_from_slice(&r.message);
     }
-    Outcome::Answer(out)
+    answer(out)
 }
 
 fn spin() -> ! {

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Tests and benchmarks with the real DNS core (plugin-rs): proof that the
+// layouts this host reads are the ones the real bindings write.
+
+// realComponent returns the real core's bytes and whether
+// KUBERNETAI_COMPONENT named it, or skips when there is none.
+func realComponent(tb testing.TB) ([]byte, bool) {
+	tb.Helper()
+	path, named := os.LookupEnv("KUBERNETAI_COMPONENT")
+	if !named {
+		// The embedded copy, which `make test` checks is current.
+		path = filepath.Join("..", "kubernetai.wasm")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Skipf("real component missing (%v); build it with `make component` or set KUBERNETAI_COMPONENT", err)
+	}
+	return b, named
+}
+
+// compileReal compiles the real core, closed at the end of the test. An
+// embedded copy built for an older contract is skipped rather than failed:
+// `make check-embed` is what catches a stale embed.
+func compileReal(tb testing.TB) *Module {
+	tb.Helper()
+	component, named := realComponent(tb)
+	ctx := context.Background()
+	mod, err := Compile(ctx, component)
+	if err != nil && !named && errors.Is(err, ErrContract) {
+		tb.Skipf("the embedded component predates this host's contract (%v); run `make embed` or set KUBERNETAI_COMPONENT", err)
+	}
+	if err != nil {
+		tb.Fatalf("Compile(real component): %v", err)
+	}
+	tb.Cleanup(func() { _ = mod.Close(ctx) })
+	return mod
+}
+
+// unpack parses an answer of the real core, failing unless it is one.
+func unpack(tb testing.TB, out Outcome) *dns.Msg {
+	tb.Helper()
+	if out.Kind != OutcomeAnswer {
+		tb.Fatalf("outcome %s, want an answer", describe(out))
+	}
+	var m dns.Msg
+	if err := m.Unpack(out.Answer); err != nil {
+		tb.Fatalf("answer does not parse: %v", err)
+	}
+	return &m
+}
+
+// TestRealCore runs every function of the contract on the real core, in
+// every replica of a pool, before and after a replacement.
+func TestRealCore(t *testing.T) {
+	const now = 1700000000
+	stanzas := []Stanza{{
+		Zones:      []string{"cluster.local"},
+		Properties: []Property{{Name: "pods", Args: []string{"verified"}, Line: 2}},
+		Line:       1,
+	}}
+	e, plans, err := New(context.Background(), compileReal(t), Config{PoolSize: 2, Stanzas: stanzas})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	if len(plans) != 1 || !slices.Equal(plans[0].Zones, []string{"cluster.local."}) || !slices.Contains(plans[0].Kinds, KindPod) {
+		t.Fatalf("plans = %+v, want cluster.local. with pods", plans)
+	}
+	e.now = func() time.Time { return time.Unix(now, 0) }
+	report, err := e.Apply(0, []Event{
+		{Kind: KindNamespace, Key: "shop", Object: []byte(`{"metadata":{"name":"shop"}}`)},
+		{Kind: KindPod, Key: "shop/p", Object: []byte(`{"metadata":{"name":"p","namespace":"shop","labels":{"app":"x"}},"status":{"podIPs":[{"ip":"10.1.0.9"}]}}`)},
+		{Kind: KindService, Key: "shop/web", Object: []byte(`{"metadata":{"name":"web","namespace":"shop"},` +
+			`"spec":{"type":"ClusterIP","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],"ports":[{"name":"http","port":80,"protocol":"TCP"}]}}`)},
+	})
+	want := ApplyReport{Applied: 3, Problems: []string{}, Serials: []ZoneSerial{{"cluster.local.", now}}}
+	if err != nil || !reflect.DeepEqual(report, want) {
+		t.Fatalf("Apply = %+v, %v; want %+v", report, err, want)
+	}
+	e.SetSynced(0, true)
+	if err := e.SetHost(HostInfo{LocalIPs: []string{"192.0.2.53"}, Search: []string{"corp.example."}}); err != nil {
+		t.Fatal(err)
+	}
+
+	everyInstance(t, e, func(in *Instance) { checkRealCore(t, in, now) })
+	// A replacement replays the mirror into a fresh instance: it must
+	// answer the same, SOA serial included.
+	s, err := e.pool.borrow(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.in.fail("test", errors.New("killed by the test"))
+	e.giveBack(s)
+	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
+	everyInstance(t, e, func(in *Instance) { checkRealCore(t, in, now) })
+}
+
+func checkRealCore(t *testing.T, in *Instance, serial uint32) {
+	t.Helper()
+	ctx := context.Background()
+	search, ok, err := in.AutoPath(ctx, "web.shop.svc.cluster.local.", "10.1.0.9")
+	want := []string{"shop.svc.cluster.local.", "svc.cluster.local.", "cluster.local.", "corp.example.", ""}
+	if err != nil || !ok || !reflect.DeepEqual(search, want) {
+		t.Errorf("AutoPath = %q, %v, %v; want %q", search, ok, err, want)
+	}
+	if search, ok, err := in.AutoPath(ctx, "web.shop.svc.cluster.local.", "10.9.9.9"); err != nil || ok || search != nil {
+		t.Errorf("AutoPath(unknown client) = %q, %v, %v; want nothing", search, ok, err)
+	}
+
+	entries, err := in.Metadata(ctx, "web.shop.svc.cluster.local.", "10.1.0.9")
+	if err != nil || !slices.Contains(entries, MetadataEntry{"kubernetes/client-pod-name", "p"}) ||
+		!slices.Contains(entries, MetadataEntry{"kubernetes/service", "web"}) {
+		t.Errorf("Metadata = %q, %v; want kubernetes/client-pod-name=p and kubernetes/service=web", entries, err)
+	}
+
+	out, err := in.Lookup(ctx, query("web.shop.svc.cluster.local."), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := unpack(t, out)
+	if out.Stanza != 0 || out.FellThrough != 0 || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 ||
+		m.Answer[0].(*dns.A).A.String() != "10.96.0.10" {
+		t.Errorf("Lookup(web) = stanza %d, fell-through %#x, %v", out.Stanza, out.FellThrough, m)
+	}
+	out, err = in.Lookup(ctx, query("nope.shop.svc.cluster.local."), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = unpack(t, out)
+	if m.Rcode != dns.RcodeNameError || len(m.Ns) != 1 || m.Ns[0].(*dns.SOA).Serial != serial {
+		t.Errorf("Lookup(nope) = %v, want NXDOMAIN with SOA serial %d", m, serial)
+	}
+	out, err = in.Lookup(ctx, query("www.example.org."), nil)
+	if want := (Outcome{Kind: OutcomeFallthrough}); err != nil || !reflect.DeepEqual(out, want) {
+		t.Errorf("Lookup(out of zone) = %s, %v; want %s", describe(out), err, describe(want))
+	}
+}

@@ -1,0 +1,116 @@
+package feed
+
+import (
+	"fmt"
+	"net/http"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Connection is how a stanza reaches its API server: the kubernetes
+// plugin's `endpoint`, `tls`, `kubeconfig`, `apiserver_*` options, or the
+// in-cluster service account when none is given.
+type Connection struct {
+	Endpoint    string
+	TLS         []string // cert, key, CA
+	Kubeconfig  string
+	Context     string
+	QPS         float32
+	Burst       int
+	MaxInflight int
+	UserAgent   string
+}
+
+// Config builds the client configuration, with the kubernetes plugin's
+// precedence: a kubeconfig wins, then an endpoint (with tls), then
+// in-cluster credentials.
+func (c *Connection) Config() (*rest.Config, error) {
+	cfg, err := c.base()
+	if err != nil {
+		return nil, err
+	}
+	// Protobuf is the API server's cheapest encoding for the core types.
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	cfg.UserAgent = c.UserAgent
+	if c.QPS > 0 {
+		cfg.QPS = c.QPS
+	}
+	if c.Burst > 0 {
+		cfg.Burst = c.Burst
+	}
+	if c.MaxInflight > 0 {
+		wrap := cfg.WrapTransport
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			if wrap != nil {
+				rt = wrap(rt)
+			}
+			return limitInflight(rt, c.MaxInflight)
+		}
+	}
+	return cfg, nil
+}
+
+func (c *Connection) base() (*rest.Config, error) {
+	switch {
+	case c.Kubeconfig != "":
+		rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: c.Kubeconfig}
+		overrides := &clientcmd.ConfigOverrides{CurrentContext: c.Context}
+		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
+		}
+		return cfg, nil
+	case c.Endpoint != "":
+		overrides := &clientcmd.ConfigOverrides{ClusterInfo: clientcmdapi.Cluster{Server: c.Endpoint}}
+		if len(c.TLS) == 3 {
+			overrides.AuthInfo.ClientCertificate, overrides.AuthInfo.ClientKey = c.TLS[0], c.TLS[1]
+			overrides.ClusterInfo.CertificateAuthority = c.TLS[2]
+		}
+		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{}, overrides).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", c.Endpoint, err)
+		}
+		return cfg, nil
+	default:
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster credentials (no endpoint or kubeconfig given): %w", err)
+		}
+		return cfg, nil
+	}
+}
+
+// String names the API server for log lines.
+func (c *Connection) String() string {
+	switch {
+	case c.Kubeconfig != "" && c.Context != "":
+		return fmt.Sprintf("kubeconfig %s (context %s)", c.Kubeconfig, c.Context)
+	case c.Kubeconfig != "":
+		return "kubeconfig " + c.Kubeconfig
+	case c.Endpoint != "":
+		return c.Endpoint
+	}
+	return "the in-cluster API server"
+}
+
+// limitInflight caps concurrent requests to the API server
+// (`apiserver_max_inflight`).
+func limitInflight(next http.RoundTripper, n int) http.RoundTripper {
+	slots := make(chan struct{}, n)
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			return next.RoundTrip(r)
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

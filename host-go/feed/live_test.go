@@ -1,0 +1,167 @@
+package feed
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// collector is a Sink that remembers everything, safe for the test to read.
+type collector struct {
+	mu      sync.Mutex
+	changes []Change
+	batches int
+	synced  chan struct{}
+}
+
+func newCollector() *collector { return &collector{synced: make(chan struct{})} }
+
+func (c *collector) Apply(b []Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.changes = append(c.changes, b...)
+	c.batches++
+}
+
+func (c *collector) Synced() { close(c.synced) }
+
+// seen lists "kind key" for upserts and "-kind key" for deletes.
+func (c *collector) seen() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, ch := range c.changes {
+		prefix := ""
+		if ch.Deleted {
+			prefix = "-"
+		}
+		out = append(out, prefix+ch.Object.Kind+" "+ch.Object.Key())
+	}
+	return out
+}
+
+func (c *collector) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, s := range c.seen() {
+			if s == want {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("never saw %q; saw %v", want, c.seen())
+}
+
+func meta(ns, name string, labels map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Namespace: ns, Name: name, Labels: labels, ResourceVersion: "1",
+		Annotations:   map[string]string{"big": "drop", triggerAnnotation: "2026-01-02T03:04:05Z"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+	}
+}
+
+func TestLiveDeliversAndFollows(t *testing.T) {
+	client := fake.NewClientset(
+		&corev1.Namespace{ObjectMeta: meta("", "shop", map[string]string{"team": "a"})},
+		&corev1.Namespace{ObjectMeta: meta("", "other", map[string]string{"team": "b"})},
+		&corev1.Service{ObjectMeta: meta("shop", "web", map[string]string{"app": "web"}),
+			Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"}},
+		&corev1.Service{ObjectMeta: meta("shop", "hidden", map[string]string{"app": "other"})},
+		&discoveryv1.EndpointSlice{ObjectMeta: meta("shop", "web-1", map[string]string{"app": "web", "kubernetes.io/service-name": "web"}),
+			AddressType: discoveryv1.AddressTypeIPv4, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.0.1"}}}},
+		&corev1.Pod{ObjectMeta: meta("shop", "p", map[string]string{"app": "web"}),
+			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "big"}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIPs: []corev1.PodIP{{IP: "10.1.0.1"}}}},
+	)
+	imports := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceImport",
+		"metadata": map[string]any{"name": "web", "namespace": "shop", "labels": map[string]any{"team": "a"}},
+		"spec":     map[string]any{"type": "ClusterSetIP", "ips": []any{"10.9.0.1"}},
+	}}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{serviceImports: "ServiceImportList"}, imports)
+	f := &Filter{
+		Kinds:           []string{KindNamespace, KindService, KindEndpointSlice, KindPod, KindServiceImport},
+		Multicluster:    true,
+		Labels:          mustSelector(t, "app=web"),
+		NamespaceLabels: mustSelector(t, "team=a"),
+	}
+	var logged []string
+	l := newLive(&Connection{Endpoint: "https://fake"}, f, client, dyn, func(format string, a ...any) {
+		logged = append(logged, format)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := newCollector()
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, sink) }()
+	select {
+	case <-sink.synced:
+	case <-time.After(20 * time.Second):
+		t.Fatal("never synced")
+	}
+	got := strings.Join(sorted(sink.seen()), ", ")
+	want := "EndpointSlice shop/web-1, Namespace shop, Pod shop/p, Service shop/web, ServiceImport shop/web"
+	if got != want {
+		t.Errorf("initial state:\n got %s\nwant %s", got, want)
+	}
+	// Objects arrive trimmed; the slice keeps its change trigger time.
+	for _, c := range sink.changes {
+		js := string(c.Object.JSON)
+		if strings.Contains(js, "managedFields") || strings.Contains(js, "drop") || strings.Contains(js, `"big"`) {
+			t.Errorf("%s not trimmed: %s", c.Object.Key(), js)
+		}
+		if c.Object.Kind == KindEndpointSlice && c.Object.Changed.IsZero() {
+			t.Error("slice lost its trigger time")
+		}
+	}
+
+	// Changes follow.
+	svc := &corev1.Service{ObjectMeta: meta("shop", "db", map[string]string{"app": "web"})}
+	if _, err := client.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sink.waitFor(t, "Service shop/db")
+	if err := client.CoreV1().Services("shop").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sink.waitFor(t, "-Service shop/web")
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
+
+func TestServiceJSONReadsBack(t *testing.T) {
+	svc := &corev1.Service{ObjectMeta: meta("shop", "web", nil), Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"}}
+	trimmed, _ := trim(svc)
+	o := toObject(KindService, trimmed)
+	var back map[string]any
+	if err := json.Unmarshal(o.JSON, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["spec"].(map[string]any)["clusterIP"] != "10.96.0.10" || o.Key() != "shop/web" {
+		t.Errorf("%s", o.JSON)
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,62 @@
+package kubernetai
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin/metadata"
+	"github.com/coredns/coredns/request"
+)
+
+// autopathTimeout bounds the core's work for autopath and metadata, which
+// CoreDNS asks for without a deadline.
+const autopathTimeout = time.Second
+
+// stanzaKey is the metadata key naming the stanza that answered.
+const stanzaKey = "kubernetai/stanza"
+
+// answered carries, from ServeDNS to the metadata plugin's readers, which
+// stanza answered (the log plugin reads metadata after the answer).
+type answered struct{ stanza atomic.Int32 }
+
+type answeredKey struct{}
+
+// Metadata implements the metadata plugin's Provider: the values the
+// kubernetes plugin publishes (`kubernetes/*`: the parts of the name, the
+// client's pod) and `kubernetai/stanza`, the stanza that answered (or, when
+// none did, the first whose zones hold the name).
+func (k *Kubernetai) Metadata(ctx context.Context, state request.Request) context.Context {
+	cctx, cancel := context.WithTimeout(context.Background(), autopathTimeout)
+	defer cancel()
+	entries, err := k.engine.Metadata(cctx, state.Name(), state.IP())
+	if err != nil {
+		countGuestFailure("metadata", err)
+		return ctx
+	}
+	for _, e := range entries {
+		if e.Key == stanzaKey {
+			a := &answered{}
+			fallback := e.Value
+			ctx = context.WithValue(ctx, answeredKey{}, a)
+			metadata.SetValueFunc(ctx, stanzaKey, func() string {
+				if n := a.stanza.Load(); n > 0 {
+					return strconv.Itoa(int(n))
+				}
+				return fallback
+			})
+			continue
+		}
+		value := e.Value
+		metadata.SetValueFunc(ctx, e.Key, func() string { return value })
+	}
+	return ctx
+}
+
+// noteAnswer records the answering stanza for `kubernetai/stanza`.
+func noteAnswer(ctx context.Context, stanza uint32) {
+	if a, ok := ctx.Value(answeredKey{}).(*answered); ok {
+		a.stanza.Store(int32(stanza) + 1)
+	}
+}

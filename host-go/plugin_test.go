@@ -1,0 +1,246 @@
+package kubernetai
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coredns/coredns/plugin/metadata"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/coredns/coredns/request"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kubernetai/kubernetai/host-go/engine"
+)
+
+// fakeCore answers with what a test chose, so that the plugin's handling
+// of every outcome can be checked without a cluster or a component.
+type fakeCore struct {
+	outcome   engine.Outcome
+	err       error
+	transfers map[string][][]byte
+	search    []string
+	meta      []engine.MetadataEntry
+}
+
+func (f *fakeCore) Lookup(context.Context, []byte, []engine.UpstreamReply) (engine.Outcome, error) {
+	return f.outcome, f.err
+}
+
+func (f *fakeCore) Transfer(_ context.Context, zone string, _ uint32) ([][]byte, bool, error) {
+	msgs, ok := f.transfers[zone]
+	return msgs, ok, f.err
+}
+
+func (f *fakeCore) AutoPath(context.Context, string, string) ([]string, bool, error) {
+	return f.search, f.search != nil, f.err
+}
+
+func (f *fakeCore) Metadata(context.Context, string, string) ([]engine.MetadataEntry, error) {
+	return f.meta, f.err
+}
+
+func (f *fakeCore) Apply(int, []engine.Event) (engine.ApplyReport, error) {
+	return engine.ApplyReport{}, f.err
+}
+func (f *fakeCore) SetSynced(int, bool)           {}
+func (f *fakeCore) SetHost(engine.HostInfo) error { return nil }
+func (f *fakeCore) Close(context.Context) error   { return nil }
+
+func fakePlugin(f *fakeCore, stanzas int) *Kubernetai {
+	k := &Kubernetai{engine: f, notifier: newNotifier(time.Second)}
+	for i := range stanzas {
+		k.stanzas = append(k.stanzas, &stanza{index: i, label: string(rune('1' + i)), engine: f})
+	}
+	return k
+}
+
+func answer(t *testing.T, rcode int) []byte {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("web.shop.svc.cluster.local.", dns.TypeA)
+	m.Response, m.Authoritative, m.Rcode = true, true, rcode
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func count(server, stanza, outcome string) float64 {
+	return testutil.ToFloat64(requests.WithLabelValues(server, stanza, outcome))
+}
+
+func TestOutcomesAndStanzaMetrics(t *testing.T) {
+	tests := []struct {
+		name      string
+		outcome   engine.Outcome
+		err       error
+		wantRcode int
+		wantWrite bool
+		wantNext  bool
+		counted   [][2]string // (stanza, outcome) each counted once
+	}{
+		{"second stanza answers after the first passed", engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeSuccess), Stanza: 1, FellThrough: 1},
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"2", "answered"}, {"1", "fallthrough"}}},
+		{"a negative answer is still written", engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeNameError)},
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"1", "answered"}}},
+		{"every stanza passed it on", engine.Outcome{Kind: engine.OutcomeFallthrough, FellThrough: 0b11},
+			nil, dns.RcodeSuccess, false, true, [][2]string{{"1", "fallthrough"}, {"2", "fallthrough"}}},
+		{"in no stanza's zones", engine.Outcome{Kind: engine.OutcomeFallthrough},
+			nil, dns.RcodeSuccess, false, true, [][2]string{{"", "not_authoritative"}}},
+		{"refused, left to CoreDNS", engine.Outcome{Kind: engine.OutcomeRcode, Rcode: dns.RcodeRefused},
+			nil, dns.RcodeRefused, false, false, [][2]string{{"", "refused"}}},
+		{"the core failed", engine.Outcome{}, errors.New("trap"),
+			dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := fakePlugin(&fakeCore{outcome: tt.outcome, err: tt.err}, 2)
+			nextCalled := false
+			k.Next = test.HandlerFunc(func(context.Context, dns.ResponseWriter, *dns.Msg) (int, error) {
+				nextCalled = true
+				return dns.RcodeSuccess, nil
+			})
+			before := make([]float64, len(tt.counted))
+			for i, c := range tt.counted {
+				before[i] = count("", c[0], c[1])
+			}
+			r := new(dns.Msg)
+			r.SetQuestion("web.shop.svc.cluster.local.", dns.TypeA)
+			w := dnstest.NewRecorder(&test.ResponseWriter{})
+			rcode, _ := k.ServeDNS(context.Background(), w, r)
+			if rcode != tt.wantRcode || (w.Msg != nil) != tt.wantWrite || nextCalled != tt.wantNext {
+				t.Errorf("rcode %d written %v next %v", rcode, w.Msg != nil, nextCalled)
+			}
+			for i, c := range tt.counted {
+				if got := count("", c[0], c[1]) - before[i]; got != 1 {
+					t.Errorf("requests{stanza=%q,outcome=%q} grew by %v", c[0], c[1], got)
+				}
+			}
+		})
+	}
+}
+
+func TestTransferSelection(t *testing.T) {
+	soa := func(serial uint32) []byte {
+		m := new(dns.Msg)
+		m.Answer = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "cluster.local.", Rrtype: dns.TypeSOA, Class: dns.ClassINET},
+			Ns: "ns.dns.cluster.local.", Mbox: "hostmaster.cluster.local.", Serial: serial}}
+		b, _ := m.Pack()
+		return b
+	}
+	k := fakePlugin(&fakeCore{transfers: map[string][][]byte{"cluster.local.": {soa(7), soa(7)}}}, 1)
+	if _, err := k.Transfer("other.local.", 0); !errors.Is(err, transfer.ErrNotAuthoritative) {
+		t.Errorf("other zone: %v", err)
+	}
+	ch, err := k.Transfer("cluster.local.", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches int
+	for rrs := range ch {
+		if len(rrs) != 1 || rrs[0].(*dns.SOA).Serial != 7 {
+			t.Errorf("batch %v", rrs)
+		}
+		batches++
+	}
+	if batches != 2 {
+		t.Errorf("%d batches", batches)
+	}
+	broken := fakePlugin(&fakeCore{transfers: map[string][][]byte{"cluster.local.": {{1, 2, 3}}}}, 1)
+	if _, err := broken.Transfer("cluster.local.", 0); err == nil {
+		t.Error("an unreadable batch must fail the transfer")
+	}
+}
+
+func TestAutoPathAndMetadata(t *testing.T) {
+	state := request.Request{W: &test.ResponseWriter{}, Req: new(dns.Msg)}
+	state.Req.SetQuestion("web.shop.svc.cluster.local.", dns.TypeA)
+	k := fakePlugin(&fakeCore{search: []string{"shop.svc.cluster.local.", ""}}, 1)
+	if got := k.AutoPath(state); len(got) != 2 || got[0] != "shop.svc.cluster.local." {
+		t.Errorf("autopath %q", got)
+	}
+	if got := fakePlugin(&fakeCore{}, 1).AutoPath(state); got != nil {
+		t.Errorf("unknown client: %q", got)
+	}
+
+	f := &fakeCore{
+		meta:    []engine.MetadataEntry{{Key: "kubernetes/service", Value: "web"}, {Key: stanzaKey, Value: "1"}},
+		outcome: engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeSuccess), Stanza: 2, FellThrough: 3},
+	}
+	k = fakePlugin(f, 3)
+	ctx := metadata.ContextWithMetadata(context.Background())
+	ctx = k.Metadata(ctx, state)
+	value := func(key string) string {
+		fn := metadata.ValueFunc(ctx, key)
+		if fn == nil {
+			return "<unset>"
+		}
+		return fn()
+	}
+	if value("kubernetes/service") != "web" || value(stanzaKey) != "1" {
+		t.Errorf("before answering: %q %q", value("kubernetes/service"), value(stanzaKey))
+	}
+	if _, err := k.ServeDNS(ctx, dnstest.NewRecorder(&test.ResponseWriter{}), state.Req); err != nil {
+		t.Fatal(err)
+	}
+	if value(stanzaKey) != "3" {
+		t.Errorf("kubernetai/stanza after the third stanza answered: %q", value(stanzaKey))
+	}
+}
+
+func TestNotifierSpacesNotifies(t *testing.T) {
+	n := newNotifier(100 * time.Millisecond)
+	var mu sync.Mutex
+	var sent []time.Time
+	n.send = func(string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, time.Now())
+		return nil
+	}
+	sentCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(sent)
+	}
+	start := time.Now()
+	n.serial("cluster.local.", 1)
+	for sentCount() == 0 && time.Since(start) < time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	n.serial("cluster.local.", 1) // unchanged: nothing to say
+	// Changes right after a NOTIFY wait for the interval, and share one.
+	n.serial("cluster.local.", 2)
+	n.serial("cluster.local.", 3)
+	time.Sleep(400 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent) != 2 {
+		t.Fatalf("%d notifies, want one now and one after the interval", len(sent))
+	}
+	if sent[0].Sub(start) > 50*time.Millisecond || sent[1].Sub(sent[0]) < 100*time.Millisecond {
+		t.Errorf("spacing: first after %v, second %v later", sent[0].Sub(start), sent[1].Sub(sent[0]))
+	}
+}
+
+func TestNotifierWaitsForTheTransferPlugin(t *testing.T) {
+	n := newNotifier(time.Millisecond)
+	n.serial("cluster.local.", 1) // no transfer plugin yet: nothing sent
+	done := make(chan string, 1)
+	n.attachFunc(func(z string) error { done <- z; return nil })
+	select {
+	case z := <-done:
+		if z != "cluster.local." {
+			t.Errorf("zone %q", z)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("zones known before the transfer plugin were not notified")
+	}
+}
