@@ -23,6 +23,11 @@ COMPONENTS := target/components
 CORE_WASM := target/$(WASM_TARGET)/release/kubernetai.wasm
 COMPONENT := $(COMPONENTS)/kubernetai.wasm
 TEST_GUEST := $(COMPONENTS)/test-guest.wasm
+# The core built with the swap-probe feature, for the hot-swap tests. Its own
+# cargo target directory: built in the shared one, it would overwrite
+# $(CORE_WASM) (features do not change the artifact's path).
+PROBE_TARGET := target/swap-probe
+PROBE := $(COMPONENTS)/kubernetai-probe.wasm
 EMBEDDED := host-go/kubernetai.wasm
 COREDNS := bin/coredns
 HOST_MODULE := github.com/kubernetai/kubernetai/host-go
@@ -69,6 +74,12 @@ $(COMPONENT): $(CORE_WASM) $(WASM_TOOLS)
 	$(WASM_TOOLS) component new $(CORE_WASM) -o $@
 	$(WASM_TOOLS) validate --features component-model $@
 
+$(PROBE): $(RUST_SOURCES) $(WASM_TOOLS) | rust-target
+	cargo build --locked -p kubernetai --release --target $(WASM_TARGET) --features swap-probe --target-dir $(PROBE_TARGET)
+	@mkdir -p $(COMPONENTS)
+	$(WASM_TOOLS) component new $(PROBE_TARGET)/$(WASM_TARGET)/release/kubernetai.wasm -o $@
+	$(WASM_TOOLS) validate --features component-model $@
+
 $(TEST_GUEST): $(shell find tools/test-guest -type f) $(shell find wit -type f) $(WASM_TOOLS) | rust-target
 	cargo build --locked -p kubernetai-test-guest --release --target $(WASM_TARGET)
 	@mkdir -p $(COMPONENTS)
@@ -93,6 +104,16 @@ coredns: $(COREDNS)
 
 $(COREDNS): $(GO_SOURCES) $(EMBEDDED)
 	cd host-go && go run ./cmd/kubernetai-build --with $(HOST_MODULE)=. --output $(ROOT)/$(COREDNS)
+
+# The same CoreDNS release without kubernetai (stock kubernetes plugin), built
+# the same way, for the end-to-end tests that compare the two.
+COREDNS_STOCK := bin/coredns-stock
+
+.PHONY: coredns-stock
+coredns-stock: $(COREDNS_STOCK)
+
+$(COREDNS_STOCK): $(shell find host-go/builder host-go/cmd/kubernetai-build -name '*.go' -not -path '*/testdata/*') host-go/go.mod host-go/go.sum
+	cd host-go && go run ./cmd/kubernetai-build --stock --output $(ROOT)/$(COREDNS_STOCK)
 
 # ---------------------------------------------------------------- run
 
@@ -127,9 +148,15 @@ test-go: check-embed $(TEST_GUEST)
 	cd host-go && KUBERNETAI_TEST_GUEST=$(ROOT)/$(TEST_GUEST) go test -race -count=1 ./...
 
 .PHONY: test-e2e
-test-e2e: check-embed $(COREDNS)
+test-e2e: check-embed $(COREDNS) $(PROBE) $(TEST_GUEST)
 	cd e2e && test -z "$$(gofmt -l .)" && go vet ./...
-	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) go test -count=1 -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
+	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) KUBERNETAI_PROBE=$(ROOT)/$(PROBE) KUBERNETAI_TEST_GUEST=$(ROOT)/$(TEST_GUEST) KUBERNETAI_STOCK_COREDNS=$(ROOT)/$(COREDNS_STOCK) go test -count=1 -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
+
+# Stock CoreDNS, for the differential tests.
+test-e2e: $(COREDNS_STOCK)
+
+# Real kube-apiservers and etcd for the live-cluster tests (built, cached).
+include e2e/kube.mk
 
 # ---------------------------------------------------------------- bench
 

@@ -30,6 +30,11 @@ type serverConfig struct {
 	wasmLine int
 	// pool is the number of instances; 0 means one per CPU.
 	pool int
+	// wasmTimeout bounds each guest call on the query path (0: the
+	// engine's default); wasmMemory caps each instance's linear memory in
+	// bytes (0: the engine's default).
+	wasmTimeout time.Duration
+	wasmMemory  uint64
 	// notifyInterval is the least time between two NOTIFYs for a zone.
 	notifyInterval time.Duration
 }
@@ -115,6 +120,26 @@ func (cfg *serverConfig) hostProperty(s *stanzaConfig, p engine.Property) error 
 			return fmt.Errorf("given more than once in this server block")
 		}
 		cfg.pool = n
+		return err
+	case "wasm_timeout":
+		if cfg.wasmTimeout != 0 {
+			return fmt.Errorf("given more than once in this server block")
+		}
+		d, err := durationArg(p)
+		if err == nil && (d < minWasmTimeout || d > maxWasmTimeout) {
+			err = fmt.Errorf("%s is out of range: want between %s and %s", d, minWasmTimeout, maxWasmTimeout)
+		}
+		cfg.wasmTimeout = d
+		return err
+	case "wasm_memory":
+		if cfg.wasmMemory != 0 {
+			return fmt.Errorf("given more than once in this server block")
+		}
+		v, err := oneArg(p)
+		if err != nil {
+			return err
+		}
+		cfg.wasmMemory, err = parseSize(v)
 		return err
 	case "notify_interval":
 		if cfg.notifyInterval != 0 {
@@ -214,6 +239,49 @@ func durationArg(p engine.Property) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration such as 5s", v)
 	}
 	return d, nil
+}
+
+// Bounds of wasm_timeout and wasm_memory. A call shorter than a
+// millisecond cannot be told from a slow machine; a call longer than a
+// minute holds a query's instance for longer than any client waits. The
+// core needs a few MiB of its own before any object; wasm32 addresses 4
+// GiB at most.
+const (
+	minWasmTimeout = time.Millisecond
+	maxWasmTimeout = time.Minute
+	minWasmMemory  = 4 << 20
+	maxWasmMemory  = 4 << 30
+)
+
+// parseSize reads a memory size: bytes, or a number with a binary suffix
+// Ki, Mi, Gi (optionally followed by B: 64Mi, 256MiB), or a decimal one
+// K, M, G (1000s, as Kubernetes quantities read them).
+func parseSize(v string) (uint64, error) {
+	units := []struct {
+		suffix string
+		factor uint64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+		{"K", 1e3}, {"M", 1e6}, {"G", 1e9},
+		{"B", 1},
+	}
+	num, factor := v, uint64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, factor = n, u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || num == "" {
+		return 0, fmt.Errorf("%q is not a size such as 64Mi or 256MiB", v)
+	}
+	if n > maxWasmMemory/factor || n*factor < minWasmMemory || n*factor > maxWasmMemory {
+		return 0, fmt.Errorf("%q is out of range: want between 4Mi and 4Gi", v)
+	}
+	return n * factor, nil
 }
 
 func intArg(p engine.Property, min int) (int, error) {

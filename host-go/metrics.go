@@ -60,6 +60,36 @@ var (
 		Help:      "Kubernetes object changes skipped as malformed or unusable (each is logged).",
 	}, []string{"stanza"})
 
+	swaps = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "swaps_total",
+		Help:      "Modules swapped in while serving, after the `wasm` file changed.",
+	})
+
+	swapsRefused = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "swaps_refused_total",
+		Help: "Changed `wasm` files refused (the module serving before goes on serving), by reason: read, not_wasm, " +
+			"not_component, malformed, contract, invalid, instantiate, configure, plans, replay, self_check, closed.",
+	}, []string{"reason"})
+
+	swapDuration = promauto.NewHistogram(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "swap_duration_seconds",
+		Help:      "From reading a changed `wasm` file to the previous module's instances closed, for swaps that succeeded.",
+		Buckets:   prometheus.ExponentialBuckets(0.01, 2, 14),
+	})
+
+	moduleInfo = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "module_info",
+		Help:      "1 for each module serving: the SHA-256 of its component file and the WIT interface it implements.",
+	}, []string{"digest", "wit"})
+
 	stanzaSynced = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -62,7 +61,7 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 	if err != nil {
 		return nil, err
 	}
-	mod, err := loadModule(cfg)
+	mod, file, err := loadModule(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -71,9 +70,10 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 		stanzas[i] = engine.Stanza{Zones: s.zones, Properties: s.props, Line: uint32(s.line)}
 	}
 	eng, plans, err := engine.New(context.Background(), mod, engine.Config{
-		PoolSize: cfg.pool,
-		Stanzas:  stanzas,
-		Logf:     log.Warningf,
+		PoolSize:      cfg.pool,
+		Stanzas:       stanzas,
+		LookupTimeout: cfg.wasmTimeout,
+		Logf:          log.Warningf,
 	})
 	if err != nil {
 		_ = mod.Close(context.Background())
@@ -87,7 +87,7 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 	if interval == 0 {
 		interval = defaultNotifyInterval
 	}
-	k := &Kubernetai{engine: eng, module: mod, notifier: newNotifier(interval), search: searchList()}
+	k := &Kubernetai{engine: eng, real: eng, wasm: file, notifier: newNotifier(interval), search: searchList()}
 	owner := map[string]int{}
 	for i := len(plans) - 1; i >= 0; i-- {
 		for _, z := range plans[i].Zones {
@@ -110,24 +110,28 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 	return k, nil
 }
 
-// loadModule compiles the component named by `wasm`, or the embedded one.
-func loadModule(cfg *serverConfig) (*engine.Module, error) {
+// loadModule compiles the component named by `wasm`, or the embedded one,
+// with the `wasm_memory` limit. For a `wasm` file, it also returns the
+// file's version as read, which the plugin then watches for new ones.
+func loadModule(cfg *serverConfig) (*engine.Module, *moduleFile, error) {
 	bytes, name := defaultComponent, "the embedded component"
+	var file *moduleFile
 	if cfg.wasm != "" {
-		b, err := os.ReadFile(cfg.wasm)
+		b, fi, err := readModule(cfg.wasm)
 		if err != nil {
-			return nil, configError(cfg.file, cfg.wasmLine, stanzaOf(cfg, cfg.wasmLine), "wasm", err.Error())
+			return nil, nil, configError(cfg.file, cfg.wasmLine, stanzaOf(cfg, cfg.wasmLine), "wasm", err.Error())
 		}
 		bytes, name = b, cfg.wasm
+		file = &moduleFile{path: cfg.wasm, seen: fi, handled: fi}
 	}
-	mod, err := engine.Compile(context.Background(), bytes)
+	mod, err := engine.Compile(context.Background(), bytes, engine.WithMemoryLimit(cfg.wasmMemory))
 	if err != nil {
 		if cfg.wasm == "" {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
-		return nil, configError(cfg.file, cfg.wasmLine, stanzaOf(cfg, cfg.wasmLine), "wasm", fmt.Sprintf("%s: %v", name, err))
+		return nil, nil, configError(cfg.file, cfg.wasmLine, stanzaOf(cfg, cfg.wasmLine), "wasm", fmt.Sprintf("%s: %v", name, err))
 	}
-	return mod, nil
+	return mod, file, nil
 }
 
 // stanzaOf finds the stanza holding a Corefile line.
@@ -160,6 +164,17 @@ func (k *Kubernetai) start(ips []string) error {
 		}()
 		longest = max(longest, s.cfg.startupTimeout)
 	}
+	if k.real != nil {
+		k.started = true
+		moduleServing(k.real.Module().Digest(), 1)
+		if k.wasm != nil {
+			k.wg.Add(1)
+			go func() {
+				defer k.wg.Done()
+				k.watchModule(ctx, k.wasm)
+			}()
+		}
+	}
 	k.waitSynced(longest)
 	return nil
 }
@@ -189,7 +204,15 @@ func (k *Kubernetai) stop() error {
 	if err := k.engine.Close(ctx); err != nil {
 		log.Warningf("closing the DNS core: %v", err)
 	}
-	return k.module.Close(ctx)
+	if k.real == nil {
+		return nil
+	}
+	// The watcher has stopped: the module serving last is the one to close.
+	mod := k.real.Module()
+	if k.started {
+		moduleServing(mod.Digest(), -1)
+	}
+	return mod.Close(ctx)
 }
 
 // listenIPs returns the addresses CoreDNS serves this block on, without
@@ -245,9 +268,15 @@ type core interface {
 
 // Kubernetai is the plugin: the stanza chain of one server block.
 type Kubernetai struct {
-	Next     plugin.Handler
-	engine   core
-	module   *engine.Module
+	Next   plugin.Handler
+	engine core
+	// real is engine when it is the real one (tests give other cores):
+	// it swaps modules, and the last one it ran is closed with it.
+	real *engine.Engine
+	// wasm is the `wasm` file, watched for new versions; nil when the
+	// embedded component serves.
+	wasm     *moduleFile
+	started  bool
 	stanzas  []*stanza
 	notifier *notifier
 	search   []string

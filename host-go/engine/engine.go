@@ -49,23 +49,29 @@ type Stats struct {
 // state. Lookup, Transfer, AutoPath and Metadata borrow an idle instance;
 // Apply, SetSynced and SetHost reach every instance. An instance whose
 // call fails is replaced by a fresh one that replays the state the Engine
-// keeps.
+// keeps. Swap replaces the whole pool with one of another module.
 //
 // All methods are safe for concurrent use.
 type Engine struct {
-	mod   *Module
 	cfg   Config
 	plans []StanzaPlan
-	pool  pool
 	state *state
+	// gen is the module serving and the pool of its instances. Swap
+	// replaces it under changeMu and genMu; queries load it without a lock.
+	gen atomic.Pointer[generation]
 	// changeMu serialises state changes, so that at most one is being
-	// spread over the instances at any time.
+	// spread over the instances at any time, and Swap holds it from its
+	// snapshot of the state to the switch, so that no change falls between.
 	changeMu sync.Mutex
-	now      func() time.Time
-	done     chan struct{} // closed by Close: stops replacement retries
-	closing  sync.Once
+	// genMu orders Swap's switch with Close: once closed is set, no
+	// generation is switched in (it would never be closed).
+	genMu  sync.Mutex
+	closed bool // under genMu
+	// swapMu lets one Swap run at a time.
+	swapMu sync.Mutex
+	now    func() time.Time
 
-	traps, cutOffs, replacements, replaceFailures, quarantined atomic.Uint64
+	traps, cutOffs, replacements, replaceFailures, quarantined, swaps atomic.Uint64
 }
 
 // New makes an Engine of cfg.PoolSize instances of mod, each configured
@@ -76,18 +82,20 @@ func New(ctx context.Context, mod *Module, cfg Config) (*Engine, []StanzaPlan, e
 	if err != nil {
 		return nil, nil, err
 	}
-	e := &Engine{mod: mod, cfg: cfg, state: newState(len(cfg.Stanzas)), now: time.Now, done: make(chan struct{})}
+	e := &Engine{cfg: cfg, state: newState(len(cfg.Stanzas)), now: time.Now}
+	g := newGeneration(mod)
 	for i := range cfg.PoolSize {
-		in, plans, err := e.instantiate(ctx)
+		in, plans, err := e.instantiate(ctx, mod)
 		if err != nil {
-			e.closeInstances(ctx)
+			g.closeInstances(ctx)
 			return nil, nil, err
 		}
 		if i == 0 {
 			e.plans = plans
 		}
-		e.pool.add(&slot{in: in})
+		g.pool.add(&slot{in: in})
 	}
+	e.gen.Store(g)
 	return e, e.plans, nil
 }
 
@@ -114,9 +122,10 @@ func withDefaults(cfg Config) (Config, error) {
 	return cfg, nil
 }
 
-// instantiate makes a configured instance, closing it if configure fails.
-func (e *Engine) instantiate(ctx context.Context) (*Instance, []StanzaPlan, error) {
-	in, err := e.mod.instantiate(ctx, limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout})
+// instantiate makes a configured instance of mod, closing it if configure
+// fails.
+func (e *Engine) instantiate(ctx context.Context, mod *Module) (*Instance, []StanzaPlan, error) {
+	in, err := mod.instantiate(ctx, limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,20 +137,18 @@ func (e *Engine) instantiate(ctx context.Context) (*Instance, []StanzaPlan, erro
 	return in, plans, nil
 }
 
-func (e *Engine) closeInstances(ctx context.Context) {
-	for _, s := range e.pool.slots {
-		_ = s.in.Close(ctx)
-	}
-}
-
 // Plans are the core's plans for the stanzas, as New returned them.
 func (e *Engine) Plans() []StanzaPlan { return e.plans }
 
 // HashSeed is the seed every instance was configured with.
 func (e *Engine) HashSeed() uint64 { return e.cfg.HashSeed }
 
-// Module is the compiled component the Engine runs.
-func (e *Engine) Module() *Module { return e.mod }
+// Module is the compiled component the Engine runs now: the one given to
+// New, or to the latest Swap that succeeded.
+func (e *Engine) Module() *Module { return e.gen.Load().mod }
+
+// Swaps is the number of Swaps that succeeded.
+func (e *Engine) Swaps() uint64 { return e.swaps.Load() }
 
 // Stats returns the failure counters.
 func (e *Engine) Stats() Stats {
@@ -160,24 +167,24 @@ func (e *Engine) Stats() Stats {
 // failed on this query (answer SERVFAIL); the instance is replaced in the
 // background.
 func (e *Engine) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (Outcome, error) {
-	s, err := e.pool.borrow(ctx)
+	g, s, err := e.borrow(ctx)
 	if err != nil {
 		return Outcome{}, err
 	}
 	out, err := s.in.Lookup(ctx, query, replies)
-	e.giveBack(s)
+	e.giveBack(g, s)
 	return out, err
 }
 
 // Transfer returns the zone transfer of zone through an idle instance;
 // authoritative is false when no stanza is authoritative for it.
 func (e *Engine) Transfer(ctx context.Context, zone string, serial uint32) ([][]byte, bool, error) {
-	s, err := e.pool.borrow(ctx)
+	g, s, err := e.borrow(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	msgs, authoritative, err := s.in.Transfer(ctx, zone, serial)
-	e.giveBack(s)
+	e.giveBack(g, s)
 	return msgs, authoritative, err
 }
 
@@ -185,34 +192,51 @@ func (e *Engine) Transfer(ctx context.Context, zone string, serial uint32) ([][]
 // the client address, through an idle instance like Lookup; ok is false
 // when no stanza knows a pod at client.
 func (e *Engine) AutoPath(ctx context.Context, qname, client string) (search []string, ok bool, err error) {
-	s, err := e.pool.borrow(ctx)
+	g, s, err := e.borrow(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	search, ok, err = s.in.AutoPath(ctx, qname, client)
-	e.giveBack(s)
+	e.giveBack(g, s)
 	return search, ok, err
 }
 
 // Metadata returns the metadata plugin's values for a query for qname
 // from the client address, through an idle instance like Lookup.
 func (e *Engine) Metadata(ctx context.Context, qname, client string) ([]MetadataEntry, error) {
-	s, err := e.pool.borrow(ctx)
+	g, s, err := e.borrow(ctx)
 	if err != nil {
 		return nil, err
 	}
 	entries, err := s.in.Metadata(ctx, qname, client)
-	e.giveBack(s)
+	e.giveBack(g, s)
 	return entries, err
 }
 
-// giveBack returns a borrowed slot, or replaces its instance if it died.
-func (e *Engine) giveBack(s *slot) {
+// borrow takes an idle instance of the generation serving. A generation
+// that Swap retires closes its pool, and a borrower that raced with the
+// switch gets ErrClosed from it: it then borrows from the new generation,
+// so a swap never fails a query. ErrClosed from the generation still
+// serving means the Engine is closed.
+func (e *Engine) borrow(ctx context.Context) (*generation, *slot, error) {
+	for {
+		g := e.gen.Load()
+		s, err := g.pool.borrow(ctx)
+		if err == ErrClosed && e.gen.Load() != g {
+			continue
+		}
+		return g, s, err
+	}
+}
+
+// giveBack returns a slot borrowed from g, or replaces its instance if it
+// died.
+func (e *Engine) giveBack(g *generation, s *slot) {
 	if err := s.in.Err(); err != nil {
-		e.replace(s, err)
+		e.replace(g, s, err)
 		return
 	}
-	e.pool.release(s, s.seq)
+	g.pool.release(s, s.seq)
 }
 
 // Apply applies a batch of events to one stanza in every instance, at the
@@ -239,7 +263,7 @@ func (e *Engine) Apply(stanza int, events []Event) (ApplyReport, error) {
 	}
 	e.changeMu.Lock()
 	defer e.changeMu.Unlock()
-	if e.pool.isClosed() {
+	if e.gen.Load().pool.isClosed() {
 		return ApplyReport{}, ErrClosed
 	}
 	now := e.now().Unix()
@@ -286,7 +310,7 @@ func (e *Engine) SetSynced(stanza int, synced bool) {
 	}
 	e.changeMu.Lock()
 	defer e.changeMu.Unlock()
-	if e.pool.isClosed() {
+	if e.gen.Load().pool.isClosed() {
 		return
 	}
 	e.spread(e.state.recordSynced(stanza, synced), func(ctx context.Context, in *Instance) {
@@ -303,7 +327,7 @@ func (e *Engine) SetHost(info HostInfo) error {
 	}
 	e.changeMu.Lock()
 	defer e.changeMu.Unlock()
-	if e.pool.isClosed() {
+	if e.gen.Load().pool.isClosed() {
 		return ErrClosed
 	}
 	info = HostInfo{LocalIPs: slices.Clone(info.LocalIPs), Search: slices.Clone(info.Search)}
@@ -324,25 +348,27 @@ func (e *Engine) checkStanza(stanza int) error {
 // target, taking each as it becomes idle. A replacement that snapshots
 // the state after the change is recorded comes back holding target; one
 // that snapshots before comes back at target-1 and gets the change here.
-// Callers hold changeMu, so every other instance has seen target-1.
+// Callers hold changeMu, so every other instance has seen target-1, and
+// the generation serving cannot change under them.
 func (e *Engine) spread(target uint64, change func(ctx context.Context, in *Instance)) {
+	g := e.gen.Load()
 	for {
-		s := e.pool.takeStale(target)
+		s := g.pool.takeStale(target)
 		if s == nil {
 			return
 		}
 		if s.seq+1 < target {
 			// Cannot happen by the reasoning above; if it ever does, a
 			// replay repairs the instance instead of leaving it wrong.
-			e.replace(s, fmt.Errorf("instance at change %d missed changes up to %d", s.seq, target-1))
+			e.replace(g, s, fmt.Errorf("instance at change %d missed changes up to %d", s.seq, target-1))
 			continue
 		}
 		change(context.Background(), s.in) // bounded by the instance's CallTimeout
 		if err := s.in.Err(); err != nil {
-			e.replace(s, err)
+			e.replace(g, s, err)
 			continue
 		}
-		e.pool.release(s, target)
+		g.pool.release(s, target)
 	}
 }
 
@@ -357,25 +383,15 @@ func (e *Engine) count(err error) {
 
 // Close stops the Engine: later calls return ErrClosed, calls in flight
 // finish (until ctx is done), then the instances are closed. The Module
-// stays open: the caller owns it.
+// serving (Module(): the one given to New, or to the last Swap) stays
+// open: the caller owns it.
 func (e *Engine) Close(ctx context.Context) error {
-	e.closing.Do(func() {
-		close(e.done)
-		e.pool.close()
-	})
-	waited := make(chan struct{})
-	go func() {
-		e.pool.rebuilds.Wait()
-		close(waited)
-	}()
-	select {
-	case <-waited:
-	case <-ctx.Done():
-		return ctx.Err()
+	e.genMu.Lock()
+	g := e.gen.Load()
+	if !e.closed {
+		e.closed = true
+		g.retire()
 	}
-	ins, err := e.pool.quiesce(ctx)
-	for _, in := range ins {
-		_ = in.Close(ctx)
-	}
-	return err
+	e.genMu.Unlock()
+	return g.drain(ctx)
 }

@@ -111,13 +111,13 @@ func everyInstance(t testing.TB, e *Engine, f func(in *Instance)) {
 	// Engine.Close, in the test's cleanup, would wait for them forever.
 	defer func() {
 		for _, s := range held {
-			e.pool.release(s, s.seq)
+			e.gen.Load().pool.release(s, s.seq)
 		}
 	}()
-	for i := range len(e.pool.slots) {
-		s, err := e.pool.borrow(ctx)
+	for i := range len(e.gen.Load().pool.slots) {
+		s, err := e.gen.Load().pool.borrow(ctx)
 		if err != nil {
-			t.Fatalf("borrowing instance %d of %d: %v", i+1, len(e.pool.slots), err)
+			t.Fatalf("borrowing instance %d of %d: %v", i+1, len(e.gen.Load().pool.slots), err)
 		}
 		held = append(held, s)
 	}
@@ -178,7 +178,7 @@ func TestNewDefaults(t *testing.T) {
 	if !reflect.DeepEqual(plans, want) || !reflect.DeepEqual(e.Plans(), want) {
 		t.Errorf("plans = %v, want %v", plans, want)
 	}
-	if got, want := len(e.pool.slots), runtime.GOMAXPROCS(0); got != want {
+	if got, want := len(e.gen.Load().pool.slots), runtime.GOMAXPROCS(0); got != want {
 		t.Errorf("pool size %d, want GOMAXPROCS = %d", got, want)
 	}
 	if e.HashSeed() == 0 {
@@ -354,7 +354,7 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 
 func TestEngineLookupWaitsForAnInstance(t *testing.T) {
 	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: []Stanza{{}}})
-	s, err := e.pool.borrow(context.Background())
+	s, err := e.gen.Load().pool.borrow(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func TestEngineLookupWaitsForAnInstance(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(10 * time.Millisecond)
-	e.pool.release(s, s.seq)
+	e.gen.Load().pool.release(s, s.seq)
 	if err := <-done; err != nil {
 		t.Errorf("Lookup after the instance came back = %v", err)
 	}

@@ -99,12 +99,13 @@ func TestRealCore(t *testing.T) {
 	everyInstance(t, e, func(in *Instance) { checkRealCore(t, in, now) })
 	// A replacement replays the mirror into a fresh instance: it must
 	// answer the same, SOA serial included.
-	s, err := e.pool.borrow(context.Background())
+	g := e.gen.Load()
+	s, err := g.pool.borrow(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.in.fail("test", errors.New("killed by the test"))
-	e.giveBack(s)
+	e.giveBack(g, s)
 	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
 	everyInstance(t, e, func(in *Instance) { checkRealCore(t, in, now) })
 }

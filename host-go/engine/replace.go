@@ -18,56 +18,57 @@ const (
 // replace takes a held slot whose instance died and rebuilds it in the
 // background: the caller (a query that is answering SERVFAIL) does not
 // wait. Apply waits for it like for any busy instance.
-func (e *Engine) replace(s *slot, cause error) {
+func (e *Engine) replace(g *generation, s *slot, cause error) {
 	e.count(cause)
-	if !e.pool.startRebuild(s) {
-		_ = s.in.Close(context.Background()) // closing: no replacement
+	if !g.pool.startRebuild(s) {
+		_ = s.in.Close(context.Background()) // closing or retired: no replacement
 		return
 	}
-	go e.rebuild(s, cause)
+	go e.rebuild(g, s, cause)
 }
 
 // rebuild gives the slot a fresh instance holding the current state,
-// retrying with backoff until it succeeds or the Engine closes.
-func (e *Engine) rebuild(s *slot, cause error) {
-	defer e.pool.rebuilds.Done()
+// retrying with backoff until it succeeds or the generation is retired
+// (the Engine closes or swaps modules).
+func (e *Engine) rebuild(g *generation, s *slot, cause error) {
+	defer g.pool.rebuilds.Done()
 	_ = s.in.Close(context.Background())
 	wait := retryMin
 	for {
-		in, seq, err := e.replica()
+		in, seq, err := e.replica(g.mod)
 		if err == nil {
 			s.in = in
 			e.replacements.Add(1)
 			e.cfg.Logf("kubernetai engine: replaced a core instance that failed (%v); state replayed up to change %d", cause, seq)
-			e.pool.release(s, seq)
+			g.pool.release(s, seq)
 			return
 		}
 		e.replaceFailures.Add(1)
 		e.cfg.Logf("kubernetai engine: replacing a core instance failed, retrying in %v: %v", wait, err)
-		e.pool.setState(s, slotDown)
+		g.pool.setState(s, slotDown)
 		select {
-		case <-e.done:
+		case <-g.done:
 			return
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, retryMax)
-		e.pool.setState(s, slotRebuilding)
+		g.pool.setState(s, slotRebuilding)
 	}
 }
 
-// replica builds a fresh instance holding the state at the latest change
+// replica builds a fresh instance of mod holding the state at the latest change
 // and returns it with that change's number. When the core fails during
 // the replay, the replay is run again one object per call to find an
 // object the core fails on by itself; that object is quarantined (left
 // out of replays until it changes) and the replica is built again.
-func (e *Engine) replica() (*Instance, uint64, error) {
+func (e *Engine) replica(mod *Module) (*Instance, uint64, error) {
 	for range maxQuarantine + 1 {
 		snap := e.state.snapshot()
-		in, _, err := e.replay(snap, applyChunkEvents)
+		in, _, err := e.replay(mod, snap, applyChunkEvents)
 		if err == nil {
 			return in, snap.seq, nil
 		}
-		in, culprit, err := e.replay(snap, 1)
+		in, culprit, err := e.replay(mod, snap, 1)
 		if err == nil {
 			return in, snap.seq, nil // not an object's fault: a one-off cut-off, say
 		}
@@ -89,13 +90,13 @@ type failedEvent struct {
 	replayEvent
 }
 
-// replay makes an instance and feeds it a snapshot: configure, host info,
+// replay makes an instance of mod and feeds it a snapshot: configure, host info,
 // every stanza's objects in chunks of at most batch events (see
 // chunk.go), then the synced flags. On failure the instance is closed
 // and, if an apply call failed, the first event of its chunk is returned. Each call is bounded
 // by the Engine's CallTimeout, which the instance enforces.
-func (e *Engine) replay(snap *snapshot, batch int) (*Instance, *failedEvent, error) {
-	in, _, err := e.instantiate(context.Background())
+func (e *Engine) replay(mod *Module, snap *snapshot, batch int) (*Instance, *failedEvent, error) {
+	in, _, err := e.instantiate(context.Background(), mod)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,7 +20,7 @@ const MAX_TTL: i64 = 3600;
 pub const MAX_STANZAS: usize = 64;
 
 /// Properties the host interprets (connections, sources, the runtime).
-pub const HOST_PROPERTIES: [&str; 13] = [
+pub const HOST_PROPERTIES: [&str; 15] = [
     "endpoint",
     "tls",
     "kubeconfig",
@@ -33,6 +33,8 @@ pub const HOST_PROPERTIES: [&str; 13] = [
     "snapshot",
     "wasm",
     "pool",
+    "wasm_timeout",
+    "wasm_memory",
     "notify_interval",
 ];
 

@@ -88,6 +88,10 @@ impl w::Guest for Component {
             .into_iter()
             .map(|r| c::UpstreamReply { name: r.name, qtype: r.qtype, message: r.message })
             .collect();
+        #[cfg(feature = "swap-probe")]
+        if let Some(answer) = probe::answer(&query) {
+            return answer;
+        }
         // Unconfigured, the core knows no zones: the query is not its own.
         let outcome = with_core(|core| core.lookup(&query, &replies)).unwrap_or(c::Outcome::Fallthrough(0));
         match outcome {
@@ -138,5 +142,33 @@ fn kind_out(k: c::Kind) -> w::Kind {
         c::Kind::Pod => w::Kind::Pod,
         c::Kind::ServiceImport => w::Kind::ServiceImport,
         c::Kind::MulticlusterEndpointSlice => w::Kind::MulticlusterEndpointSlice,
+    }
+}
+
+/// The `swap-probe` build's one difference from the real core, so that a
+/// test can tell which build is serving: `build.kubernetai. TXT`, a name
+/// outside every zone that the real core passes on, is answered with the
+/// TXT record "swap-probe".
+#[cfg(feature = "swap-probe")]
+mod probe {
+    use super::w;
+    use crate::name::Name;
+    use crate::wire::{self, Owner, RData, Record, Response};
+
+    pub const NAME: &str = "build.kubernetai.";
+    pub const TEXT: &[u8] = b"swap-probe";
+
+    pub fn answer(query: &[u8]) -> Option<w::Outcome> {
+        let q = wire::parse_query(query).ok()?;
+        let probe = Name::parse(NAME).ok()?;
+        if q.qtype != wire::TYPE_TXT || !q.qname.eq_ignore_case(&probe) {
+            return None;
+        }
+        let response = Response {
+            authoritative: true,
+            answer: vec![Record::new(Owner::Question, 0, RData::Txt(vec![TEXT.to_vec()]))],
+            ..Response::default()
+        };
+        Some(w::Outcome::Answer(w::Answer { message: response.encode(&q), stanza: 0, fell_through: 0 }))
     }
 }

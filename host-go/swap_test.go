@@ -1,0 +1,198 @@
+package kubernetai
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kubernetai/kubernetai/host-go/engine"
+)
+
+func TestParseWasmBounds(t *testing.T) {
+	cfg, err := parse(t, "kubernetai cluster.local {\n wasm_timeout 250ms\n wasm_memory 64Mi\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.wasmTimeout != 250*time.Millisecond || cfg.wasmMemory != 64<<20 {
+		t.Errorf("wasm_timeout %v wasm_memory %d", cfg.wasmTimeout, cfg.wasmMemory)
+	}
+	for in, want := range map[string]uint64{
+		"256MiB": 256 << 20, "1Gi": 1 << 30, "8388608": 8 << 20, "5000K": 5e6, "64MB": 64e6, "4GiB": 4 << 30, "16777216B": 16 << 20,
+	} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}
+
+func TestParseRefusesBadWasmBounds(t *testing.T) {
+	for body, want := range map[string]string{
+		"wasm_timeout":                      "Testfile:2 - Error during parsing: stanza 1: wasm_timeout: takes one value, got 0",
+		"wasm_timeout soon":                 `stanza 1: wasm_timeout: "soon" is not a duration`,
+		"wasm_timeout 0s":                   "wasm_timeout: 0s is out of range: want between 1ms and 1m0s",
+		"wasm_timeout 2h":                   "wasm_timeout: 2h0m0s is out of range",
+		"wasm_timeout 1s\n wasm_timeout 2s": "Testfile:3 - Error during parsing: stanza 1: wasm_timeout: given more than once",
+		"wasm_memory":                       "stanza 1: wasm_memory: takes one value, got 0",
+		"wasm_memory lots":                  `stanza 1: wasm_memory: "lots" is not a size such as 64Mi or 256MiB`,
+		"wasm_memory 64Xi":                  `wasm_memory: "64Xi" is not a size`,
+		"wasm_memory -1Mi":                  `wasm_memory: "-1Mi" is not a size`,
+		"wasm_memory Mi":                    `wasm_memory: "Mi" is not a size`,
+		"wasm_memory 1Mi":                   `wasm_memory: "1Mi" is out of range: want between 4Mi and 4Gi`,
+		"wasm_memory 5Gi":                   `wasm_memory: "5Gi" is out of range`,
+		"wasm_memory 99999999999999999Gi":   `wasm_memory: "99999999999999999Gi" is out of range`,
+		"wasm_memory 8Mi\n wasm_memory 8Mi": "Testfile:3 - Error during parsing: stanza 1: wasm_memory: given more than once",
+	} {
+		_, err := parse(t, "kubernetai cluster.local {\n "+body+"\n}")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", body, err, want)
+		}
+	}
+}
+
+// testGuestFile is the test guest component, for tests that need a module
+// other than the embedded one.
+func testGuestFile(t *testing.T) []byte {
+	t.Helper()
+	path := os.Getenv("KUBERNETAI_TEST_GUEST")
+	if path == "" {
+		path = filepath.Join("..", "target", "components", "test-guest.wasm")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("test guest missing (%v): `make target/components/test-guest.wasm` or set KUBERNETAI_TEST_GUEST", err)
+	}
+	return b
+}
+
+// withCustomSection is the same component with one more custom section:
+// another file, another digest, the same behaviour.
+func withCustomSection(component []byte, payload string) []byte {
+	out := append([]byte(nil), component...)
+	body := append([]byte{byte(len("swap-test"))}, "swap-test"+payload...)
+	return append(append(out, 0, byte(len(body))), body...)
+}
+
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// replaceFile writes b next to path and renames it over path, as an
+// operator deploys a module.
+func replaceFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The `wasm` file is watched: new versions are swapped in, broken or
+// half-written ones refused, and the module serving goes on serving.
+func TestWatchModule(t *testing.T) {
+	saved := modulePoll
+	modulePoll = 10 * time.Millisecond
+	t.Cleanup(func() { modulePoll = saved })
+
+	guest := testGuestFile(t)
+	dir := t.TempDir()
+	wasm, snap := filepath.Join(dir, "core.wasm"), filepath.Join(dir, "cluster.yaml")
+	if err := os.WriteFile(snap, []byte("apiVersion: v1\nkind: List\nitems: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wasm, guest, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := caddy.NewTestController("dns", "kubernetai cluster.local {\n snapshot "+snap+"\n wasm "+wasm+"\n pool 2\n}")
+	c.ServerBlockKeys = []string{"cluster.local.:53"}
+	k, err := fromCorefile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.start(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k.stop() })
+	serving := func() string { return k.real.Module().Digest() }
+	info := func(digest string) float64 {
+		return testutil.ToFloat64(moduleInfo.WithLabelValues(digest, engine.WITInterface))
+	}
+	if serving() != digestOf(guest) || info(digestOf(guest)) != 1 {
+		t.Fatalf("serving %s (module_info %v), want %s", serving(), info(digestOf(guest)), digestOf(guest))
+	}
+
+	// A file that is not a module is refused.
+	refused := func(reason string) float64 { return testutil.ToFloat64(swapsRefused.WithLabelValues(reason)) }
+	before := refused("not_wasm")
+	replaceFile(t, wasm, []byte("not a module\n"))
+	waitUntil(t, "the refusal", func() bool { return refused("not_wasm") == before+1 })
+	if serving() != digestOf(guest) {
+		t.Fatal("a refused file serves")
+	}
+
+	// A new version swaps in.
+	v2 := withCustomSection(guest, "2")
+	swapsBefore := testutil.ToFloat64(swaps)
+	replaceFile(t, wasm, v2)
+	waitUntil(t, "the swap to v2", func() bool { return serving() == digestOf(v2) })
+	if got := testutil.ToFloat64(swaps); got != swapsBefore+1 {
+		t.Errorf("swaps_total moved by %v, want 1", got-swapsBefore)
+	}
+	waitUntil(t, "module_info", func() bool { return info(digestOf(v2)) == 1 })
+	if n := testutil.CollectAndCount(moduleInfo); n != 1 {
+		t.Errorf("module_info has %d series, want 1 (the serving module)", n)
+	}
+
+	// Written in place in two steps: the first half is refused as
+	// malformed, never loaded; the whole file then swaps in.
+	v3 := withCustomSection(guest, "3")
+	before = refused("malformed")
+	if err := os.WriteFile(wasm, v3[:len(v3)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the refusal of the half-written file", func() bool { return refused("malformed") == before+1 })
+	if serving() != digestOf(v2) {
+		t.Fatal("a half-written file serves")
+	}
+	f, err := os.OpenFile(wasm, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(v3[len(v3)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	waitUntil(t, "the swap to v3", func() bool { return serving() == digestOf(v3) })
+
+	// The same bytes again (a touch, a copy) are no swap.
+	swapsBefore = testutil.ToFloat64(swaps)
+	replaceFile(t, wasm, v3)
+	time.Sleep(20 * modulePoll)
+	if got := testutil.ToFloat64(swaps); got != swapsBefore {
+		t.Errorf("rewriting the serving module swapped %v times", got-swapsBefore)
+	}
+	if serving() != digestOf(v3) {
+		t.Error("serving another module")
+	}
+}
