@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -136,7 +137,7 @@ func (l *Live) informers() []watched {
 	f := l.filter
 	var out []watched
 	add := func(kind, resource string, obj runtime.Object, list cache.ListWithContextFunc, watchFn cache.WatchFuncWithContext) {
-		lw := &cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}
+		lw := &cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: l.reportWatch(resource, watchFn)}
 		// Streaming lists (WatchList) where the client supports them.
 		var client any = l.client
 		if kind == KindServiceImport {
@@ -214,6 +215,27 @@ func (l *Live) informers() []watched {
 			})
 	}
 	return out
+}
+
+// reportWatch logs when a watch cannot be (re)established and when it is
+// again. client-go retries a refused connection quietly, without relisting
+// and without calling the watch error handler, so an API server that goes
+// away after the initial list would otherwise go unmentioned. One line per
+// outage, not one per retry.
+func (l *Live) reportWatch(resource string, watchFn cache.WatchFuncWithContext) cache.WatchFuncWithContext {
+	var failing atomic.Bool
+	return func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		w, err := watchFn(ctx, o)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if !failing.Swap(true) {
+				l.logf("%s: watching %s: %v (retrying)", l.conn, resource, err)
+			}
+		case err == nil && failing.Swap(false):
+			l.logf("%s: watching %s again", l.conn, resource)
+		}
+		return w, err
+	}
 }
 
 func selectorString(s labels.Selector) string {

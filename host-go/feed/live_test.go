@@ -3,6 +3,8 @@ package feed
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -164,4 +167,40 @@ func sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// TestWatchOutageLoggedOnce: a watch that cannot be re-established is
+// logged once per outage (client-go retries it quietly), and its return.
+func TestWatchOutageLoggedOnce(t *testing.T) {
+	var lines []string
+	l := &Live{conn: &Connection{Endpoint: "https://127.0.0.1:1"}, logf: func(format string, args ...any) {
+		lines = append(lines, fmt.Sprintf(format, args...))
+	}}
+	fails := 3
+	watchFn := l.reportWatch("services", func(context.Context, metav1.ListOptions) (watch.Interface, error) {
+		if fails > 0 {
+			fails--
+			return nil, errors.New("connection refused")
+		}
+		return watch.NewEmptyWatch(), nil
+	})
+	for range 5 {
+		_, _ = watchFn(context.Background(), metav1.ListOptions{})
+	}
+	want := []string{
+		"https://127.0.0.1:1: watching services: connection refused (retrying)",
+		"https://127.0.0.1:1: watching services again",
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("logged %q, want %q", lines, want)
+	}
+	// Stopping (a cancelled context) is not an outage.
+	lines = nil
+	fails = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _ = watchFn(ctx, metav1.ListOptions{})
+	if len(lines) != 0 {
+		t.Errorf("logged on shutdown: %q", lines)
+	}
 }
