@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/kubernetai/kubernetai/host-go/engine"
+	"github.com/kubernetai/kubernetai/host-go/feed"
 )
 
 const pluginName = "kubernetai"
@@ -42,9 +43,19 @@ func setup(c *caddy.Controller) error {
 		if t, ok := dnsserver.GetConfig(c).Handler("transfer").(*transfer.Transfer); ok {
 			k.notifier.attach(t)
 		}
+		restarts.started(k)
 		return k.start(listenIPs(c))
 	})
-	c.OnShutdown(k.stop)
+	// On a restart (the reload plugin), this instance's OnRestart runs
+	// first, then the new instance's setup and OnStartup (which attaches
+	// to this one's live feeds), then this one's OnShutdown; if the new
+	// instance fails to start, OnRestartFailed instead (see restarts).
+	c.OnRestart(restarts.begin)
+	c.OnRestartFailed(restarts.failed)
+	c.OnShutdown(func() error {
+		restarts.succeeded()
+		return k.stop()
+	})
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		k.Next = next
 		return k
@@ -155,10 +166,22 @@ func (k *Kubernetai) start(ips []string) error {
 	k.cancel = cancel
 	var longest time.Duration
 	for _, s := range k.stanzas {
+		run := func(ctx context.Context) error { return s.source.Run(ctx, s) }
+		// A live source is attached now, before OnStartup returns: on a
+		// reload, to the feed the old instance still holds, which the old
+		// instance's OnShutdown then does not stop.
+		if a, ok := s.source.(attacher); ok {
+			att, err := a.Attach(s)
+			if err != nil {
+				log.Errorf("stanza %d: %s not started: %v", s.index+1, s.source, err)
+				continue
+			}
+			run = att.Run
+		}
 		k.wg.Add(1)
 		go func() {
 			defer k.wg.Done()
-			if err := s.source.Run(ctx, s); err != nil && ctx.Err() == nil {
+			if err := run(ctx); err != nil && ctx.Err() == nil {
 				log.Errorf("stanza %d: %s stopped: %v", s.index+1, s.source, err)
 			}
 		}()
@@ -177,6 +200,11 @@ func (k *Kubernetai) start(ips []string) error {
 	}
 	k.waitSynced(longest)
 	return nil
+}
+
+// attacher is a source whose running feed can be shared (feed.Live).
+type attacher interface {
+	Attach(sink feed.Sink) (*feed.Attachment, error)
 }
 
 func (k *Kubernetai) waitSynced(timeout time.Duration) {

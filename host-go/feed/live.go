@@ -35,8 +35,10 @@ const triggerAnnotation = "endpoints.kubernetes.io/last-change-trigger-time"
 
 // Live watches one API server with client-go informers (list, watch,
 // relist on expiry, backoff on errors). Objects are trimmed before the
-// informers store them.
+// informers store them. Sources with the same key share one running set
+// of informers (see Attach).
 type Live struct {
+	key    string // what it watches, and how: see sourceKey
 	conn   *Connection
 	filter *Filter
 	client kubernetes.Interface
@@ -69,7 +71,7 @@ func NewLive(conn *Connection, f *Filter, logf func(format string, args ...any))
 }
 
 func newLive(conn *Connection, f *Filter, client kubernetes.Interface, dyn dynamic.Interface, logf func(string, ...any)) *Live {
-	return &Live{conn: conn, filter: f, client: client, dyn: dyn, logf: logf}
+	return &Live{key: sourceKey(conn, f), conn: conn, filter: f, client: client, dyn: dyn, logf: logf}
 }
 
 func (l *Live) String() string { return "API server " + l.conn.String() }
@@ -81,43 +83,15 @@ type watched struct {
 	informer cache.SharedIndexInformer
 }
 
-// Run starts an informer per watched kind and delivers their changes in
-// batches until ctx ends; once every informer has delivered its initial
-// list, the sink hears it is synced.
+// Run attaches sink to this source's feed (see Attach) and delivers its
+// objects and changes until ctx ends; once every informer has delivered
+// its initial list, the sink hears it is synced.
 func (l *Live) Run(ctx context.Context, sink Sink) error {
-	q := newQueue()
-	var regs []cache.ResourceEventHandlerRegistration
-	for _, w := range l.informers() {
-		if err := w.informer.SetTransform(trim); err != nil {
-			return err
-		}
-		_ = w.informer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
-			l.logf("%s: watching %s: %v", l.conn, w.resource, err)
-		})
-		reg, err := w.informer.AddEventHandler(&handler{kind: w.kind, queue: q})
-		if err != nil {
-			return err
-		}
-		regs = append(regs, reg)
-		go w.informer.RunWithContext(ctx)
+	a, err := l.Attach(sink)
+	if err != nil {
+		return err
 	}
-	go func() {
-		if cache.WaitForCacheSync(ctx.Done(), registrationsSynced(regs)) {
-			q.markSynced()
-		}
-	}()
-	for {
-		batch, synced, ok := q.take(ctx)
-		if !ok {
-			return nil
-		}
-		if len(batch) > 0 {
-			sink.Apply(batch)
-		}
-		if synced {
-			sink.Synced()
-		}
-	}
+	return a.Run(ctx)
 }
 
 func registrationsSynced(regs []cache.ResourceEventHandlerRegistration) cache.InformerSynced {
@@ -303,15 +277,15 @@ func trimMeta(m *metav1.ObjectMeta, trigger bool) {
 	*m = kept
 }
 
-// handler turns informer events into changes on the queue.
+// handler turns informer events into changes of the feed.
 type handler struct {
-	kind  string
-	queue *queue
+	kind string
+	feed *shared
 }
 
-func (h *handler) OnAdd(obj any, _ bool) { h.queue.push(h.change(obj, false)) }
-func (h *handler) OnUpdate(_, obj any)   { h.queue.push(h.change(obj, false)) }
-func (h *handler) OnDelete(obj any)      { h.queue.push(h.change(obj, true)) }
+func (h *handler) OnAdd(obj any, _ bool) { h.feed.change(h.change(obj, false), obj) }
+func (h *handler) OnUpdate(_, obj any)   { h.feed.change(h.change(obj, false), obj) }
+func (h *handler) OnDelete(obj any)      { h.feed.change(h.change(obj, true), nil) }
 func (h *handler) change(obj any, deleted bool) Change {
 	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj

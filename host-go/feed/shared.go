@@ -1,0 +1,256 @@
+package feed
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+
+	"k8s.io/client-go/tools/cache"
+)
+
+// A live source's informers outlive the stanza that started them: a
+// reload (or another server block) whose stanza watches the same API
+// server the same way attaches to the running feed instead of listing
+// again. The feed replays what it holds to the new sink, then delivers
+// every change to every sink attached; it stops when the last one
+// detaches.
+
+// feeds are the running live feeds, by source key.
+var feeds = struct {
+	sync.Mutex
+	m map[string]*shared
+}{m: map[string]*shared{}}
+
+// sourceKey identifies what a live source lists and watches, and how:
+// two sources with the same key may share one feed. The kubeconfig and
+// TLS files are read, so that a reload after credentials changed on disk
+// connects again.
+func sourceKey(c *Connection, f *Filter) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "conn %q %q %q %q %q %v %d %d %q\n", c.Endpoint, c.TLS, c.Kubeconfig, c.Context,
+		c.UserAgent, c.QPS, c.Burst, c.MaxInflight, os.Getenv("KUBERNETES_SERVICE_HOST"))
+	kinds := slices.Clone(f.Kinds)
+	slices.Sort(kinds)
+	fmt.Fprintf(h, "watch %q %v %q %q\n", kinds, f.Multicluster, selectorString(f.Labels), selectorString(f.NamespaceLabels))
+	for _, p := range append([]string{c.Kubeconfig}, c.TLS...) {
+		if p == "" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		sum := sha256.Sum256(b)
+		fmt.Fprintf(h, "file %q %x %v\n", p, sum, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// shared is one running set of informers and what they delivered.
+type shared struct {
+	key    string
+	conn   *Connection
+	cancel context.CancelFunc
+
+	mu sync.Mutex
+	// objects is the feed's store: every object delivered and not
+	// deleted, by kind and key, as the informer handed it (informer
+	// objects are never modified, only replaced). It is exactly what
+	// the attached sinks have been told, which the informers' own caches
+	// (updated before their handlers run) are not.
+	objects map[string]map[string]any
+	synced  bool
+	subs    []*Attachment
+}
+
+// Attachment is one sink attached to a live feed.
+type Attachment struct {
+	feed *shared
+	sink Sink
+	logf func(format string, args ...any)
+	q    *queue
+	once sync.Once
+}
+
+// Attach connects sink to the feed of this source: the running one if a
+// source with the same key has one (nothing is asked of the API server;
+// its objects are replayed to sink), or a new one started now. Changes
+// reach sink once Run is called; until Close, the feed keeps running.
+func (l *Live) Attach(sink Sink) (*Attachment, error) {
+	feeds.Lock()
+	defer feeds.Unlock()
+	f, running := feeds.m[l.key], true
+	if f == nil {
+		f, running = &shared{key: l.key, conn: l.conn, objects: map[string]map[string]any{}}, false
+	}
+	a := f.attach(sink, l.logf)
+	if running {
+		return a, nil
+	}
+	if err := l.start(f); err != nil {
+		f.detach(a)
+		return nil, err
+	}
+	feeds.m[l.key] = f
+	return a, nil
+}
+
+// Shared reports whether a running feed has this source's key (for tests
+// and logs).
+func (l *Live) Shared() bool {
+	feeds.Lock()
+	defer feeds.Unlock()
+	return feeds.m[l.key] != nil
+}
+
+// start runs the informers of a new feed, reporting to its sinks.
+func (l *Live) start(f *shared) error {
+	runner := *l
+	runner.logf = f.logf
+	ctx, cancel := context.WithCancel(context.Background())
+	var regs []cache.ResourceEventHandlerRegistration
+	var infs []cache.SharedIndexInformer
+	for _, w := range runner.informers() {
+		if err := w.informer.SetTransform(trim); err != nil {
+			cancel()
+			return err
+		}
+		_ = w.informer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+			f.logf("%s: watching %s: %v", l.conn, w.resource, err)
+		})
+		reg, err := w.informer.AddEventHandler(&handler{kind: w.kind, feed: f})
+		if err != nil {
+			cancel()
+			return err
+		}
+		regs, infs = append(regs, reg), append(infs, w.informer)
+	}
+	f.cancel = cancel
+	for _, inf := range infs {
+		go inf.RunWithContext(ctx)
+	}
+	go func() {
+		if cache.WaitForCacheSync(ctx.Done(), registrationsSynced(regs)) {
+			f.markSynced()
+		}
+	}()
+	return nil
+}
+
+// attach adds a sink, with a queue holding the feed's objects (in
+// delivery order) and, if the feed has synced, word of it. Changes that
+// come later follow them on the queue: the store and the sinks are
+// updated under one lock, so each change is either replayed or
+// delivered, once.
+func (f *shared) attach(sink Sink, logf func(string, ...any)) *Attachment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := &Attachment{feed: f, sink: sink, logf: logf, q: newQueue()}
+	for _, kind := range deliveryOrder {
+		objs := f.objects[kind]
+		keys := make([]string, 0, len(objs))
+		for k := range objs {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			a.q.pending = append(a.q.pending, Change{Object: toObject(kind, objs[k])})
+		}
+	}
+	a.q.synced = f.synced
+	if len(a.q.pending) > 0 || a.q.synced {
+		a.q.signal()
+	}
+	f.subs = append(f.subs, a)
+	return a
+}
+
+// detach removes a sink and reports how many remain.
+func (f *shared) detach(a *Attachment) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs = slices.DeleteFunc(f.subs, func(s *Attachment) bool { return s == a })
+	return len(f.subs)
+}
+
+// change records a change in the store and queues it for every sink.
+func (f *shared) change(c Change, obj any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	objs := f.objects[c.Object.Kind]
+	if objs == nil {
+		objs = map[string]any{}
+		f.objects[c.Object.Kind] = objs
+	}
+	if c.Deleted {
+		delete(objs, c.Object.Key())
+	} else {
+		objs[c.Object.Key()] = obj
+	}
+	for _, a := range f.subs {
+		a.q.push(c)
+	}
+}
+
+func (f *shared) markSynced() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.synced = true
+	for _, a := range f.subs {
+		a.q.markSynced()
+	}
+}
+
+// logf reports a problem of the feed through every sink attached, each
+// with its stanza's prefix.
+func (f *shared) logf(format string, args ...any) {
+	f.mu.Lock()
+	logs := make([]func(string, ...any), 0, len(f.subs))
+	for _, a := range f.subs {
+		if a.logf != nil {
+			logs = append(logs, a.logf)
+		}
+	}
+	f.mu.Unlock()
+	for _, l := range logs {
+		l(format, args...)
+	}
+}
+
+// Run delivers the replayed objects, then the feed's changes, to the
+// sink until ctx ends; then it detaches (Close).
+func (a *Attachment) Run(ctx context.Context) error {
+	defer a.Close()
+	for {
+		batch, synced, ok := a.q.take(ctx)
+		if !ok {
+			return nil
+		}
+		if len(batch) > 0 {
+			a.sink.Apply(batch)
+		}
+		if synced {
+			a.sink.Synced()
+		}
+	}
+}
+
+// Close detaches the sink; the feed stops when no sink is left. Calling
+// it again does nothing.
+func (a *Attachment) Close() {
+	a.once.Do(func() {
+		feeds.Lock()
+		defer feeds.Unlock()
+		f := a.feed
+		if f.detach(a) > 0 {
+			return
+		}
+		if feeds.m[f.key] == f {
+			delete(feeds.m, f.key)
+		}
+		if f.cancel != nil {
+			f.cancel()
+		}
+	})
+}

@@ -1,0 +1,358 @@
+package feed
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func svcObj(ns, name string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+}
+
+func nsObj(name string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+}
+
+func upsert(kind string, obj any) Change { return Change{Object: toObject(kind, obj)} }
+
+// drain takes everything an attachment has queued: "kind key" per
+// upsert, "-kind key" per delete, "synced" where the sink would hear it.
+func drain(a *Attachment) []string {
+	a.q.mu.Lock()
+	defer a.q.mu.Unlock()
+	var out []string
+	for _, c := range a.q.pending {
+		prefix := ""
+		if c.Deleted {
+			prefix = "-"
+		}
+		out = append(out, prefix+c.Object.Kind+" "+c.Object.Key())
+	}
+	if a.q.synced {
+		out = append(out, "synced")
+	}
+	a.q.pending, a.q.synced = nil, false
+	return out
+}
+
+// TestAttachReplaysInDeliveryOrder: a sink attached to a running feed
+// gets the feed's objects as adds (namespaces first, then each kind by
+// key), then the synced state, then the changes that follow; a sink
+// attached earlier keeps getting the changes too.
+func TestAttachReplaysInDeliveryOrder(t *testing.T) {
+	f := &shared{key: "t", objects: map[string]map[string]any{}}
+	first := f.attach(newCollector(), nil)
+	f.change(upsert(KindService, svcObj("b", "web")), svcObj("b", "web"))
+	f.change(upsert(KindService, svcObj("a", "db")), svcObj("a", "db"))
+	f.change(upsert(KindNamespace, nsObj("b")), nsObj("b"))
+	f.change(upsert(KindService, svcObj("a", "gone")), svcObj("a", "gone"))
+	f.change(Change{Object: Object{Kind: KindService, Namespace: "a", Name: "gone"}, Deleted: true}, nil)
+	f.markSynced()
+
+	second := f.attach(newCollector(), nil)
+	f.change(upsert(KindService, svcObj("c", "new")), svcObj("c", "new"))
+
+	want := []string{"Namespace b", "Service a/db", "Service b/web", "Service c/new", "synced"}
+	if got := drain(second); !slices.Equal(got, want) {
+		t.Errorf("attached sink got %q, want %q", got, want)
+	}
+	want = []string{"Service b/web", "Service a/db", "Namespace b", "Service a/gone", "-Service a/gone", "Service c/new", "synced"}
+	if got := drain(first); !slices.Equal(got, want) {
+		t.Errorf("first sink got %q, want %q", got, want)
+	}
+	// Not yet synced: the attached sink hears it when the feed does.
+	g := &shared{key: "u", objects: map[string]map[string]any{}}
+	g.change(upsert(KindService, svcObj("a", "x")), svcObj("a", "x"))
+	a := g.attach(newCollector(), nil)
+	if got := drain(a); !slices.Equal(got, []string{"Service a/x"}) {
+		t.Errorf("before sync: %q", got)
+	}
+	g.markSynced()
+	if got := drain(a); !slices.Equal(got, []string{"synced"}) {
+		t.Errorf("at sync: %q", got)
+	}
+}
+
+// TestAttachWhileChangesFlow: changes arriving while a sink attaches
+// reach it exactly once (replayed or delivered), in order, and its
+// view ends equal to the feed's and to that of a sink attached from the
+// start.
+func TestAttachWhileChangesFlow(t *testing.T) {
+	f := &shared{key: "t", objects: map[string]map[string]any{}}
+	before := &applier{state: map[string]string{}}
+	early := f.attach(before, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = early.Run(ctx) }()
+
+	// Two writers (two informers, as services and slices are): each
+	// creates, updates, and deletes every third object.
+	const n = 2000
+	var wg sync.WaitGroup
+	for _, kind := range []string{KindService, KindEndpointSlice} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				name := fmt.Sprintf("o%04d", i)
+				o := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, ResourceVersion: "1"}}
+				f.change(Change{Object: toObject(kind, o)}, o)
+				o2 := o.DeepCopy()
+				o2.ResourceVersion = "2"
+				f.change(Change{Object: toObject(kind, o2)}, o2)
+				if i%3 == 0 {
+					f.change(Change{Object: Object{Kind: kind, Namespace: "ns", Name: name}, Deleted: true}, nil)
+				}
+			}
+		}()
+	}
+	// Attach sinks while the writers run.
+	var late []*applier
+	var atts []*Attachment
+	for i := 0; i < 20; i++ {
+		s := &applier{state: map[string]string{}}
+		a := f.attach(s, nil)
+		late, atts = append(late, s), append(atts, a)
+		go func() { _ = a.Run(ctx) }()
+		time.Sleep(time.Millisecond)
+	}
+	wg.Wait()
+	f.markSynced()
+
+	want := map[string]string{}
+	for _, kind := range []string{KindService, KindEndpointSlice} {
+		for i := range n {
+			if i%3 != 0 {
+				want[kind+" "+fmt.Sprintf("ns/o%04d", i)] = "2"
+			}
+		}
+	}
+	for i, s := range append([]*applier{before}, late...) {
+		s.waitSynced(t)
+		if problem := s.check(want); problem != "" {
+			t.Errorf("sink %d: %s", i, problem)
+		}
+	}
+	for _, a := range atts {
+		a.Close()
+	}
+}
+
+// applier is a sink that applies changes to a map and notes anything a
+// sink attached in the middle must never see: an object added twice at
+// the same version, a delete of an object it does not have, a version
+// going backwards.
+type applier struct {
+	mu       sync.Mutex
+	state    map[string]string // "kind key" → resourceVersion
+	problems []string
+	synced   bool
+}
+
+func (s *applier) Apply(batch []Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range batch {
+		k := c.Object.Kind + " " + c.Object.Key()
+		have, ok := s.state[k]
+		if c.Deleted {
+			if !ok {
+				s.problems = append(s.problems, "delete of unknown "+k)
+			}
+			delete(s.state, k)
+			continue
+		}
+		v := "?"
+		if i := strings.Index(string(c.Object.JSON), `"resourceVersion":"`); i >= 0 {
+			v = string(c.Object.JSON)[i+19 : i+20]
+		}
+		if ok && have >= v {
+			s.problems = append(s.problems, fmt.Sprintf("%s again at version %s after %s", k, v, have))
+		}
+		s.state[k] = v
+	}
+}
+
+func (s *applier) Synced() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.synced = true
+}
+
+func (s *applier) waitSynced(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		done := s.synced
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("never synced")
+}
+
+func (s *applier) check(want map[string]string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.problems) > 0 {
+		return strings.Join(s.problems[:min(5, len(s.problems))], "; ")
+	}
+	if len(s.state) != len(want) {
+		return fmt.Sprintf("%d objects, want %d", len(s.state), len(want))
+	}
+	for k, v := range want {
+		if s.state[k] != v {
+			return fmt.Sprintf("%s at %q, want %q", k, s.state[k], v)
+		}
+	}
+	return ""
+}
+
+func lists(c *fake.Clientset) int {
+	n := 0
+	for _, a := range c.Actions() {
+		if a.GetVerb() == "list" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLiveHandover: a second source with the same key attaches to the
+// running informers (nothing listed again, the objects replayed); the
+// first one detaching leaves the feed running for the second; the last
+// detaching stops it, and the next source lists again. A source whose
+// watch set differs gets its own feed.
+func TestLiveHandover(t *testing.T) {
+	conn := &Connection{Endpoint: "https://handover.test"}
+	filter := func() *Filter { return &Filter{Kinds: []string{KindNamespace, KindService}} }
+	client := fake.NewClientset(nsObj("shop"), svcObj("shop", "web"))
+	old := newLive(conn, filter(), client, nil, nil)
+	oldSink := newCollector()
+	stop1 := runAttached(t, old, oldSink)
+	waitClosed(t, oldSink.synced)
+	listed := lists(client)
+	if listed != 2 {
+		t.Fatalf("listed %d times, want 2 (namespaces, services)", listed)
+	}
+
+	// The reloaded stanza: same source, another client that is never used.
+	unused := fake.NewClientset()
+	next := newLive(&Connection{Endpoint: "https://handover.test"}, filter(), unused, nil, nil)
+	if !next.Shared() {
+		t.Fatal("same source, different key")
+	}
+	newSink := newCollector()
+	stop2 := runAttached(t, next, newSink)
+	waitClosed(t, newSink.synced)
+	if got := newSink.seen(); !slices.Equal(got, []string{"Namespace shop", "Service shop/web"}) {
+		t.Errorf("replayed %q", got)
+	}
+	// The old stanza shuts down: the feed goes on for the new one.
+	stop1()
+	if _, err := client.CoreV1().Services("shop").Create(context.Background(), svcObj("shop", "db"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	newSink.waitFor(t, "Service shop/db")
+	if n := lists(client); n != listed {
+		t.Errorf("listed %d times after the handover, want %d", n, listed)
+	}
+	if len(unused.Actions()) != 0 {
+		t.Errorf("the new source's own client was used: %v", unused.Actions())
+	}
+	if slices.Contains(oldSink.seen(), "Service shop/db") {
+		t.Error("a detached sink got a change")
+	}
+
+	// Another watch set: its own feed.
+	other := newLive(conn, &Filter{Kinds: []string{KindService}}, fake.NewClientset(), nil, nil)
+	if other.Shared() {
+		t.Error("a source watching other kinds shares the feed")
+	}
+
+	// The last holder goes: the feed stops; a new source lists again.
+	stop2()
+	if next.Shared() {
+		t.Error("feed still registered with no sink attached")
+	}
+	again := newLive(conn, filter(), client, nil, nil)
+	sink := newCollector()
+	ctx3, stop3 := context.WithCancel(context.Background())
+	defer stop3()
+	go func() { _ = again.Run(ctx3, sink) }()
+	waitClosed(t, sink.synced)
+	if n := lists(client); n != listed+2 {
+		t.Errorf("listed %d times after a restart, want %d", n, listed+2)
+	}
+	if got := sorted(sink.seen()); !slices.Equal(got, []string{"Namespace shop", "Service shop/db", "Service shop/web"}) {
+		t.Errorf("after a restart: %q", got)
+	}
+}
+
+// runAttached attaches sink to l's feed and runs the attachment; the
+// returned function detaches it and waits until Run has returned.
+func runAttached(t *testing.T, l *Live, sink Sink) (stop func()) {
+	t.Helper()
+	a, err := l.Attach(sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+func TestSourceKey(t *testing.T) {
+	base := func() (*Connection, *Filter) {
+		return &Connection{Kubeconfig: "/nonexistent/kc", Context: "east", QPS: 5},
+			&Filter{Kinds: []string{KindService, KindNamespace}, Labels: mustSelector(t, "app=web")}
+	}
+	c, f := base()
+	key := sourceKey(c, f)
+	c2, f2 := base()
+	f2.Kinds = []string{KindNamespace, KindService} // order does not matter
+	if sourceKey(c2, f2) != key {
+		t.Error("kinds in another order make another key")
+	}
+	changes := map[string]func(*Connection, *Filter){
+		"context":          func(c *Connection, _ *Filter) { c.Context = "west" },
+		"qps":              func(c *Connection, _ *Filter) { c.QPS = 6 },
+		"burst":            func(c *Connection, _ *Filter) { c.Burst = 1 },
+		"max inflight":     func(c *Connection, _ *Filter) { c.MaxInflight = 1 },
+		"endpoint":         func(c *Connection, _ *Filter) { c.Endpoint = "https://x" },
+		"tls":              func(c *Connection, _ *Filter) { c.TLS = []string{"a", "b", "c"} },
+		"labels":           func(_ *Connection, f *Filter) { f.Labels = mustSelector(t, "app=db") },
+		"namespace_labels": func(_ *Connection, f *Filter) { f.NamespaceLabels = mustSelector(t, "team=a") },
+		"pods":             func(_ *Connection, f *Filter) { f.Kinds = append(f.Kinds, KindPod) },
+		"multicluster":     func(_ *Connection, f *Filter) { f.Multicluster = true },
+	}
+	for name, change := range changes {
+		c, f := base()
+		change(c, f)
+		if sourceKey(c, f) == key {
+			t.Errorf("%s changed, same key", name)
+		}
+	}
+}
+
+func waitClosed(t *testing.T, ch chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(20 * time.Second):
+		t.Fatal("never synced")
+	}
+}
