@@ -12,7 +12,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ROOT := $(CURDIR)
-CACHE ?= $(HOME)/.cache/kubernetai
+CACHE := $(or $(KUBERNETAI_CACHE),$(HOME)/.cache/kubernetai)
 TOOLS := $(CACHE)/tools
 WASM_TOOLS_VERSION := 1.263.0
 WASM_TOOLS := $(TOOLS)/bin/wasm-tools
@@ -48,6 +48,7 @@ help:
 	@echo "make coredns build bin/coredns with the builder"
 	@echo "make embed   refresh the component embedded in the Go plugin"
 	@echo "make bench   benchmarks (see BENCHMARKS.md)"
+	@echo "make bench-versus  kubernetai against stock CoreDNS under dnsperf load"
 
 # ---------------------------------------------------------------- tools
 
@@ -164,6 +165,14 @@ include e2e/kube.mk
 bench: $(COMPONENT) $(TEST_GUEST)
 	KUBERNETAI_COMPONENT=$(ROOT)/$(COMPONENT) cargo bench -p kubernetai
 	cd host-go && go test -run '^$$' -bench . -benchmem ./engine/ .
+
+.PHONY: bench-versus
+# kubernetai against the stock kubernetes plugin, same release, same real
+# kube-apiserver, dnsperf load (see BenchmarkVersusStock in e2e/).
+bench-versus: check-embed $(COREDNS) $(COREDNS_STOCK) kube-binaries
+	@command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
+	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) KUBERNETAI_STOCK_COREDNS=$(ROOT)/$(COREDNS_STOCK) \
+		go test -run '^$$' -bench VersusStock -benchtime 1x -timeout 60m -v . 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 
 .PHONY: clean
 clean:

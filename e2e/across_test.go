@@ -32,7 +32,7 @@ items:
 `
 
 // waitFor polls until check passes or the bounded wait ends.
-func waitFor(t *testing.T, what string, limit time.Duration, check func() bool) {
+func waitFor(t testing.TB, what string, limit time.Duration, check func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !check() {

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { os.Exit(kube.Main(m)) }
 
 // stockBinary is CoreDNS built without kubernetai by `make coredns-stock`
 // (the same release, flags and builder).
-func stockBinary(t *testing.T) string {
+func stockBinary(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv("KUBERNETAI_STOCK_COREDNS")
 	if path == "" {
@@ -52,7 +52,7 @@ type liveServer struct {
 // {port}, {ready}, {metrics} replaced by free loopback ports) and waits
 // until it accepts TCP on its DNS port. It does not wait for the clusters
 // to sync: see waitReady.
-func startBinary(t *testing.T, binary string, files map[string]string) *liveServer {
+func startBinary(t testing.TB, binary string, files map[string]string) *liveServer {
 	t.Helper()
 	port, readyPort, metricsPort := freePort(t), freePort(t), freePort(t)
 	dir := t.TempDir()
@@ -101,7 +101,7 @@ func startBinary(t *testing.T, binary string, files map[string]string) *liveServ
 }
 
 // checkAlive fails t if the process has exited.
-func (s *liveServer) checkAlive(t *testing.T) {
+func (s *liveServer) checkAlive(t testing.TB) {
 	t.Helper()
 	select {
 	case err := <-s.exited:
@@ -125,7 +125,7 @@ func (s *liveServer) readyStatus() int {
 
 // waitReady waits until the ready plugin reports every plugin ready (for
 // kubernetai: every stanza synced; for kubernetes: its informers synced).
-func (s *liveServer) waitReady(t *testing.T) {
+func (s *liveServer) waitReady(t testing.TB) {
 	t.Helper()
 	waitFor(t, "ready "+s.addr, 90*time.Second, func() bool {
 		s.checkAlive(t)

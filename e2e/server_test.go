@@ -19,7 +19,7 @@ import (
 )
 
 // corednsBinary is the CoreDNS built by `make coredns`.
-func corednsBinary(t *testing.T) string {
+func corednsBinary(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv("KUBERNETAI_COREDNS")
 	if path == "" {
@@ -36,7 +36,7 @@ func corednsBinary(t *testing.T) string {
 }
 
 // freePort returns a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 20 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -82,7 +82,7 @@ type server struct {
 }
 
 // writeFiles puts files into dir; a {port} in the Corefile is the port.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
