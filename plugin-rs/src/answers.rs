@@ -612,9 +612,11 @@ impl Stanza {
         })
     }
 
-    /// PTR for a service's cluster IP (the first service holding it), else
-    /// for every endpoint with that address. Targets are under the primary
-    /// zone.
+    /// PTR for a service's cluster IP, else for every endpoint with that
+    /// address. Targets are under the primary zone. Services sharing a
+    /// cluster IP get one PTR, for the first exposed one by namespace then
+    /// name; the plugin names whichever its index returns first, which is
+    /// not stable.
     fn ptr(&self, state: &State) -> Lookup<Vec<Record>> {
         let Some(ip) = zones::address_from_reverse(&state.name) else {
             return self.records(state).map(|_| Vec::new());

@@ -258,24 +258,48 @@ mod tests {
         NoData,
         Miss,
         Refuse,
+        /// The stanza fails the query (the plugin's non-name errors, which
+        /// CoreDNS turns into SERVFAIL).
+        Fail,
     }
 
     struct Mock {
         zone: Name,
         does: Does,
-        fall: bool,
+        /// Zones whose misses fall through, as `fallthrough [ZONES...]`.
+        fall: Vec<Name>,
         synced: bool,
         transfers: bool,
+        /// Address records a transfer holds between its two SOAs.
+        transfer_size: usize,
         pod_namespace: Option<&'static str>,
     }
 
     fn mock(zone: &str, does: Does) -> Mock {
-        Mock { zone: Name::parse(zone).unwrap(), does, fall: false, synced: true, transfers: true, pod_namespace: None }
+        Mock {
+            zone: Name::parse(zone).unwrap(),
+            does,
+            fall: Vec::new(),
+            synced: true,
+            transfers: true,
+            transfer_size: 1,
+            pod_namespace: None,
+        }
     }
 
     impl Mock {
+        /// `fallthrough` with no zones: every miss goes on.
         fn fall(mut self) -> Mock {
-            self.fall = true;
+            self.fall = vec![Name::root()];
+            self
+        }
+        /// `fallthrough ZONES...`: only misses under these go on.
+        fn fall_in(mut self, zones: &[&str]) -> Mock {
+            self.fall = zones.iter().map(|z| Name::parse(z).unwrap()).collect();
+            self
+        }
+        fn transfer_size(mut self, records: usize) -> Mock {
+            self.transfer_size = records;
             self
         }
         fn unsynced(mut self) -> Mock {
@@ -305,10 +329,11 @@ mod tests {
                 Does::NoData => Served::Respond(self.negative(&zone, wire::RCODE_NOERROR)),
                 Does::Miss => Served::NameError(zone),
                 Does::Refuse => Served::Rcode(wire::RCODE_REFUSED),
+                Does::Fail => Served::Rcode(wire::RCODE_SERVFAIL),
             }
         }
-        fn falls_through(&self, _: &Name) -> bool {
-            self.fall
+        fn falls_through(&self, name: &Name) -> bool {
+            self.fall.iter().any(|z| name.is_subdomain_of(z))
         }
         fn synced(&self) -> bool {
             self.synced
@@ -319,8 +344,25 @@ mod tests {
         fn transfers(&self, zone: &Name) -> bool {
             self.transfers && zone.eq_ignore_case(&self.zone)
         }
-        fn transfer(&self, zone: &Name, _: u32, _: &Host) -> Vec<Record> {
-            vec![Record::new(Owner::Name(zone.clone()), 1, RData::A(Ipv4Addr::new(1, 1, 1, 1)))]
+        /// An SOA, `transfer_size` A records numbered in their addresses,
+        /// and the SOA again.
+        fn transfer(&self, zone: &Name, serial: u32, _: &Host) -> Vec<Record> {
+            let soa = Record::new(
+                Owner::Name(zone.clone()),
+                1,
+                RData::Soa {
+                    mname: zone.clone(),
+                    rname: zone.clone(),
+                    serial,
+                    refresh: 1,
+                    retry: 1,
+                    expire: 1,
+                    minimum: 1,
+                },
+            );
+            let numbered = (0..self.transfer_size as u32)
+                .map(|i| Record::new(Owner::Name(zone.clone()), 1, RData::A(Ipv4Addr::from(0x0A00_0000 + i))));
+            std::iter::once(soa.clone()).chain(numbered).chain(std::iter::once(soa)).collect()
         }
         fn autopath(&self, qname: &Name, _: &IpAddr) -> Option<Vec<String>> {
             let ns = self.pod_namespace.filter(|_| qname.is_subdomain_of(&self.zone))?;
@@ -427,9 +469,89 @@ mod tests {
                 vec![mock("a.local", Does::Refuse), mock("a.local", HIT)],
                 "rcode 5 unwritten",
             ),
+            // Only a name error falls through (the plugin's handler checks
+            // `fallthrough` for name errors alone; any other error is
+            // SERVFAIL on the spot, and upstream kubernetai chains stanzas
+            // through that same handler).
+            (
+                "a failing stanza does not fall through",
+                vec![mock("a.local", Does::Fail).fall(), mock("a.local", HIT)],
+                "rcode 2 unwritten",
+            ),
+            (
+                "a refusing stanza does not fall through",
+                vec![mock("a.local", Does::Refuse).fall(), mock("a.local", HIT)],
+                "rcode 5 unwritten",
+            ),
+            (
+                "a failure after a fallthrough ends the chain",
+                vec![mock("a.local", Does::Miss).fall(), mock("a.local", Does::Fail).fall(), mock("a.local", HIT)],
+                "rcode 2 unwritten",
+            ),
         ];
         for (what, stanzas, want) in cases {
             assert_eq!(run(stanzas, "x.a.local."), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn fallthrough_zones_limit_which_misses_pass() {
+        let stanzas = || vec![mock("local", Does::Miss).fall_in(&["a.local", "c.local"]), mock("local", HIT)];
+        let passed = "rcode 0 answers 1 from 1 passed 0b1";
+        let stopped = "rcode 3 answers 0 from 0 passed 0b0";
+        for (name, want) in [
+            ("x.a.local.", passed),
+            ("X.A.LOCAL.", passed),
+            ("a.local.", passed),
+            ("y.x.c.local.", passed),
+            ("x.b.local.", stopped),
+            ("local.", stopped),
+            // Zones end at label boundaries.
+            ("x.xa.local.", stopped),
+        ] {
+            assert_eq!(run(stanzas(), name), want, "{name}");
+        }
+        // Restricted fallthrough in a later stanza: the last word on a
+        // name it does not cover, though an earlier stanza passed it on.
+        let later = vec![mock("local", Does::Miss).fall(), mock("local", Does::Miss).fall_in(&["a.local"])];
+        assert_eq!(run(later, "x.b.local."), "rcode 3 answers 0 from 1 passed 0b1");
+        let later = vec![mock("local", Does::Miss).fall(), mock("local", Does::Miss).fall_in(&["a.local"])];
+        assert_eq!(run(later, "x.a.local."), "fallthrough passed 0b11");
+    }
+
+    #[test]
+    fn large_transfers_are_split_in_order() {
+        use crate::wire::{TYPE_SOA, parse_reply};
+
+        const SERIAL: u32 = 7;
+        for size in [1, TRANSFER_BATCH - 2, TRANSFER_BATCH - 1, 2 * TRANSFER_BATCH + 201] {
+            let total = size + 2;
+            let chain = Chain::new(vec![mock("a.local", HIT).transfer_size(size)]);
+            let replies: Vec<wire::Reply> =
+                chain.transfer("a.local.", SERIAL).unwrap().iter().map(|m| parse_reply(m).unwrap()).collect();
+            let mut want_sizes = vec![TRANSFER_BATCH; total / TRANSFER_BATCH];
+            if total % TRANSFER_BATCH != 0 {
+                want_sizes.push(total % TRANSFER_BATCH);
+            }
+            let sizes: Vec<usize> = replies.iter().map(|r| r.answers.len()).collect();
+            assert_eq!(sizes, want_sizes, "{size} records");
+            let records: Vec<&wire::RawRecord> = replies.iter().flat_map(|r| &r.answers).collect();
+            let (first, last) = (records[0], records[total - 1]);
+            assert_eq!((first.rtype, last.rtype), (TYPE_SOA, TYPE_SOA), "{size} records");
+            assert_eq!(first, last, "{size} records");
+            // The serial sits 20 octets from the end of SOA data.
+            let serial = &first.rdata[first.rdata.len() - 20..first.rdata.len() - 16];
+            assert_eq!(serial, SERIAL.to_be_bytes(), "{size} records");
+            // Between them, every A record once, in the stanza's order.
+            let middle: Vec<u32> = records[1..total - 1]
+                .iter()
+                .map(|r| {
+                    assert_eq!(r.rtype, TYPE_A, "{size} records");
+                    u32::from_be_bytes(r.rdata[..4].try_into().unwrap())
+                })
+                .collect();
+            let want: Vec<u32> = (0..size as u32).map(|i| 0x0A00_0000 + i).collect();
+            assert_eq!(middle, want, "{size} records");
         }
     }
 

@@ -406,6 +406,24 @@ mod tests {
     }
 
     #[test]
+    fn noendpoints_drops_endpoint_slices_from_the_plan() {
+        let c = parse_one(&["cluster.local"], &[("noendpoints", &[])]).unwrap();
+        assert!(!c.endpoints);
+        assert_eq!(c.plan().kinds, vec![Kind::Namespace, Kind::Service]);
+        assert!(!c.watches(Kind::EndpointSlice));
+        // Only the local slices: multicluster ones follow `multicluster`.
+        let c = parse_one(
+            &["cluster.local", "clusterset.local"],
+            &[("noendpoints", &[]), ("pods", &["verified"]), ("multicluster", &["clusterset.local"])],
+        )
+        .unwrap();
+        assert_eq!(
+            c.plan().kinds,
+            vec![Kind::Namespace, Kind::Service, Kind::Pod, Kind::ServiceImport, Kind::MulticlusterEndpointSlice]
+        );
+    }
+
+    #[test]
     fn fallthrough_without_zones_covers_everything() {
         let c = parse_one(&["cluster.local"], &[("fallthrough", &[])]).unwrap();
         assert!(c.falls_through(&Name::parse("x.cluster.local").unwrap()));

@@ -146,10 +146,13 @@ impl Index {
         all
     }
 
+    /// The services holding `ip` as a cluster IP, sorted by namespace then
+    /// name (PTR answers rely on the order).
     pub fn services_at(&self, ip: &IpAddr) -> &[Key] {
         self.services_by_ip.get(ip).map_or(&[], Vec::as_slice)
     }
 
+    /// The EndpointSlices holding `ip`, sorted by namespace then name.
     pub fn slices_at(&self, ip: &IpAddr) -> &[Key] {
         self.slices_by_ip.get(ip).map_or(&[], Vec::as_slice)
     }
@@ -421,6 +424,31 @@ mod tests {
         // Deleting again changes nothing.
         idx.apply(600, &ev(Change::Delete, Kind::Service, &svc("web", "10.0.0.1", 81, "3"))).unwrap();
         assert_eq!(idx.serial, 500);
+    }
+
+    #[test]
+    fn services_sharing_an_address_stay_sorted() {
+        let mut idx = Index::new(Seeded::new(5), false);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let mut put = |namespace: &str, name: &str, ip: &str, version: &str| {
+            let json = format!(
+                r#"{{"metadata":{{"name":"{name}","namespace":"{namespace}","resourceVersion":"{version}"}},
+                   "spec":{{"clusterIP":"{ip}"}}}}"#
+            );
+            idx.apply(1, &ev(Change::Upsert, Kind::Service, &json)).unwrap();
+        };
+        for (namespace, name) in [("shop", "web2"), ("shop", "web1"), ("bazaar", "zed"), ("shop", "aaa")] {
+            put(namespace, name, "10.0.0.9", "1");
+        }
+        // Updates, and a service moving away and back, keep the order.
+        put("shop", "web1", "10.0.0.9", "2");
+        put("bazaar", "zed", "10.0.0.8", "2");
+        put("bazaar", "zed", "10.0.0.9", "3");
+        let keys =
+            |idx: &Index| -> Vec<String> { idx.services_at(&ip).iter().map(|(n, s)| format!("{n}/{s}")).collect() };
+        assert_eq!(keys(&idx), ["bazaar/zed", "shop/aaa", "shop/web1", "shop/web2"]);
+        idx.apply(2, &ev(Change::Delete, Kind::Service, r#"{"metadata":{"name":"aaa","namespace":"shop"}}"#)).unwrap();
+        assert_eq!(keys(&idx), ["bazaar/zed", "shop/web1", "shop/web2"]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Several stanzas in Corefile order: first match wins, misses go on only
 //! with `fallthrough`, after the last stanza to the next plugin.
 
-use hickory_proto::rr::RecordType::{A, AAAA};
+use hickory_proto::rr::RecordType::{A, AAAA, SRV};
 
 use super::{Case, Scenario, case, fixture};
 
@@ -45,6 +45,30 @@ fn first_unsynced() -> Scenario {
         &["cluster.local"],
         &[],
         fixture::beta(),
+    )
+}
+
+/// A second cluster where `empty` has a ready endpoint.
+fn empty_served_elsewhere() -> Vec<kubernetai::Event> {
+    vec![
+        fixture::namespace("shop"),
+        fixture::cluster_ip("shop", "empty", &["10.97.0.20"], &["http:80/TCP"]),
+        fixture::slice("shop", "empty-x", "empty", &[fixture::ep(&["10.2.0.20"])], &["http:80/TCP"]),
+    ]
+}
+
+fn ignore_empty_fallthrough() -> Scenario {
+    Scenario::new()
+        .stanza(&["cluster.local"], &[("ignore", &["empty_service"]), ("fallthrough", &[])], fixture::alpha())
+        .stanza(&["cluster.local"], &[], empty_served_elsewhere())
+}
+
+/// The same without `ignore empty_service`: the first cluster answers.
+fn keep_empty_fallthrough() -> Scenario {
+    Scenario::new().stanza(&["cluster.local"], &[("fallthrough", &[])], fixture::alpha()).stanza(
+        &["cluster.local"],
+        &[],
+        empty_served_elsewhere(),
     )
 }
 
@@ -113,6 +137,39 @@ pub fn cases() -> Vec<Case> {
             "nope.shop.svc.cluster.local.",
             A,
             format!("SERVFAIL aa\n{SOA}\nvia stanza 2, passed by 1"),
+        ),
+        // `ignore empty_service` makes a service without ready endpoints a
+        // miss, and a miss falls through to the cluster that has some.
+        case(
+            "chain",
+            ignore_empty_fallthrough,
+            "empty.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan empty.shop.svc.cluster.local. 5 IN A 10.97.0.20\nvia stanza 2, passed by 1",
+        ),
+        case(
+            "chain",
+            ignore_empty_fallthrough,
+            "_http._tcp.empty.shop.svc.cluster.local.",
+            SRV,
+            "NOERROR aa
+             an _http._tcp.empty.shop.svc.cluster.local. 5 IN SRV 0 100 80 empty.shop.svc.cluster.local.
+             ar empty.shop.svc.cluster.local. 5 IN A 10.97.0.20
+             via stanza 2, passed by 1",
+        ),
+        case(
+            "chain",
+            ignore_empty_fallthrough,
+            "web.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan web.shop.svc.cluster.local. 5 IN A 10.96.0.10",
+        ),
+        case(
+            "chain",
+            keep_empty_fallthrough,
+            "empty.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan empty.shop.svc.cluster.local. 5 IN A 10.96.0.20",
         ),
         case(
             "chain",

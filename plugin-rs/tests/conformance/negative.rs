@@ -1,7 +1,7 @@
 //! Names that do not exist (NXDOMAIN) versus names that exist without the
 //! asked type (NODATA), the apex (SOA, NS), other types, and sync state.
 
-use hickory_proto::rr::RecordType::{self, A, AAAA, AXFR, HTTPS, IXFR, MX, NS, SOA, TXT};
+use hickory_proto::rr::RecordType::{self, A, AAAA, ANY, AXFR, HTTPS, IXFR, MX, NS, SOA, SRV, TXT};
 
 use super::services::alpha;
 use super::{Case, Scenario, case};
@@ -91,6 +91,26 @@ pub fn cases() -> Vec<Case> {
         exists("negative", "web.shop.svc.cluster.local.", HTTPS),
         exists("negative", "db.shop.svc.cluster.local.", HTTPS),
         missing("negative", "nope.shop.svc.cluster.local.", HTTPS),
+        // Wildcards were removed from the plugin (CoreDNS 1.9.0): `*` and
+        // `any` are labels like any other, naming nothing here.
+        missing("negative", "*.shop.svc.cluster.local.", A),
+        missing("negative", "any.shop.svc.cluster.local.", A),
+        missing("negative", "web.*.svc.cluster.local.", A),
+        missing("negative", "*.svc.cluster.local.", A),
+        missing("negative", "*.cluster.local.", A),
+        missing("negative", "*.web.shop.svc.cluster.local.", A),
+        missing("negative", "*.db.shop.svc.cluster.local.", A),
+        missing("negative", "*._tcp.web.shop.svc.cluster.local.", SRV),
+        missing("negative", "_http.*.web.shop.svc.cluster.local.", SRV),
+        missing("negative", "*.shop.svc.cluster.local.", ANY),
+        // ANY is one more type answered by a fake A lookup: NODATA where the
+        // name exists, never the records themselves.
+        exists("negative", "web.shop.svc.cluster.local.", ANY),
+        exists("negative", "db.shop.svc.cluster.local.", ANY),
+        exists("negative", "ext.shop.svc.cluster.local.", ANY),
+        exists("negative", "shop.svc.cluster.local.", ANY),
+        exists("negative", "cluster.local.", ANY),
+        missing("negative", "nope.shop.svc.cluster.local.", ANY),
         // SOA only at the apex; below it NODATA, even for missing names.
         case("negative", alpha, "cluster.local.", SOA, format!("NOERROR aa\nan {ZONE_SOA}")),
         exists("negative", "web.shop.svc.cluster.local.", SOA),

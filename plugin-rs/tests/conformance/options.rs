@@ -37,6 +37,28 @@ fn fall_reverse() -> Scenario {
     with(&[("fallthrough", &["in-addr.arpa"])])
 }
 
+/// A pod name one octet too long for a label, and one that just fits.
+const POD_64: &str = "pod-012345678901234567890123456789012345678901234567890123456789";
+const POD_63: &str = "pod-01234567890123456789012345678901234567890123456789012345678";
+
+fn long_pod_names() -> Scenario {
+    Scenario::new().stanza(
+        &["cluster.local", "in-addr.arpa"],
+        &[("endpoint_pod_names", &[])],
+        vec![
+            fixture::namespace("shop"),
+            fixture::headless("shop", "long", &["pg:5432/TCP"]),
+            fixture::slice(
+                "shop",
+                "long-a",
+                "long",
+                &[fixture::ep(&["10.1.3.1"]).pod(POD_64), fixture::ep(&["10.1.3.2"]).pod(POD_63)],
+                &["pg:5432/TCP"],
+            ),
+        ],
+    )
+}
+
 fn soa(ttl: u32, min: u32) -> String {
     format!("{ttl} IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 {min}")
 }
@@ -111,7 +133,65 @@ pub fn cases() -> Vec<Case> {
             PTR,
             "NOERROR aa\nan 2.0.1.10.in-addr.arpa. 5 IN PTR db-1-pod.db.shop.svc.cluster.local.",
         ),
+        // A pod name too long for a label does not name the endpoint: the
+        // dashed address does. (The plugin keeps target names shorter than
+        // 64 octets.)
+        case(
+            "options",
+            long_pod_names,
+            "10-1-3-1.long.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan 10-1-3-1.long.shop.svc.cluster.local. 5 IN A 10.1.3.1",
+        ),
+        case(
+            "options",
+            long_pod_names,
+            "pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa
+             an pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local. 5 IN A 10.1.3.2",
+        ),
+        case("options", long_pod_names, "10-1-3-2.long.shop.svc.cluster.local.", A, nx.clone()),
+        case(
+            "options",
+            long_pod_names,
+            "_pg._tcp.long.shop.svc.cluster.local.",
+            SRV,
+            "NOERROR aa
+             an _pg._tcp.long.shop.svc.cluster.local. 5 IN SRV 0 50 5432 10-1-3-1.long.shop.svc.cluster.local.
+             an _pg._tcp.long.shop.svc.cluster.local. 5 IN SRV 0 50 5432 pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local.
+             ar 10-1-3-1.long.shop.svc.cluster.local. 5 IN A 10.1.3.1
+             ar pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local. 5 IN A 10.1.3.2",
+        ),
+        case(
+            "options",
+            long_pod_names,
+            "1.3.1.10.in-addr.arpa.",
+            PTR,
+            "NOERROR aa\nan 1.3.1.10.in-addr.arpa. 5 IN PTR 10-1-3-1.long.shop.svc.cluster.local.",
+        ),
         case("options", no_endpoints, "db.shop.svc.cluster.local.", A, nx.clone()),
+        // Without endpoints, no endpoint names, under headless or ClusterIP
+        // services, and no endpoint PTRs.
+        case("options", no_endpoints, "db-0.db.shop.svc.cluster.local.", A, nx.clone()),
+        case("options", no_endpoints, "10-1-0-2.db.shop.svc.cluster.local.", A, nx.clone()),
+        case("options", no_endpoints, "web-1.web.shop.svc.cluster.local.", A, nx.clone()),
+        case("options", no_endpoints, "_pg._tcp.db.shop.svc.cluster.local.", SRV, nx.clone()),
+        case(
+            "options",
+            no_endpoints,
+            "1.0.1.10.in-addr.arpa.",
+            PTR,
+            "NXDOMAIN aa
+             ns in-addr.arpa. 5 IN SOA ns.dns.in-addr.arpa. hostmaster.in-addr.arpa. 1700000000 7200 1800 86400 5",
+        ),
+        case(
+            "options",
+            no_endpoints,
+            "10.0.96.10.in-addr.arpa.",
+            PTR,
+            "NOERROR aa\nan 10.0.96.10.in-addr.arpa. 5 IN PTR web.shop.svc.cluster.local.",
+        ),
         case(
             "options",
             no_endpoints,

@@ -1,11 +1,70 @@
 //! Zone transfers: contents, order, and the IXFR "up to date" answer.
 
 use super::services::alpha;
-use super::{Core, NOW, Scenario, render_message};
+use super::zonal::zonal;
+use super::{Core, NOW, Scenario, fixture, render_message};
 
 fn alpha_on_host() -> Scenario {
     alpha().local_ips(&["192.0.2.53"])
 }
+
+/// A stanza whose first zone is a reverse one.
+fn reverse_first() -> Scenario {
+    Scenario::new().stanza(&["10.in-addr.arpa", "cluster.local"], &[], fixture::alpha()).local_ips(&["192.0.2.53"])
+}
+
+/// Services in the bulk scenario: with an address and an SRV record each,
+/// more records than one transfer message holds.
+const BULK_SERVICES: usize = 300;
+
+fn bulk() -> Scenario {
+    let mut objects = vec![fixture::namespace("bulk")];
+    for i in 0..BULK_SERVICES {
+        let ip = format!("10.96.{}.{}", i / 200, i % 200 + 1);
+        objects.push(fixture::cluster_ip("bulk", &format!("s{i:03}"), &[&ip], &["8080/TCP"]));
+    }
+    Scenario::new().stanza(&["cluster.local"], &[], objects).local_ips(&["192.0.2.53"])
+}
+
+/// The listing the bulk scenario transfers.
+fn bulk_listing() -> String {
+    let soa = "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5";
+    let mut lines = vec![
+        soa.to_string(),
+        "cluster.local. 5 IN NS ns.dns.cluster.local.".to_string(),
+        "ns.dns.cluster.local. 5 IN A 192.0.2.53".to_string(),
+    ];
+    for i in 0..BULK_SERVICES {
+        let owner = format!("s{i:03}.bulk.svc.cluster.local.");
+        lines.push(format!("{owner} 5 IN A 10.96.{}.{}", i / 200, i % 200 + 1));
+        // Unnamed ports have an SRV record at the service name only.
+        lines.push(format!("{owner} 5 IN SRV 0 100 8080 {owner}"));
+    }
+    lines.push(soa.to_string());
+    lines.join("\n")
+}
+
+/// Records per transfer message, as the core batches them.
+const BATCH: usize = 500;
+
+/// Zonal names (`_zone`) are not transferred; the rest is as without
+/// `zonal`.
+const ZONAL: &str = "
+cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5
+db.shop.svc.cluster.local. 5 IN A 10.1.0.1
+10-1-0-1.db.shop.svc.cluster.local. 5 IN A 10.1.0.1
+_pg._tcp.db.shop.svc.cluster.local. 5 IN SRV 0 33 5432 10-1-0-1.db.shop.svc.cluster.local.
+db.shop.svc.cluster.local. 5 IN A 10.1.0.2
+10-1-0-2.db.shop.svc.cluster.local. 5 IN A 10.1.0.2
+_pg._tcp.db.shop.svc.cluster.local. 5 IN SRV 0 33 5432 10-1-0-2.db.shop.svc.cluster.local.
+db.shop.svc.cluster.local. 5 IN A 10.1.0.3
+10-1-0-3.db.shop.svc.cluster.local. 5 IN A 10.1.0.3
+_pg._tcp.db.shop.svc.cluster.local. 5 IN SRV 0 33 5432 10-1-0-3.db.shop.svc.cluster.local.
+web.shop.svc.cluster.local. 5 IN A 10.96.0.10
+web.shop.svc.cluster.local. 5 IN SRV 0 100 80 web.shop.svc.cluster.local.
+_http._tcp.web.shop.svc.cluster.local. 5 IN SRV 0 100 80 web.shop.svc.cluster.local.
+cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5
+";
 
 const FULL: &str = "
 cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5
@@ -57,29 +116,65 @@ fn listing(messages: &[Vec<u8>]) -> String {
     lines.join("\n")
 }
 
-/// (zone, client serial, expected listing or None for not authoritative)
-const CASES: &[(&str, u32, Option<&str>)] = &[
-    ("cluster.local.", 0, Some(FULL)),
-    ("Cluster.Local", 0, Some(FULL)),
-    ("cluster.local.", NOW as u32, Some(SOA_ONLY)),
+/// (scenario, zone, client serial, expected listing or None for not
+/// authoritative)
+type TransferCase = (fn() -> Scenario, &'static str, u32, Option<&'static str>);
+
+const CASES: &[TransferCase] = &[
+    (alpha_on_host, "cluster.local.", 0, Some(FULL)),
+    (alpha_on_host, "Cluster.Local", 0, Some(FULL)),
+    (alpha_on_host, "cluster.local.", NOW as u32, Some(SOA_ONLY)),
     // Newer than ours (RFC 1982): up to date too.
-    ("cluster.local.", NOW as u32 + 10, Some(SOA_ONLY)),
-    ("cluster.local.", NOW as u32 - 10, Some(FULL)),
-    ("remote.local.", 0, None),
-    ("svc.cluster.local.", 0, None),
-    ("in-addr.arpa.", 0, None),
+    (alpha_on_host, "cluster.local.", NOW as u32 + 10, Some(SOA_ONLY)),
+    (alpha_on_host, "cluster.local.", NOW as u32 - 10, Some(FULL)),
+    (alpha_on_host, "remote.local.", 0, None),
+    (alpha_on_host, "svc.cluster.local.", 0, None),
+    (alpha_on_host, "in-addr.arpa.", 0, None),
+    (zonal, "cluster.local.", 0, Some(ZONAL)),
+    // A reverse zone listed first changes nothing for the forward zone,
+    // and is not transferred itself.
+    (reverse_first, "cluster.local.", 0, Some(FULL)),
+    (reverse_first, "10.in-addr.arpa.", 0, None),
 ];
 
 pub fn run(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
     let mut failures = Vec::new();
-    for (zone, serial, want) in CASES {
+    for (scenario, zone, serial, want) in CASES {
         let mut core = new_core();
-        alpha_on_host().load(core.as_mut());
+        scenario().load(core.as_mut());
         let got = core.transfer(zone, *serial).map(|messages| listing(&messages));
         let want = want.map(|w| w.trim().to_string());
         if got != want {
             failures.push(format!("[transfer] {zone} serial {serial}\n--- want\n{want:?}\n--- got\n{got:?}\n"));
         }
+    }
+    failures.extend(run_bulk(new_core));
+    failures
+}
+
+/// A transfer of more records than one message holds: full messages then
+/// the rest, every record once, in order, between the two SOAs.
+fn run_bulk(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
+    let mut core = new_core();
+    bulk().load(core.as_mut());
+    let Some(messages) = core.transfer("cluster.local.", 0) else {
+        return vec!["[transfer] bulk: not authoritative".into()];
+    };
+    let mut failures = Vec::new();
+    let total = 2 * BULK_SERVICES + 4;
+    let sizes: Vec<usize> = messages.iter().map(|m| render_message(m).lines().count() - 1).collect();
+    let want_sizes = vec![BATCH, total - BATCH];
+    if sizes != want_sizes {
+        failures.push(format!("[transfer] bulk: records per message {sizes:?}, want {want_sizes:?}"));
+    }
+    let (got, want) = (listing(&messages), bulk_listing());
+    if got != want {
+        let diverge = got.lines().zip(want.lines()).position(|(g, w)| g != w);
+        failures.push(format!(
+            "[transfer] bulk: {} records, want {}; first difference at record {diverge:?}",
+            got.lines().count(),
+            want.lines().count()
+        ));
     }
     failures
 }

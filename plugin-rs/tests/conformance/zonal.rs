@@ -1,7 +1,7 @@
 //! `zonal` names (`<zone>.pin|prefer._zone.<service>...`) and multicluster
 //! zones (ServiceImports, cluster-scoped endpoint names).
 
-use hickory_proto::rr::RecordType::{A, SRV, TXT};
+use hickory_proto::rr::RecordType::{A, AAAA, CNAME, HTTPS, MX, SRV, TXT};
 
 use super::fixture::{self, ep};
 use super::{Case, Scenario, case};
@@ -21,7 +21,7 @@ fn zoned_objects() -> Vec<kubernetai::Event> {
     ]
 }
 
-fn zonal() -> Scenario {
+pub fn zonal() -> Scenario {
     Scenario::new().stanza(&["cluster.local"], &[("zonal", &[])], zoned_objects())
 }
 
@@ -88,8 +88,36 @@ pub fn cases() -> Vec<Case> {
              an zone-a.pin._zone.db.shop.svc.cluster.local. 5 IN SRV 0 100 5432 10-1-0-1.db.shop.svc.cluster.local.
              ar 10-1-0-1.db.shop.svc.cluster.local. 5 IN A 10.1.0.1",
         ),
+        // prefer with endpoints in the zone: only those, like pin.
+        case(
+            "zonal",
+            zonal,
+            "zone-a.prefer._zone.db.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan zone-a.prefer._zone.db.shop.svc.cluster.local. 5 IN A 10.1.0.1",
+        ),
+        case(
+            "zonal",
+            zonal,
+            "zone-b.prefer._zone.db.shop.svc.cluster.local.",
+            SRV,
+            "NOERROR aa
+             an zone-b.prefer._zone.db.shop.svc.cluster.local. 5 IN SRV 0 100 5432 10-1-0-2.db.shop.svc.cluster.local.
+             ar 10-1-0-2.db.shop.svc.cluster.local. 5 IN A 10.1.0.2",
+        ),
+        // Zonal names answer A, AAAA and SRV only: other types are NODATA
+        // where the name has endpoints, as where it has none.
+        case("zonal", zonal, "zone-a.pin._zone.db.shop.svc.cluster.local.", TXT, format!("NOERROR aa\n{SOA}")),
+        case("zonal", zonal, "zone-a.pin._zone.db.shop.svc.cluster.local.", MX, format!("NOERROR aa\n{SOA}")),
+        case("zonal", zonal, "zone-a.pin._zone.db.shop.svc.cluster.local.", CNAME, format!("NOERROR aa\n{SOA}")),
+        case("zonal", zonal, "zone-a.pin._zone.db.shop.svc.cluster.local.", HTTPS, format!("NOERROR aa\n{SOA}")),
+        case("zonal", zonal, "zone-a.prefer._zone.db.shop.svc.cluster.local.", TXT, format!("NOERROR aa\n{SOA}")),
+        case("zonal", zonal, "zone-c.prefer._zone.db.shop.svc.cluster.local.", MX, format!("NOERROR aa\n{SOA}")),
+        // The zone's only endpoint is IPv4: no AAAA.
+        case("zonal", zonal, "zone-a.pin._zone.db.shop.svc.cluster.local.", AAAA, format!("NOERROR aa\n{SOA}")),
         // Only headless services have zonal names.
         case("zonal", zonal, "zone-a.pin._zone.web.shop.svc.cluster.local.", A, format!("NXDOMAIN aa\n{SOA}")),
+        case("zonal", zonal, "zone-a.pin._zone.web.shop.svc.cluster.local.", TXT, format!("NXDOMAIN aa\n{SOA}")),
         case("zonal", zonal, "zone-a.keep._zone.db.shop.svc.cluster.local.", A, format!("NXDOMAIN aa\n{SOA}")),
         case("zonal", not_zonal, "zone-a.pin._zone.db.shop.svc.cluster.local.", A, format!("NXDOMAIN aa\n{SOA}")),
         case(
