@@ -9,10 +9,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-// A guest that traps, loops or eats memory costs the query SERVFAIL, is
+// A guest that traps, loops, eats memory or reads outside it costs the query SERVFAIL, is
 // counted and logged, and its instance is replaced: the next queries are
 // answered and CoreDNS stays up. The test guest misbehaves on query names
-// whose first label is trap, loop or grow.
+// whose first label is trap, loop, grow or oob.
 func TestFaultIsolation(t *testing.T) {
 	s, metrics := startWithMetrics(t, map[string]string{
 		"Corefile": `.:{port} {
@@ -44,7 +44,7 @@ func TestFaultIsolation(t *testing.T) {
 	}
 	answered("udp", "www.cluster.local.")
 	for round := range 2 {
-		for _, label := range []string{"trap", "loop", "grow"} {
+		for _, label := range []string{"trap", "loop", "grow", "oob"} {
 			for _, network := range networks {
 				name := fmt.Sprintf("%s.r%d.cluster.local.", label, round)
 				before := failures()
@@ -67,12 +67,12 @@ func TestFaultIsolation(t *testing.T) {
 	}
 	out := s.out.String()
 	// The errors plugin logs each failed query with the guest's failure.
-	for _, label := range []string{"trap", "loop", "grow"} {
+	for _, label := range []string{"trap", "loop", "grow", "oob"} {
 		if want := label + ".r1.cluster.local. A"; !strings.Contains(out, want) {
 			t.Errorf("CoreDNS log lacks %q:\n%s", want, out)
 		}
 	}
 	eventually(t, "the replacements", func() bool {
-		return strings.Count(s.out.String(), "replaced a core instance that failed") >= 12
+		return strings.Count(s.out.String(), "replaced a core instance that failed") >= 16
 	})
 }

@@ -283,6 +283,7 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 		{name: "trap", query: "trap.x.", want: Stats{Traps: 1, Replacements: 1}},
 		{name: "loop", query: "loop.x.", timeout: 50 * time.Millisecond, want: Stats{CutOffs: 1, Replacements: 1}},
 		{name: "memory", query: "grow.x.", want: Stats{Traps: 1, Replacements: 1}},
+		{name: "out of bounds", query: "oob.x.", want: Stats{Traps: 1, Replacements: 1}},
 	}
 	for _, tt := range tests {
 		for _, size := range []int{1, 3} {

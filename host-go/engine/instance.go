@@ -66,13 +66,20 @@ func (m *Module) instantiate(ctx context.Context, lim limits) (*Instance, error)
 		return nil, fmt.Errorf("instantiating the core: no mutable global %q", interruptExport)
 	}
 	in := &Instance{
-		mod:       mod,
-		mem:       mod.Memory(),
-		realloc:   mod.ExportedFunction(exportRealloc),
 		limits:    lim, // read by the watchdog: set before it sees the instance
 		watch:     &m.watch,
 		interrupt: interrupt,
 	}
+	in.bind(mod)
+	m.watch.add(in)
+	return in, nil
+}
+
+// bind makes mod the instance's module and looks its exports up.
+func (in *Instance) bind(mod api.Module) {
+	in.mod = mod
+	in.mem = mod.Memory()
+	in.realloc = mod.ExportedFunction(exportRealloc)
 	in.lift.mem = in.mem
 	for i := range coreFuncs {
 		f := &coreFuncs[i]
@@ -81,8 +88,6 @@ func (m *Module) instantiate(ctx context.Context, lim limits) (*Instance, error)
 			in.posts[i] = mod.ExportedFunction(f.postExport())
 		}
 	}
-	m.watch.add(in)
-	return in, nil
 }
 
 // Close releases the instance.

@@ -535,6 +535,11 @@ func TestGuestFailures(t *testing.T) {
 				t.Errorf("error %v is not a cut-off at the context's deadline", err)
 			}
 		}},
+		{name: "out of bounds", query: "oob.x.", check: func(t *testing.T, _ *Instance, err error) {
+			if !strings.Contains(err.Error(), "out of bounds memory access") {
+				t.Errorf("error %q does not say the guest read outside its memory", err)
+			}
+		}},
 		{name: "memory limit", query: "grow.x.", check: func(t *testing.T, in *Instance, err error) {
 			if size := in.MemorySize(); size > limit || size < limit-(2<<20) {
 				t.Errorf("memory size %d after growing without end, want close to the %d limit", size, limit)

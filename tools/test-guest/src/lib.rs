@@ -14,6 +14,7 @@
 //! | `trap`   | panics (a trap: the release profile aborts on panic)         |
 //! | `loop`   | never returns                                                |
 //! | `grow`   | allocates 1 MiB blocks until memory runs out                 |
+//! | `oob`    | loads from past the end of linear memory (a bounds trap)     |
 //! | `fall`   | `fallthrough(X)`, X the second label in hex, else 0          |
 //! | `ans`    | like other, from stanza S (third label, decimal) after the   |
 //! |          | stanzas X (second label, hex): `ans.X.S.…`                   |
@@ -224,6 +225,7 @@ impl Guest for TestGuest {
             b"trap" => panic!("trap requested"),
             b"loop" => spin(),
             b"grow" => grow(),
+            b"oob" => out_of_bounds(),
             b"fall" => Outcome::Fallthrough(hex(label(1)).unwrap_or(0)),
             b"ans" => {
                 let stanza = std::str::from_utf8(label(2)).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -340,6 +342,16 @@ fn spin() -> ! {
         // black_box keeps the loop observable, so it is not optimised away.
         n = std::hint::black_box(n.wrapping_add(1));
     }
+}
+
+fn out_of_bounds() -> ! {
+    // Linear memory stays far below 4 GiB, so the last word of the 32-bit
+    // address space lies outside it and the load traps. black_box keeps the
+    // compiler from proving the address wrong and emitting `unreachable`.
+    let addr = std::hint::black_box(u32::MAX as usize - 7) as *const u64;
+    // SAFETY: none; the point is the trap. The load never completes.
+    let word = unsafe { addr.read_volatile() };
+    panic!("loaded {word} from outside linear memory")
 }
 
 fn grow() -> ! {
