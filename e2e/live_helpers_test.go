@@ -150,8 +150,8 @@ func (s *liveServer) scrape(t *testing.T) string {
 }
 
 // metric is the value of the sample whose name and labels are exactly
-// series (e.g. `coredns_kubernetai_synced{stanza="1"}`), and whether it
-// is there.
+// series (e.g. `coredns_kubernetai_synced{server="dns://127.0.0.1:53",stanza="1"}`),
+// and whether it is there.
 func metric(exposition, series string) (float64, bool) {
 	for _, line := range strings.Split(exposition, "\n") {
 		rest, ok := strings.CutPrefix(line, series+" ")
@@ -162,4 +162,12 @@ func metric(exposition, series string) (float64, bool) {
 		return v, err == nil
 	}
 	return 0, false
+}
+
+// stanzaSeries names the series of a per-stanza metric of s: the server
+// label is the address CoreDNS serves the block on, as its own metrics
+// name it. extra labels (e.g. `le="+Inf"`) follow, as Prometheus writes them.
+func stanzaSeries(s *server, name, stanza string, extra ...string) string {
+	labels := append([]string{`server="dns://` + s.addr + `"`, `stanza="` + stanza + `"`}, extra...)
+	return name + "{" + strings.Join(labels, ",") + "}"
 }

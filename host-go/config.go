@@ -176,7 +176,13 @@ func (cfg *serverConfig) connectionProperty(s *stanzaConfig, p engine.Property) 
 		if len(p.Args) == 0 {
 			return fmt.Errorf("needs a URL")
 		}
+		// The kubernetes plugin still takes several URLs, and uses the
+		// first: so does this one, saying so.
 		s.endpoint = p.Args[0]
+		if len(p.Args) > 1 {
+			log.Warningf("%s:%d: stanza %d: endpoint: only the first URL, %s, is used; ignoring %s",
+				cfg.file, p.Line, s.index+1, p.Args[0], strings.Join(p.Args[1:], " "))
+		}
 	case "tls":
 		if len(p.Args) != 3 {
 			return fmt.Errorf("needs CERT KEY CACERT, got %d values", len(p.Args))

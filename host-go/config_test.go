@@ -1,6 +1,9 @@
 package kubernetai
 
 import (
+	"bytes"
+	golog "log"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +110,24 @@ func TestStanzaOf(t *testing.T) {
 		if got := stanzaOf(cfg, line); got != want {
 			t.Errorf("line %d: stanza %d, want %d", line, got, want)
 		}
+	}
+}
+
+// TestEndpointUsesTheFirstURL: as the kubernetes plugin, several URLs are
+// taken, the first is used, and a warning names the others.
+func TestEndpointUsesTheFirstURL(t *testing.T) {
+	var logged bytes.Buffer
+	golog.SetOutput(&logged)
+	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
+	cfg, err := parse(t, "kubernetai cluster.local {\n    endpoint https://a.test:6443 https://b.test:6443\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.stanzas[0].connection().Endpoint; got != "https://a.test:6443" {
+		t.Errorf("endpoint %q, want the first URL", got)
+	}
+	want := "Testfile:2: stanza 1: endpoint: only the first URL, https://a.test:6443, is used; ignoring https://b.test:6443"
+	if !strings.Contains(logged.String(), want) {
+		t.Errorf("log %q, want a warning %q", logged.String(), want)
 	}
 }

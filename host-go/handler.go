@@ -29,7 +29,10 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	server := metrics.WithServer(ctx)
 	query, err := r.Pack()
 	if err != nil {
-		requests.WithLabelValues(server, "failed").Inc()
+		// CoreDNS read this query off the wire, so a plugin before this one
+		// made it unwritable (a rewrite to an over-long name, say): the core
+		// cannot read it, as it cannot read a malformed query, so FORMERR.
+		requests.WithLabelValues(server, "", "malformed").Inc()
 		return dns.RcodeFormatError, fmt.Errorf("packing query: %w", err)
 	}
 	outcome, err := k.engine.Lookup(ctx, query, nil)
@@ -49,25 +52,49 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	k.countPassed(server, outcome.FellThrough)
 	switch outcome.Kind {
 	case engine.OutcomeAnswer:
-		m := new(dns.Msg)
-		if err := m.Unpack(outcome.Answer); err != nil {
-			requests.WithLabelValues(server, "", "failed").Inc()
-			return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", err)
-		}
-		requests.WithLabelValues(server, k.label(outcome.Stanza), "answered").Inc()
-		noteAnswer(ctx, outcome.Stanza)
-		if err := w.WriteMsg(m); err != nil {
-			return dns.RcodeServerFailure, err
-		}
-		return dns.RcodeSuccess, nil
+		return k.writeAnswer(ctx, w, server, outcome)
 	case engine.OutcomeFallthrough:
 		if outcome.FellThrough == 0 {
 			requests.WithLabelValues(server, "", "not_authoritative").Inc()
 		}
 		return plugin.NextOrFailure(k.Name(), k.Next, ctx, w, r)
 	default:
-		requests.WithLabelValues(server, "", "refused").Inc()
+		requests.WithLabelValues(server, "", rcodeOutcome(int(outcome.Rcode))).Inc()
 		return int(outcome.Rcode), nil
+	}
+}
+
+// writeAnswer writes the core's answer and counts it for the stanza that
+// gave it. A FORMERR is no stanza's: the core answers it, on behalf of
+// stanza 0, to a query it cannot read as one question.
+func (k *Kubernetai) writeAnswer(ctx context.Context, w dns.ResponseWriter, server string, outcome engine.Outcome) (int, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(outcome.Answer); err != nil {
+		requests.WithLabelValues(server, "", "failed").Inc()
+		return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", err)
+	}
+	if m.Rcode == dns.RcodeFormatError {
+		requests.WithLabelValues(server, "", "malformed").Inc()
+	} else {
+		requests.WithLabelValues(server, k.label(outcome.Stanza), "answered").Inc()
+		noteAnswer(ctx, outcome.Stanza)
+	}
+	if err := w.WriteMsg(m); err != nil {
+		return dns.RcodeServerFailure, err
+	}
+	return dns.RcodeSuccess, nil
+}
+
+// rcodeOutcome names the outcome of a response code the core leaves to
+// CoreDNS to write.
+func rcodeOutcome(rcode int) string {
+	switch rcode {
+	case dns.RcodeRefused:
+		return "refused"
+	case dns.RcodeFormatError:
+		return "malformed"
+	default:
+		return "failed"
 	}
 }
 

@@ -2,6 +2,8 @@ package kubernetai
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +115,32 @@ func TestFallthroughBetweenStanzas(t *testing.T) {
 	w, _, _ := serve(t, k, context.Background(), "web.shop.svc.other.local.", dns.TypeA)
 	if w.Msg == nil || len(w.Msg.Answer) != 1 {
 		t.Errorf("second stanza: %v", w.Msg)
+	}
+}
+
+// TestUnpackableQuery: a query that cannot be written back to the wire (a
+// plugin before this one broke it) answers FORMERR and is counted, once,
+// as malformed, without reaching the core.
+func TestUnpackableQuery(t *testing.T) {
+	f := &fakeCore{err: errors.New("the core must not be asked")}
+	k := fakePlugin(f, 1)
+	r := new(dns.Msg)
+	r.SetQuestion("web.shop.svc.cluster.local.", dns.TypeA)
+	// Three bytes are no IPv4 address: miekg/dns refuses to pack them.
+	r.Extra = append(r.Extra, &dns.A{Hdr: dns.RR_Header{Name: "x.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.IP{10, 0, 0}})
+	if _, err := r.Pack(); err == nil {
+		t.Fatal("the query packs: the test needs one that does not")
+	}
+	malformed, failed := count("", "", "malformed"), count("", "", "failed")
+	w := dnstest.NewRecorder(&test.ResponseWriter{})
+	rcode, err := k.ServeDNS(context.Background(), w, r)
+	if rcode != dns.RcodeFormatError || err == nil || w.Msg != nil {
+		t.Errorf("rcode %d err %v written %v; want FORMERR, an error, nothing written", rcode, err, w.Msg != nil)
+	}
+	if got := count("", "", "malformed") - malformed; got != 1 {
+		t.Errorf("malformed grew by %v, want 1", got)
+	}
+	if got := count("", "", "failed") - failed; got != 0 {
+		t.Errorf("failed grew by %v, want 0 (the core was not asked)", got)
 	}
 }

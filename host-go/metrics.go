@@ -1,20 +1,29 @@
 package kubernetai
 
 import (
+	"net"
+	"sync"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Metrics, served by CoreDNS's prometheus plugin. A stanza is labelled by
-// its position among the server block's kubernetai stanzas (1, 2, ...).
+// its position among the server block's kubernetai stanzas (1, 2, ...)
+// and by the server that serves its block, spelled as query-time metrics
+// spell it (see serverLabels), so that series of one stanza join on
+// server and stanza.
 var (
 	requests = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "requests_total",
 		Help: "Queries by stanza and outcome: answered (by the stanza), fallthrough (passed on by the stanza), " +
-			"not_authoritative (in no stanza's zones), refused (zone transfers asked through the query path), failed.",
+			"not_authoritative (in no stanza's zones), refused (zone transfers asked through the query path), " +
+			"malformed (not readable as one question, answered FORMERR), failed (the core failed, answered SERVFAIL).",
 	}, []string{"server", "stanza", "outcome"})
 
 	upstreamLookups = promauto.NewCounter(prometheus.CounterOpts{
@@ -37,7 +46,7 @@ var (
 		Name:      "dns_programming_duration_seconds",
 		Help:      "From an EndpointSlice change in the cluster to its answers being served.",
 		Buckets:   prometheus.ExponentialBuckets(0.001, 2, 20),
-	}, []string{"stanza"})
+	}, []string{"server", "stanza"})
 
 	guestFailures = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -51,14 +60,14 @@ var (
 		Subsystem: pluginName,
 		Name:      "objects_applied_total",
 		Help:      "Kubernetes object changes applied to the DNS core.",
-	}, []string{"stanza"})
+	}, []string{"server", "stanza"})
 
 	objectsSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "objects_skipped_total",
 		Help:      "Kubernetes object changes skipped as malformed or unusable (each is logged).",
-	}, []string{"stanza"})
+	}, []string{"server", "stanza"})
 
 	swaps = promauto.NewCounter(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -94,6 +103,95 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "synced",
-		Help:      "1 once the stanza's source has delivered its initial state.",
-	}, []string{"stanza"})
+		Help:      "0 while the stanza's source delivers its initial state, 1 once it has; gone when the stanza stops.",
+	}, []string{"server", "stanza"})
 )
+
+// serverLabels returns the `server` label of the servers serving a server
+// block, as metrics.WithServer gives it at query time: the address each
+// server listens on (dnsserver.Server.Addr), transport://host:port, for
+// every key of the block (keys may differ in transport and port) and every
+// address `bind` gave it. Call it from OnStartup: the servers are made,
+// and `bind` has run, whatever its place among the plugins.
+func serverLabels(c *caddy.Controller) []string {
+	var labels []string
+	seen := map[string]bool{}
+	for i := range c.ServerBlockKeys {
+		key := *c
+		key.ServerBlockKeyIndex = i
+		conf := dnsserver.GetConfig(&key)
+		for _, host := range conf.ListenHosts {
+			label := serverLabel(conf.Transport, host, conf.Port)
+			if !seen[label] {
+				seen[label] = true
+				labels = append(labels, label)
+			}
+		}
+	}
+	return labels
+}
+
+// serverLabel spells a listen address as CoreDNS names the server that
+// listens there: through net.ResolveTCPAddr, which writes "" as ":53" and
+// brackets IPv6 addresses.
+func serverLabel(transport, host, port string) string {
+	addr := net.JoinHostPort(host, port)
+	if a, err := net.ResolveTCPAddr("tcp", addr); err == nil {
+		addr = a.String()
+	}
+	return transport + "://" + addr
+}
+
+// syncedOwners names the stanza whose state each `synced` series shows.
+// On a reload the new instance's stanza takes the series over while the
+// stanza it replaces still runs (caddy starts the new instance before it
+// shuts the old one down), so the old one, stopping, must leave alone a
+// series it no longer owns instead of deleting it.
+var syncedOwners = struct {
+	sync.Mutex
+	m map[[2]string]*stanza
+}{m: map[[2]string]*stanza{}}
+
+// claimSynced makes s the owner of its `synced` series and shows its
+// state there: 0 until its source has synced.
+func (s *stanza) claimSynced() {
+	syncedOwners.Lock()
+	defer syncedOwners.Unlock()
+	for _, server := range s.servers {
+		syncedOwners.m[[2]string{server, s.label}] = s
+		stanzaSynced.WithLabelValues(server, s.label).Set(boolGauge(s.synced.Load()))
+	}
+}
+
+// showSynced updates the `synced` series s owns; a stanza replaced by a
+// reload that syncs late does not overwrite its successor's.
+func (s *stanza) showSynced() {
+	syncedOwners.Lock()
+	defer syncedOwners.Unlock()
+	for _, server := range s.servers {
+		if syncedOwners.m[[2]string{server, s.label}] == s {
+			stanzaSynced.WithLabelValues(server, s.label).Set(boolGauge(s.synced.Load()))
+		}
+	}
+}
+
+// releaseSynced removes the `synced` series s still owns: a stanza gone
+// after a reload or at shutdown leaves no stale 1 behind.
+func (s *stanza) releaseSynced() {
+	syncedOwners.Lock()
+	defer syncedOwners.Unlock()
+	for _, server := range s.servers {
+		key := [2]string{server, s.label}
+		if syncedOwners.m[key] == s {
+			delete(syncedOwners.m, key)
+			stanzaSynced.DeleteLabelValues(server, s.label)
+		}
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

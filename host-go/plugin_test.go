@@ -85,19 +85,28 @@ func TestOutcomesAndStanzaMetrics(t *testing.T) {
 		wantWrite bool
 		wantNext  bool
 		counted   [][2]string // (stanza, outcome) each counted once
+		uncounted [][2]string // (stanza, outcome) not counted
 	}{
 		{"second stanza answers after the first passed", engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeSuccess), Stanza: 1, FellThrough: 1},
-			nil, dns.RcodeSuccess, true, false, [][2]string{{"2", "answered"}, {"1", "fallthrough"}}},
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"2", "answered"}, {"1", "fallthrough"}}, nil},
 		{"a negative answer is still written", engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeNameError)},
-			nil, dns.RcodeSuccess, true, false, [][2]string{{"1", "answered"}}},
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"1", "answered"}}, nil},
 		{"every stanza passed it on", engine.Outcome{Kind: engine.OutcomeFallthrough, FellThrough: 0b11},
-			nil, dns.RcodeSuccess, false, true, [][2]string{{"1", "fallthrough"}, {"2", "fallthrough"}}},
+			nil, dns.RcodeSuccess, false, true, [][2]string{{"1", "fallthrough"}, {"2", "fallthrough"}}, nil},
 		{"in no stanza's zones", engine.Outcome{Kind: engine.OutcomeFallthrough},
-			nil, dns.RcodeSuccess, false, true, [][2]string{{"", "not_authoritative"}}},
+			nil, dns.RcodeSuccess, false, true, [][2]string{{"", "not_authoritative"}}, nil},
 		{"refused, left to CoreDNS", engine.Outcome{Kind: engine.OutcomeRcode, Rcode: dns.RcodeRefused},
-			nil, dns.RcodeRefused, false, false, [][2]string{{"", "refused"}}},
+			nil, dns.RcodeRefused, false, false, [][2]string{{"", "refused"}}, nil},
 		{"the core failed", engine.Outcome{}, errors.New("trap"),
-			dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}},
+			dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}, nil},
+		// The core answers FORMERR, as stanza 0, to a query it cannot read
+		// as one question: no stanza answered it.
+		{"the core could not read the question", engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeFormatError)},
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"", "malformed"}}, [][2]string{{"1", "answered"}}},
+		{"the core could not read the header", engine.Outcome{Kind: engine.OutcomeRcode, Rcode: dns.RcodeFormatError},
+			nil, dns.RcodeFormatError, false, false, [][2]string{{"", "malformed"}}, [][2]string{{"", "refused"}}},
+		{"another rcode left to CoreDNS", engine.Outcome{Kind: engine.OutcomeRcode, Rcode: dns.RcodeServerFailure},
+			nil, dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}, [][2]string{{"", "refused"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +120,10 @@ func TestOutcomesAndStanzaMetrics(t *testing.T) {
 			for i, c := range tt.counted {
 				before[i] = count("", c[0], c[1])
 			}
+			beforeUncounted := make([]float64, len(tt.uncounted))
+			for i, c := range tt.uncounted {
+				beforeUncounted[i] = count("", c[0], c[1])
+			}
 			r := new(dns.Msg)
 			r.SetQuestion("web.shop.svc.cluster.local.", dns.TypeA)
 			w := dnstest.NewRecorder(&test.ResponseWriter{})
@@ -121,6 +134,11 @@ func TestOutcomesAndStanzaMetrics(t *testing.T) {
 			for i, c := range tt.counted {
 				if got := count("", c[0], c[1]) - before[i]; got != 1 {
 					t.Errorf("requests{stanza=%q,outcome=%q} grew by %v", c[0], c[1], got)
+				}
+			}
+			for i, c := range tt.uncounted {
+				if got := count("", c[0], c[1]) - beforeUncounted[i]; got != 0 {
+					t.Errorf("requests{stanza=%q,outcome=%q} grew by %v, want no change", c[0], c[1], got)
 				}
 			}
 		})

@@ -44,6 +44,7 @@ func setup(c *caddy.Controller) error {
 			k.notifier.attach(t)
 		}
 		restarts.started(k)
+		k.servers = serverLabels(c)
 		return k.start(listenIPs(c))
 	})
 	// On a restart (the reload plugin), this instance's OnRestart runs
@@ -52,6 +53,7 @@ func setup(c *caddy.Controller) error {
 	// instance fails to start, OnRestartFailed instead (see restarts).
 	c.OnRestart(restarts.begin)
 	c.OnRestartFailed(restarts.failed)
+	c.OnRestartFailed(k.reclaimSynced)
 	c.OnShutdown(func() error {
 		restarts.succeeded()
 		return k.stop()
@@ -166,6 +168,8 @@ func (k *Kubernetai) start(ips []string) error {
 	k.cancel = cancel
 	var longest time.Duration
 	for _, s := range k.stanzas {
+		s.servers = k.metricServers()
+		s.claimSynced()
 		run := func(ctx context.Context) error { return s.source.Run(ctx, s) }
 		// A live source is attached now, before OnStartup returns: on a
 		// reload, to the feed the old instance still holds, which the old
@@ -228,6 +232,9 @@ func (k *Kubernetai) stop() error {
 		k.cancel()
 	}
 	k.wg.Wait()
+	for _, s := range k.stanzas {
+		s.releaseSynced()
+	}
 	ctx := context.Background()
 	if err := k.engine.Close(ctx); err != nil {
 		log.Warningf("closing the DNS core: %v", err)
@@ -308,9 +315,32 @@ type Kubernetai struct {
 	stanzas  []*stanza
 	notifier *notifier
 	search   []string
+	// servers are the `server` labels of the servers serving this block
+	// (set at startup).
+	servers []string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+}
+
+// reclaimSynced runs after a failed reload (after restarts.failed): the
+// failed instance's stanzas had taken over this one's `synced` series,
+// and this one serves on, so it shows its own state there again.
+func (k *Kubernetai) reclaimSynced() error {
+	for _, s := range k.stanzas {
+		s.claimSynced()
+	}
+	return nil
+}
+
+// metricServers are the `server` labels of the stanzas' metrics. Outside
+// a CoreDNS server (in tests) queries carry no server, which
+// metrics.WithServer gives as "".
+func (k *Kubernetai) metricServers() []string {
+	if len(k.servers) == 0 {
+		return []string{""}
+	}
+	return k.servers
 }
 
 // Name implements plugin.Handler.

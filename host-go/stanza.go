@@ -22,6 +22,8 @@ type stanza struct {
 	engine core
 	synced atomic.Bool
 	label  string // metrics label: the stanza's position in the Corefile
+	// servers are the `server` labels of its metrics (set by start).
+	servers []string
 	// notifier hears the serials of the zones this stanza is the first to
 	// transfer (nil until the plugin is assembled).
 	notifier *notifier
@@ -117,8 +119,10 @@ func (s *stanza) Apply(batch []feed.Change) {
 		log.Errorf("stanza %d: applying %d changes: %v", s.index+1, len(events), err)
 		return
 	}
-	objectsApplied.WithLabelValues(s.label).Add(float64(report.Applied))
-	objectsSkipped.WithLabelValues(s.label).Add(float64(report.Skipped))
+	for _, server := range s.servers {
+		objectsApplied.WithLabelValues(server, s.label).Add(float64(report.Applied))
+		objectsSkipped.WithLabelValues(server, s.label).Add(float64(report.Skipped))
+	}
 	for _, p := range report.Problems {
 		log.Warningf("stanza %d: %s", s.index+1, p)
 	}
@@ -137,8 +141,12 @@ func (s *stanza) Apply(batch []feed.Change) {
 func (s *stanza) observeProgramming(batch []feed.Change) {
 	now := time.Now()
 	for i := range batch {
-		if t := batch[i].Object.Changed; !t.IsZero() && !batch[i].Deleted {
-			programming.WithLabelValues(s.label).Observe(now.Sub(t).Seconds())
+		t := batch[i].Object.Changed
+		if t.IsZero() || batch[i].Deleted {
+			continue
+		}
+		for _, server := range s.servers {
+			programming.WithLabelValues(server, s.label).Observe(now.Sub(t).Seconds())
 		}
 	}
 }
@@ -172,7 +180,7 @@ func (s *stanza) appendEvents(events []engine.Event, c *feed.Change) []engine.Ev
 func (s *stanza) Synced() {
 	s.engine.SetSynced(s.index, true)
 	s.synced.Store(true)
-	stanzaSynced.WithLabelValues(s.label).Set(1)
+	s.showSynced()
 	log.Infof("stanza %d: %s synced", s.index+1, s.source)
 }
 

@@ -97,7 +97,12 @@ func (c *Connection) String() string {
 }
 
 // limitInflight caps concurrent requests to the API server
-// (`apiserver_max_inflight`).
+// (`apiserver_max_inflight`). A request holds its slot until RoundTrip
+// returns, that is until the response's headers arrive, not while its
+// body is read: a watch, whose body streams for as long as it runs, holds
+// none once established. That is the kubernetes plugin's meaning of the
+// option, and the only workable one: with watches holding slots, a stanza
+// watching more resources than MAX would never list or relist the rest.
 func limitInflight(next http.RoundTripper, n int) http.RoundTripper {
 	slots := make(chan struct{}, n)
 	return roundTripper(func(r *http.Request) (*http.Response, error) {
