@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -196,7 +197,41 @@ func (e *Env) start() error {
 		}
 		c.AdminClient = cs
 	}
-	return nil
+	for i, c := range e.Clusters {
+		wg.Go(func() { errs[i] = c.waitBootstrapped(e.opts.ReadyTimeout) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// waitBootstrapped waits until the objects every cluster starts with
+// exist: /readyz can answer ok before the apiserver's bootstrap controller
+// has made the default namespaces and the default/kubernetes Service, and
+// tests (and stock CoreDNS beside ours) read them.
+func (c *Cluster) waitBootstrapped(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		err := c.bootstrapped(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kube: %s's kube-apiserver has not made its default objects after %s: %w", c.Name, timeout, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) bootstrapped(ctx context.Context) error {
+	for _, ns := range []string{"default", "kube-system", "kube-public"} {
+		if _, err := c.AdminClient.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+			return err
+		}
+	}
+	_, err := c.AdminClient.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	return err
 }
 
 func (e *Env) newCluster(i, port int, saKey string) (*Cluster, error) {
