@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -31,21 +29,12 @@ contexts:
   context: {cluster: west, user: dns}
 `
 
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestConnectionPrecedence pins the kubernetes plugin's order: a
 // kubeconfig wins over an endpoint and its tls files, which win over the
 // in-cluster service account.
 func TestConnectionPrecedence(t *testing.T) {
-	kc := writeFile(t, "kubeconfig", twoClusters)
-	pem := writeFile(t, "file.pem", "not read before a request")
+	kc := write(t, twoClusters)
+	pem := write(t, "not read before a request")
 	t.Setenv("KUBERNETES_SERVICE_HOST", "") // no in-cluster fallback
 	tests := []struct {
 		name     string
