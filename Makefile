@@ -164,7 +164,7 @@ include e2e/kube.mk
 .PHONY: bench
 bench: $(COMPONENT) $(TEST_GUEST)
 	KUBERNETAI_COMPONENT=$(ROOT)/$(COMPONENT) cargo bench -p kubernetai
-	cd host-go && go test -run '^$$' -bench . -benchmem ./engine/ .
+	cd host-go && go test -run '^$$' -bench . -benchmem ./internal/engine/ .
 
 .PHONY: bench-versus
 # kubernetai against the stock kubernetes plugin, same release, same real

@@ -2,9 +2,14 @@ package kubernetai
 
 import (
 	"context"
+	"time"
 
 	"github.com/coredns/coredns/request"
 )
+
+// autopathTimeout bounds the core's work for autopath and metadata, which
+// CoreDNS asks for without a deadline.
+const autopathTimeout = time.Second
 
 // AutoPath implements the autopath plugin's AutoPather (`autopath
 // @kubernetai`): the search path of the client's pod, from the first

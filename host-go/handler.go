@@ -12,7 +12,7 @@ import (
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
-	"github.com/kubernetai/kubernetai/host-go/engine"
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 // maxUpstreamDepth bounds lookups that come back into kubernetai while it

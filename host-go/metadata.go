@@ -4,15 +4,10 @@ import (
 	"context"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/coredns/coredns/plugin/metadata"
 	"github.com/coredns/coredns/request"
 )
-
-// autopathTimeout bounds the core's work for autopath and metadata, which
-// CoreDNS asks for without a deadline.
-const autopathTimeout = time.Second
 
 // stanzaKey is the metadata key naming the stanza that answered.
 const stanzaKey = "kubernetai/stanza"

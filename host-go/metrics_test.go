@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/kubernetai/kubernetai/host-go/feed"
+	"github.com/kubernetai/kubernetai/host-go/internal/feed"
 )
 
 // TestServerLabelsMatchCoreDNS: the stanza metrics' `server` label is the

@@ -15,7 +15,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/kubernetai/kubernetai/host-go/engine"
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 // fakeCore answers with what a test chose, so that the plugin's handling

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubernetai/kubernetai/host-go/feed"
+	"github.com/kubernetai/kubernetai/host-go/internal/feed"
 )
 
 // runSource is a source that records whether it runs.

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
@@ -16,8 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/miekg/dns"
 
-	"github.com/kubernetai/kubernetai/host-go/engine"
-	"github.com/kubernetai/kubernetai/host-go/feed"
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 const pluginName = "kubernetai"
@@ -157,99 +154,6 @@ func stanzaOf(cfg *serverConfig, line int) int {
 	return 0
 }
 
-// start runs every stanza's source, then waits (up to the longest
-// startup_timeout) for all of them to deliver their initial state, as the
-// kubernetes plugin waits for its first sync.
-func (k *Kubernetai) start(ips []string) error {
-	if err := k.engine.SetHost(engine.HostInfo{LocalIPs: ips, Search: k.search}); err != nil {
-		log.Errorf("telling the core the listening addresses: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	k.cancel = cancel
-	var longest time.Duration
-	for _, s := range k.stanzas {
-		s.servers = k.metricServers()
-		s.claimSynced()
-		run := func(ctx context.Context) error { return s.source.Run(ctx, s) }
-		// A live source is attached now, before OnStartup returns: on a
-		// reload, to the feed the old instance still holds, which the old
-		// instance's OnShutdown then does not stop.
-		if a, ok := s.source.(attacher); ok {
-			att, err := a.Attach(s)
-			if err != nil {
-				log.Errorf("stanza %d: %s not started: %v", s.index+1, s.source, err)
-				continue
-			}
-			run = att.Run
-		}
-		k.wg.Add(1)
-		go func() {
-			defer k.wg.Done()
-			if err := run(ctx); err != nil && ctx.Err() == nil {
-				log.Errorf("stanza %d: %s stopped: %v", s.index+1, s.source, err)
-			}
-		}()
-		longest = max(longest, s.cfg.startupTimeout)
-	}
-	if k.real != nil {
-		k.started = true
-		moduleServing(k.real.Module().Digest(), 1)
-		if k.wasm != nil {
-			k.wg.Add(1)
-			go func() {
-				defer k.wg.Done()
-				k.watchModule(ctx, k.wasm)
-			}()
-		}
-	}
-	k.waitSynced(longest)
-	return nil
-}
-
-// attacher is a source whose running feed can be shared (feed.Live).
-type attacher interface {
-	Attach(sink feed.Sink) (*feed.Attachment, error)
-}
-
-func (k *Kubernetai) waitSynced(timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	nextLog := time.Now().Add(500 * time.Millisecond)
-	for !k.Ready() {
-		if time.Now().After(deadline) {
-			log.Warning("starting server with unsynced Kubernetes data")
-			return
-		}
-		if time.Now().After(nextLog) {
-			log.Info("waiting for Kubernetes data before starting server")
-			nextLog = time.Now().Add(500 * time.Millisecond)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (k *Kubernetai) stop() error {
-	if k.cancel != nil {
-		k.cancel()
-	}
-	k.wg.Wait()
-	for _, s := range k.stanzas {
-		s.releaseSynced()
-	}
-	ctx := context.Background()
-	if err := k.engine.Close(ctx); err != nil {
-		log.Warningf("closing the DNS core: %v", err)
-	}
-	if k.real == nil {
-		return nil
-	}
-	// The watcher has stopped: the module serving last is the one to close.
-	mod := k.real.Module()
-	if k.started {
-		moduleServing(mod.Digest(), -1)
-	}
-	return mod.Close(ctx)
-}
-
 // listenIPs returns the addresses CoreDNS serves this block on, without
 // loopback ones: the addresses of ns.dns.<zone>.
 func listenIPs(c *caddy.Controller) []string {
@@ -286,73 +190,4 @@ func searchList() []string {
 	}
 	plugin.Zones(rc.Search).Normalize()
 	return rc.Search
-}
-
-// core is what the plugin asks of the DNS core. *engine.Engine is the
-// real one; tests give the plugin cores with chosen answers.
-type core interface {
-	Lookup(ctx context.Context, query []byte, replies []engine.UpstreamReply) (engine.Outcome, error)
-	Transfer(ctx context.Context, zone string, serial uint32) ([][]byte, bool, error)
-	AutoPath(ctx context.Context, qname, client string) ([]string, bool, error)
-	Metadata(ctx context.Context, qname, client string) ([]engine.MetadataEntry, error)
-	Apply(stanza int, events []engine.Event) (engine.ApplyReport, error)
-	SetSynced(stanza int, synced bool)
-	SetHost(info engine.HostInfo) error
-	Close(ctx context.Context) error
-}
-
-// Kubernetai is the plugin: the stanza chain of one server block.
-type Kubernetai struct {
-	Next   plugin.Handler
-	engine core
-	// real is engine when it is the real one (tests give other cores):
-	// it swaps modules, and the last one it ran is closed with it.
-	real *engine.Engine
-	// wasm is the `wasm` file, watched for new versions; nil when the
-	// embedded component serves.
-	wasm     *moduleFile
-	started  bool
-	stanzas  []*stanza
-	notifier *notifier
-	search   []string
-	// servers are the `server` labels of the servers serving this block
-	// (set at startup).
-	servers []string
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-// reclaimSynced runs after a failed reload (after restarts.failed): the
-// failed instance's stanzas had taken over this one's `synced` series,
-// and this one serves on, so it shows its own state there again.
-func (k *Kubernetai) reclaimSynced() error {
-	for _, s := range k.stanzas {
-		s.claimSynced()
-	}
-	return nil
-}
-
-// metricServers are the `server` labels of the stanzas' metrics. Outside
-// a CoreDNS server (in tests) queries carry no server, which
-// metrics.WithServer gives as "".
-func (k *Kubernetai) metricServers() []string {
-	if len(k.servers) == 0 {
-		return []string{""}
-	}
-	return k.servers
-}
-
-// Name implements plugin.Handler.
-func (k *Kubernetai) Name() string { return pluginName }
-
-// Ready implements the ready plugin's Readiness: every stanza has
-// delivered its initial state.
-func (k *Kubernetai) Ready() bool {
-	for _, s := range k.stanzas {
-		if !s.synced.Load() {
-			return false
-		}
-	}
-	return true
 }

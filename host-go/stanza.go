@@ -9,8 +9,8 @@ import (
 
 	"github.com/coredns/coredns/coremain"
 
-	"github.com/kubernetai/kubernetai/host-go/engine"
-	"github.com/kubernetai/kubernetai/host-go/feed"
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
+	"github.com/kubernetai/kubernetai/host-go/internal/feed"
 )
 
 // stanza is one cluster: its source of objects, fed into the core.

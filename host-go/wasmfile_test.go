@@ -12,7 +12,7 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/kubernetai/kubernetai/host-go/engine"
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 func TestParseWasmBounds(t *testing.T) {

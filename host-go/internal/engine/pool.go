@@ -12,7 +12,7 @@ var ErrClosed = errors.New("kubernetai engine closed")
 
 // slot is a place in the pool. Its instance changes when it is replaced.
 type slot struct {
-	in *Instance // read and written only by the slot's current holder
+	in *instance // read and written only by the slot's current holder
 	// seq is the last state change the instance has seen. Written under
 	// pool.mu by the holder; read under pool.mu by Apply.
 	seq   uint64
@@ -174,7 +174,7 @@ func (p *pool) close() {
 }
 
 // quiesce waits until no slot is held, then returns the idle instances.
-func (p *pool) quiesce(ctx context.Context) ([]*Instance, error) {
+func (p *pool) quiesce(ctx context.Context) ([]*instance, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for slices.ContainsFunc(p.slots, func(s *slot) bool { return s.state == slotBusy || s.state == slotRebuilding }) {
@@ -182,7 +182,7 @@ func (p *pool) quiesce(ctx context.Context) ([]*Instance, error) {
 			return nil, err
 		}
 	}
-	var out []*Instance
+	var out []*instance
 	for _, s := range p.idle {
 		out = append(out, s.in)
 	}

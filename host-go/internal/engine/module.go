@@ -11,6 +11,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/wasm"
 )
 
 // WITInterface is the WIT interface, with its package version, whose
@@ -150,8 +152,9 @@ type Module struct {
 
 // Compile checks a component binary against WITInterface and compiles
 // its core module, instrumented so that the host can cut off a call that
-// overruns (see instrument.go). A core module using an instruction the
-// instrumentation does not know is refused with ErrUnsupported.
+// overruns (wasm.Instrument). A component that is not one is refused with
+// wasm.ErrNotWasm, ErrNotComponent or ErrMalformed, a core module using an
+// instruction the instrumentation does not know with wasm.ErrUnsupported.
 func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Module, error) {
 	var o compileOptions
 	for _, opt := range opts {
@@ -161,16 +164,19 @@ func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Mod
 	if err != nil {
 		return nil, err
 	}
-	core, err := extractCoreModule(component)
+	core, err := wasm.CoreModule(component)
 	if err != nil {
 		return nil, err
 	}
-	if n, err := countImports(core); err != nil {
+	if n, err := wasm.ImportCount(core); err != nil {
 		return nil, err
 	} else if n != 0 {
 		return nil, fmt.Errorf("%w: its core module has %d imports; the core must import nothing", ErrContract, n)
 	}
-	if core, err = instrument(core); err != nil {
+	if core, err = wasm.Instrument(core); err != nil {
+		if errors.Is(err, wasm.ErrRequirement) {
+			err = fmt.Errorf("%w: %w", ErrContract, err)
+		}
 		return nil, fmt.Errorf("instrumenting the core module: %w", err)
 	}
 	sum := sha256.Sum256(component)

@@ -1,4 +1,4 @@
-package engine
+package wasm
 
 import (
 	"bytes"
@@ -113,7 +113,7 @@ func yieldBytes(interrupt, fuel byte) []byte {
 }
 
 func exportInterrupt(idx uint32) []byte {
-	return cat(appendName(nil, interruptExport), []byte{exportKindGlobal}, u32(idx))
+	return cat(appendName(nil, InterruptExport), []byte{exportKindGlobal}, u32(idx))
 }
 
 // --- running instrumented modules
@@ -123,7 +123,7 @@ func exportInterrupt(idx uint32) []byte {
 // given modules, instantiated under their names.
 func instantiate(t testing.TB, wasm []byte, deps map[string][]byte) api.Module {
 	t.Helper()
-	out, err := instrument(wasm)
+	out, err := Instrument(wasm)
 	if err != nil {
 		t.Fatalf("instrument: %v", err)
 	}
@@ -156,9 +156,9 @@ func call(t testing.TB, mod api.Module, name string, params ...uint64) uint64 {
 
 func interruptOf(t testing.TB, mod api.Module) api.MutableGlobal {
 	t.Helper()
-	g, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	g, ok := mod.ExportedGlobal(InterruptExport).(api.MutableGlobal)
 	if !ok || g.Type() != api.ValueTypeI32 || g.Get() != 0 {
-		t.Fatalf("export %q = %v, want a mutable i32 global holding 0", interruptExport, mod.ExportedGlobal(interruptExport))
+		t.Fatalf("export %q = %v, want a mutable i32 global holding 0", InterruptExport, mod.ExportedGlobal(InterruptExport))
 	}
 	return g
 }
@@ -486,7 +486,7 @@ func TestInstrument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := instrument(tt.module)
+			out, err := Instrument(tt.module)
 			if err != nil {
 				t.Fatalf("instrument: %v", err)
 			}
@@ -508,7 +508,7 @@ func TestInstrument(t *testing.T) {
 func TestInstrumentDropsDWARF(t *testing.T) {
 	debug := sec(0, cat(appendName(nil, ".debug_line"), []byte{1, 2, 3}))
 	names := sec(0, cat(appendName(nil, "name"), []byte{}))
-	out, err := instrument(cat(spin, debug, names))
+	out, err := Instrument(cat(spin, debug, names))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,13 +530,13 @@ func TestInstrumentRefuses(t *testing.T) {
 		{
 			name: "reserved export",
 			module: wasmModule(sec(1, vec(ft)), sec(3, vec(u32(0))), memorySection,
-				sec(7, vec(exportFunc(interruptExport, 0))), codeSection(body(noLocals, i32Const(1), end))),
-			is: ErrContract, contains: `exports "kubernetai-interrupt"`,
+				sec(7, vec(exportFunc(InterruptExport, 0))), codeSection(body(noLocals, i32Const(1), end))),
+			is: ErrRequirement, contains: `exports "kubernetai-interrupt"`,
 		},
 		{
 			name:   "no memory",
 			module: wasmModule(sec(1, vec(ft)), sec(3, vec(u32(0))), codeSection(body(noLocals, i32Const(1), end))),
-			is:     ErrContract, contains: "no memory",
+			is:     ErrRequirement, contains: "no memory",
 		},
 		{
 			name: "body larger than the section",
@@ -564,7 +564,7 @@ func TestInstrumentRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := instrument(tt.module)
+			_, err := Instrument(tt.module)
 			if err == nil {
 				t.Fatal("instrument succeeded, want an error")
 			}
@@ -684,17 +684,25 @@ func TestCyclic(t *testing.T) {
 
 // Both components the host runs go through the rewriter.
 func TestInstrumentComponents(t *testing.T) {
-	components := map[string][]byte{"test guest": testGuest(t)}
-	if real, err := os.ReadFile(filepath.Join("..", "kubernetai.wasm")); err == nil {
-		components["real core"] = real
+	components := map[string][]byte{}
+	for name, path := range map[string]string{
+		"test guest": os.Getenv("KUBERNETAI_TEST_GUEST"),
+		"real core":  filepath.Join("..", "..", "kubernetai.wasm"),
+	} {
+		if c, err := os.ReadFile(path); err == nil {
+			components[name] = c
+		}
+	}
+	if len(components) == 0 {
+		t.Skip("no component to instrument: set KUBERNETAI_TEST_GUEST")
 	}
 	for name, c := range components {
-		core, err := extractCoreModule(c)
+		core, err := CoreModule(c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		out, err := instrument(core)
+		out, err := Instrument(core)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -712,7 +720,7 @@ func FuzzInstrument(f *testing.F) {
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
 	f.Fuzz(func(t *testing.T, module []byte) {
-		out, err := instrument(module)
+		out, err := Instrument(module)
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package engine
+package wasm
 
 import (
 	"errors"
@@ -17,11 +17,11 @@ import (
 // back to Go, a stop-the-world of the garbage collector waits for it, and
 // every goroutine of the process with it, the watchdog included.
 //
-// So Compile rewrites the core module:
+// So Instrument rewrites the core module:
 //
 //   - two mutable i32 globals are appended to the global index space
 //     (existing indices stay valid): $interrupt, 0 at instantiation and
-//     exported as interruptExport, and $fuel, fuelPerYield;
+//     exported as InterruptExport, and $fuel, fuelPerYield;
 //   - a function $yield is appended to the function index space: it makes
 //     wazero run Go code (`memory.grow 0`, which wazero implements in Go:
 //     the scheduler can stop the goroutine there), traps if $interrupt is
@@ -50,9 +50,9 @@ import (
 // before wazero sees it.
 
 const (
-	// interruptExport names the exported interrupt global. A module that
+	// InterruptExport names the exported interrupt global. A module that
 	// already exports this name is refused.
-	interruptExport = "kubernetai-interrupt"
+	InterruptExport = "kubernetai-interrupt"
 
 	// fuelPerYield is the number of check points between two returns to
 	// Go. A return costs about as much as a few hundred check points,
@@ -62,9 +62,14 @@ const (
 	fuelPerYield = 1 << 14
 )
 
-// ErrUnsupported: the core module uses a WebAssembly feature this host
-// cannot instrument (see Compile).
-var ErrUnsupported = errors.New("core module uses a WebAssembly feature this host does not support")
+var (
+	// ErrUnsupported: the core module uses a WebAssembly feature this host
+	// cannot instrument.
+	ErrUnsupported = errors.New("core module uses a WebAssembly feature this host does not support")
+	// ErrRequirement: the core module lacks what the instrumentation needs
+	// (a memory to grow) or exports the name it reserves (InterruptExport).
+	ErrRequirement = errors.New("core module does not meet the host's requirements")
+)
 
 // Section ids of a core module.
 const (
@@ -113,9 +118,9 @@ const (
 	exportKindGlobal = 0x03
 )
 
-// instrument returns a copy of core (a core module binary) with the
+// Instrument returns a copy of core (a core module binary) with the
 // globals, the $yield function and the check points described above.
-func instrument(core []byte) ([]byte, error) {
+func Instrument(core []byte) ([]byte, error) {
 	if len(core) < preambleLen || [4]byte(core[:4]) != wasmMagic || [4]byte(core[4:8]) != coreModuleVersion {
 		return nil, fmt.Errorf("%w: not a core WebAssembly module", ErrMalformed)
 	}
@@ -299,8 +304,8 @@ func (in *instrumenter) exportSection(s section, r *reader) error {
 	n := r.u32()
 	start := r.pos
 	for range n {
-		if name := r.name(); name == interruptExport && r.err == nil {
-			return fmt.Errorf("%w: the core module exports %q, a name this host reserves", ErrContract, interruptExport)
+		if name := r.name(); name == InterruptExport && r.err == nil {
+			return fmt.Errorf("%w: the core module exports %q, a name this host reserves", ErrRequirement, InterruptExport)
 		}
 		r.byte()
 		r.u32()
@@ -310,7 +315,7 @@ func (in *instrumenter) exportSection(s section, r *reader) error {
 	}
 	payload := appendU32(nil, n+1)
 	payload = append(payload, s.payload[start:]...)
-	payload = append(appendName(payload, interruptExport), exportKindGlobal)
+	payload = append(appendName(payload, InterruptExport), exportKindGlobal)
 	in.out = appendSection(in.out, s.id, appendU32(payload, in.interruptIndex()))
 	return nil
 }
@@ -319,7 +324,7 @@ func (in *instrumenter) exportSection(s section, r *reader) error {
 // section's, and appends the body of $yield.
 func (in *instrumenter) code(s section, r *reader) error {
 	if in.memories == 0 {
-		return fmt.Errorf("%w: the core module has no memory", ErrContract)
+		return fmt.Errorf("%w: the core module has no memory", ErrRequirement)
 	}
 	n := r.u32()
 	if r.err != nil {

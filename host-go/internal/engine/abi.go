@@ -83,14 +83,14 @@ func (e *CallError) Unwrap() error { return e.Err }
 // them once it has lifted the arguments, so the host never frees anything.
 
 // alloc reserves size bytes aligned to align in guest memory.
-func (in *Instance) alloc(ctx context.Context, align, size uint32) (uint32, error) {
+func (in *instance) alloc(ctx context.Context, align, size uint32) (uint32, error) {
 	ptr, err := in.call(ctx, in.realloc, exportRealloc, 0, 0, uint64(align), uint64(size))
 	return uint32(ptr), err
 }
 
 // lowerBytes passes a list<u8>. An empty list is (1, 0): a dangling but
 // aligned pointer, as the canonical ABI allows, with no allocation.
-func (in *Instance) lowerBytes(ctx context.Context, b []byte) (ptr, n uint32, err error) {
+func (in *instance) lowerBytes(ctx context.Context, b []byte) (ptr, n uint32, err error) {
 	if len(b) == 0 {
 		return 1, 0, nil
 	}
@@ -107,7 +107,7 @@ func (in *Instance) lowerBytes(ctx context.Context, b []byte) (ptr, n uint32, er
 }
 
 // lowerString passes a string, which the caller has checked is UTF-8.
-func (in *Instance) lowerString(ctx context.Context, s string) (ptr, n uint32, err error) {
+func (in *instance) lowerString(ctx context.Context, s string) (ptr, n uint32, err error) {
 	if len(s) == 0 {
 		return 1, 0, nil
 	}
@@ -126,7 +126,7 @@ func (in *Instance) lowerString(ctx context.Context, s string) (ptr, n uint32, e
 // lowerList passes a list of n records of the given size: put fills each
 // record, lowering what it points to, then the records go to guest memory
 // in one write.
-func (in *Instance) lowerList(ctx context.Context, n int, size uint32, put func(rec []byte, i int) error) (ptr, length uint32, err error) {
+func (in *instance) lowerList(ctx context.Context, n int, size uint32, put func(rec []byte, i int) error) (ptr, length uint32, err error) {
 	if n == 0 {
 		return recordAlign, 0, nil
 	}
@@ -149,7 +149,7 @@ func (in *Instance) lowerList(ctx context.Context, n int, size uint32, put func(
 	return ptr, uint32(n), nil
 }
 
-func (in *Instance) lowerStrings(ctx context.Context, ss []string) (ptr, n uint32, err error) {
+func (in *instance) lowerStrings(ctx context.Context, ss []string) (ptr, n uint32, err error) {
 	return in.lowerList(ctx, len(ss), pairSize, func(rec []byte, i int) error {
 		return in.putString(ctx, rec, ss[i])
 	})
@@ -157,19 +157,19 @@ func (in *Instance) lowerStrings(ctx context.Context, ss []string) (ptr, n uint3
 
 // put* lower a value and store its (ptr, len) pair in a record.
 
-func (in *Instance) putString(ctx context.Context, dst []byte, s string) error {
+func (in *instance) putString(ctx context.Context, dst []byte, s string) error {
 	ptr, n, err := in.lowerString(ctx, s)
 	putPair(dst, ptr, n)
 	return err
 }
 
-func (in *Instance) putBytes(ctx context.Context, dst []byte, b []byte) error {
+func (in *instance) putBytes(ctx context.Context, dst []byte, b []byte) error {
 	ptr, n, err := in.lowerBytes(ctx, b)
 	putPair(dst, ptr, n)
 	return err
 }
 
-func (in *Instance) putStrings(ctx context.Context, dst []byte, ss []string) error {
+func (in *instance) putStrings(ctx context.Context, dst []byte, ss []string) error {
 	ptr, n, err := in.lowerStrings(ctx, ss)
 	putPair(dst, ptr, n)
 	return err

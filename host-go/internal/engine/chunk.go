@@ -48,7 +48,7 @@ func chunkLen(n, maxEvents int, object func(i int) []byte) int {
 // order, the serials after the last chunk. An empty batch is still one
 // call, for its report. It stops at the first failure, which kills the
 // instance.
-func applyChunks(ctx context.Context, in *Instance, stanza uint32, now int64, events []Event) (ApplyReport, error) {
+func applyChunks(ctx context.Context, in *instance, stanza uint32, now int64, events []Event) (ApplyReport, error) {
 	var report ApplyReport
 	for start := 0; ; {
 		end := start + chunkLen(len(events)-start, applyChunkEvents, func(i int) []byte { return events[start+i].Object })

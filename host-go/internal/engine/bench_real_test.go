@@ -96,24 +96,24 @@ func BenchmarkApplyReal10k(b *testing.B) {
 	mod := compileReal(b)
 	events := realCluster()
 	b.Run("chunked", func(b *testing.B) {
-		benchmarkApplyReal(b, mod, events, func(ctx context.Context, in *Instance) (ApplyReport, error) {
+		benchmarkApplyReal(b, mod, events, func(ctx context.Context, in *instance) (ApplyReport, error) {
 			return applyChunks(ctx, in, 0, 1, events)
 		})
 	})
 	b.Run("one-call", func(b *testing.B) {
-		benchmarkApplyReal(b, mod, events, func(ctx context.Context, in *Instance) (ApplyReport, error) {
+		benchmarkApplyReal(b, mod, events, func(ctx context.Context, in *instance) (ApplyReport, error) {
 			return in.Apply(ctx, 0, 1, events)
 		})
 	})
 }
 
-func benchmarkApplyReal(b *testing.B, mod *Module, events []Event, apply func(context.Context, *Instance) (ApplyReport, error)) {
+func benchmarkApplyReal(b *testing.B, mod *Module, events []Event, apply func(context.Context, *instance) (ApplyReport, error)) {
 	ctx := context.Background()
 	var size uint32
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		in, err := mod.Instantiate(ctx)
+		in, err := mod.instantiate(ctx, defaultLimits)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func benchmarkApplyReal(b *testing.B, mod *Module, events []Event, apply func(co
 			b.Fatalf("Apply = %+v, %v", report, err)
 		}
 		b.StopTimer()
-		size = in.MemorySize()
+		size = in.memorySize()
 		_ = in.Close(ctx)
 		b.StartTimer()
 	}

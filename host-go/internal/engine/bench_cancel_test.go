@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/wasm"
 )
 
 // BenchmarkLookupRealCancel weighs the way calls are cut off (instrument.go)
@@ -14,7 +16,7 @@ import (
 // the same ClusterIP A lookup on one instance holding 10k services.
 func BenchmarkLookupRealCancel(b *testing.B) {
 	b.Run("instrumented", func(b *testing.B) {
-		in, err := compileReal(b).Instantiate(context.Background())
+		in, err := compileReal(b).instantiate(context.Background(), defaultLimits)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -28,9 +30,9 @@ func BenchmarkLookupRealCancel(b *testing.B) {
 
 // instantiateCancellable instantiates the real core, uninstrumented, in a
 // runtime that closes a module whose call's context is done.
-func instantiateCancellable(b *testing.B) *Instance {
+func instantiateCancellable(b *testing.B) *instance {
 	component, _ := realComponent(b)
-	core, err := extractCoreModule(component)
+	core, err := wasm.CoreModule(component)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,14 +52,14 @@ func instantiateCancellable(b *testing.B) *Instance {
 	w := &watchdog{}
 	w.start()
 	b.Cleanup(w.close)
-	in := &Instance{limits: defaultLimits, watch: w}
+	in := &instance{limits: defaultLimits, watch: w}
 	in.bind(mod)
 	return in
 }
 
 // benchmarkInstanceLookup loads the 10k-service cluster into in and times
 // one lookup, under a context with the lookup time limit if withDeadline.
-func benchmarkInstanceLookup(b *testing.B, in *Instance, withDeadline bool) {
+func benchmarkInstanceLookup(b *testing.B, in *instance, withDeadline bool) {
 	ctx := context.Background()
 	b.Cleanup(func() { _ = in.Close(ctx) })
 	if _, err := in.Configure(ctx, realStanzas, 7); err != nil {

@@ -8,7 +8,7 @@
 // lowers arguments through the guest's cabi_realloc, reads results from
 // the return area and releases them with the matching cabi_post_*.
 //
-// An Instance is one wazero module instance: single-threaded, with its own
+// An instance is one wazero module instance: single-threaded, with its own
 // copy of the core's state. An Engine keeps a pool of them, each a full
 // replica: queries borrow any idle instance, state changes reach every
 // instance, and an instance whose call fails is replaced by a fresh one

@@ -72,7 +72,7 @@ func TestConfigure(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, err := mod.Instantiate(ctx)
+			in, err := mod.instantiate(ctx, defaultLimits)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestConfigureRefusesInvalidUTF8(t *testing.T) {
 }
 
 // stateOf returns the test guest's dump of its replicated state.
-func stateOf(t testing.TB, in *Instance) string {
+func stateOf(t testing.TB, in *instance) string {
 	t.Helper()
 	out, err := in.Lookup(context.Background(), query("state.x."), nil)
 	if err != nil || out.Kind != OutcomeAnswer {
@@ -124,7 +124,7 @@ func stateOf(t testing.TB, in *Instance) string {
 }
 
 // countsOf returns the number of events each stanza of the guest received.
-func countsOf(t testing.TB, in *Instance) []uint32 {
+func countsOf(t testing.TB, in *instance) []uint32 {
 	t.Helper()
 	return perStanza(t, in, "count")
 }
@@ -483,13 +483,13 @@ func TestQueryCallFailures(t *testing.T) {
 	mod := compileGuest(t)
 	calls := []struct {
 		name string
-		call func(ctx context.Context, in *Instance, client string) error
+		call func(ctx context.Context, in *instance, client string) error
 	}{
-		{"autopath", func(ctx context.Context, in *Instance, client string) error {
+		{"autopath", func(ctx context.Context, in *instance, client string) error {
 			_, _, err := in.AutoPath(ctx, "q.", client)
 			return err
 		}},
-		{"metadata", func(ctx context.Context, in *Instance, client string) error {
+		{"metadata", func(ctx context.Context, in *instance, client string) error {
 			_, err := in.Metadata(ctx, "q.", client)
 			return err
 		}},
@@ -523,25 +523,25 @@ func TestGuestFailures(t *testing.T) {
 		name    string
 		query   string
 		timeout time.Duration
-		check   func(t *testing.T, in *Instance, err error)
+		check   func(t *testing.T, in *instance, err error)
 	}{
-		{name: "trap", query: "trap.x.", check: func(t *testing.T, _ *Instance, err error) {
+		{name: "trap", query: "trap.x.", check: func(t *testing.T, _ *instance, err error) {
 			if !strings.Contains(err.Error(), "unreachable") {
 				t.Errorf("error %q does not say the guest hit unreachable", err)
 			}
 		}},
-		{name: "loop cut off", query: "loop.x.", timeout: 100 * time.Millisecond, check: func(t *testing.T, _ *Instance, err error) {
+		{name: "loop cut off", query: "loop.x.", timeout: 100 * time.Millisecond, check: func(t *testing.T, _ *instance, err error) {
 			if !errors.Is(err, ErrCutOff) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("error %v is not a cut-off at the context's deadline", err)
 			}
 		}},
-		{name: "out of bounds", query: "oob.x.", check: func(t *testing.T, _ *Instance, err error) {
+		{name: "out of bounds", query: "oob.x.", check: func(t *testing.T, _ *instance, err error) {
 			if !strings.Contains(err.Error(), "out of bounds memory access") {
 				t.Errorf("error %q does not say the guest read outside its memory", err)
 			}
 		}},
-		{name: "memory limit", query: "grow.x.", check: func(t *testing.T, in *Instance, err error) {
-			if size := in.MemorySize(); size > limit || size < limit-(2<<20) {
+		{name: "memory limit", query: "grow.x.", check: func(t *testing.T, in *instance, err error) {
+			if size := in.memorySize(); size > limit || size < limit-(2<<20) {
 				t.Errorf("memory size %d after growing without end, want close to the %d limit", size, limit)
 			}
 		}},
@@ -608,9 +608,9 @@ func TestLookupDoesNotLeak(t *testing.T) {
 		}
 	}
 	run(1000) // let the allocator settle
-	before := in.MemorySize()
+	before := in.memorySize()
 	run(100000)
-	if after := in.MemorySize(); after != before {
+	if after := in.memorySize(); after != before {
 		t.Errorf("guest memory grew from %d to %d bytes over 100k lookups", before, after)
 	}
 }

@@ -8,9 +8,11 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/wasm"
 )
 
-// Instance is one instance of the core, with its own linear memory and
+// instance is one instance of the core, with its own linear memory and
 // state. It runs one call at a time and is not safe for concurrent use.
 //
 // Each call is bounded by its context and by a time limit
@@ -23,7 +25,7 @@ import (
 // ran out of memory, was cut off, or broke the ABI) or an argument the
 // host refused before calling; after a *CallError the instance is dead
 // and every later call returns that error again.
-type Instance struct {
+type instance struct {
 	mod     api.Module
 	mem     api.Memory
 	realloc api.Function
@@ -46,13 +48,9 @@ type Instance struct {
 	ctx      context.Context // of the call in progress if it can be cancelled; under ctxMu
 }
 
-// Instantiate makes a fresh instance of the module, with the default time
-// limits. Its exports are looked up once here, not per call.
-func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
-	return m.instantiate(ctx, defaultLimits)
-}
-
-func (m *Module) instantiate(ctx context.Context, lim limits) (*Instance, error) {
+// instantiate makes a fresh instance of the module with the time limits
+// lim. Its exports are looked up once here, not per call.
+func (m *Module) instantiate(ctx context.Context, lim limits) (*instance, error) {
 	// Anonymous (no name), so the compiled module can be instantiated many
 	// times in one runtime; no start function: the core has none.
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
@@ -60,12 +58,12 @@ func (m *Module) instantiate(ctx context.Context, lim limits) (*Instance, error)
 	if err != nil {
 		return nil, fmt.Errorf("instantiating the core: %w", err)
 	}
-	interrupt, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	interrupt, ok := mod.ExportedGlobal(wasm.InterruptExport).(api.MutableGlobal)
 	if !ok { // cannot happen: instrument exports it
 		_ = mod.Close(ctx)
-		return nil, fmt.Errorf("instantiating the core: no mutable global %q", interruptExport)
+		return nil, fmt.Errorf("instantiating the core: no mutable global %q", wasm.InterruptExport)
 	}
-	in := &Instance{
+	in := &instance{
 		limits:    lim, // read by the watchdog: set before it sees the instance
 		watch:     &m.watch,
 		interrupt: interrupt,
@@ -76,7 +74,7 @@ func (m *Module) instantiate(ctx context.Context, lim limits) (*Instance, error)
 }
 
 // bind makes mod the instance's module and looks its exports up.
-func (in *Instance) bind(mod api.Module) {
+func (in *instance) bind(mod api.Module) {
 	in.mod = mod
 	in.mem = mod.Memory()
 	in.realloc = mod.ExportedFunction(exportRealloc)
@@ -91,19 +89,19 @@ func (in *Instance) bind(mod api.Module) {
 }
 
 // Close releases the instance.
-func (in *Instance) Close(ctx context.Context) error {
+func (in *instance) Close(ctx context.Context) error {
 	in.watch.remove(in)
 	return in.mod.Close(ctx)
 }
 
 // Err is the failure that killed the instance, or nil while it is usable.
-func (in *Instance) Err() error { return in.err }
+func (in *instance) Err() error { return in.err }
 
-// MemorySize is the current size of the instance's linear memory in bytes.
-func (in *Instance) MemorySize() uint32 { return in.mem.Size() }
+// memorySize is the current size of the instance's linear memory in bytes.
+func (in *instance) memorySize() uint32 { return in.mem.Size() }
 
 // call runs f with params on the reused stack and returns its first result.
-func (in *Instance) call(ctx context.Context, f api.Function, what string, params ...uint64) (uint64, error) {
+func (in *instance) call(ctx context.Context, f api.Function, what string, params ...uint64) (uint64, error) {
 	if in.err != nil {
 		return 0, in.err
 	}
@@ -115,7 +113,7 @@ func (in *Instance) call(ctx context.Context, f api.Function, what string, param
 }
 
 // fail records that the instance is dead and why.
-func (in *Instance) fail(what string, err error) error {
+func (in *instance) fail(what string, err error) error {
 	if in.err == nil {
 		in.err = &CallError{Func: what, Err: err}
 	}
@@ -123,14 +121,14 @@ func (in *Instance) fail(what string, err error) error {
 }
 
 // startLift prepares to read a return area.
-func (in *Instance) startLift() *lifter {
+func (in *instance) startLift() *lifter {
 	in.lift.err = nil
 	return &in.lift
 }
 
 // finish frees the return area of f once its result has been copied out
 // (cabi_post_*), or kills the instance if reading the result failed.
-func (in *Instance) finish(ctx context.Context, f fn, area uint32) error {
+func (in *instance) finish(ctx context.Context, f fn, area uint32) error {
 	if in.lift.err != nil {
 		return in.fail(coreFuncs[f].wit, in.lift.err)
 	}
@@ -141,7 +139,7 @@ func (in *Instance) finish(ctx context.Context, f fn, area uint32) error {
 // Configure validates and installs the configuration of every stanza,
 // replacing any earlier one and its objects. A refusal is a *ConfigError;
 // the instance stays usable.
-func (in *Instance) Configure(ctx context.Context, stanzas []Stanza, seed uint64) (_ []StanzaPlan, err error) {
+func (in *instance) Configure(ctx context.Context, stanzas []Stanza, seed uint64) (_ []StanzaPlan, err error) {
 	if err := checkStanzas(stanzas); err != nil {
 		return nil, err
 	}
@@ -185,7 +183,7 @@ func checkStanzas(stanzas []Stanza) error {
 	return nil
 }
 
-func (in *Instance) putStanza(ctx context.Context, rec []byte, s *Stanza) error {
+func (in *instance) putStanza(ctx context.Context, rec []byte, s *Stanza) error {
 	if err := in.putStrings(ctx, rec[stanzaZones:], s.Zones); err != nil {
 		return err
 	}
@@ -228,7 +226,7 @@ func liftConfigure(l *lifter, area uint32) ([]StanzaPlan, *ConfigError) {
 
 // SetHost tells the core what the host knows of its machine: the
 // addresses CoreDNS listens on and the resolv.conf search list.
-func (in *Instance) SetHost(ctx context.Context, info HostInfo) (err error) {
+func (in *instance) SetHost(ctx context.Context, info HostInfo) (err error) {
 	if err := checkHostInfo(info); err != nil {
 		return err
 	}
@@ -257,7 +255,7 @@ func checkHostInfo(info HostInfo) error {
 
 // Apply applies a batch of object events, in order, to one stanza; now is
 // Unix time in seconds.
-func (in *Instance) Apply(ctx context.Context, stanza uint32, now int64, events []Event) (_ ApplyReport, err error) {
+func (in *instance) Apply(ctx context.Context, stanza uint32, now int64, events []Event) (_ ApplyReport, err error) {
 	for i := range events {
 		if events[i].Change >= changeCount || events[i].Kind >= kindCount {
 			return ApplyReport{}, fmt.Errorf("event %d: invalid %v %v", i, events[i].Change, events[i].Kind)
@@ -302,7 +300,7 @@ func liftReport(l *lifter, area uint32) ApplyReport {
 
 // SetSynced tells the core whether a stanza's source has delivered its
 // initial state.
-func (in *Instance) SetSynced(ctx context.Context, stanza uint32, synced bool) (err error) {
+func (in *instance) SetSynced(ctx context.Context, stanza uint32, synced bool) (err error) {
 	var b uint64
 	if synced {
 		b = 1
@@ -315,7 +313,7 @@ func (in *Instance) SetSynced(ctx context.Context, stanza uint32, synced bool) (
 
 // Transfer returns the messages of a zone transfer; authoritative is false
 // (and msgs nil) when no stanza is authoritative for zone.
-func (in *Instance) Transfer(ctx context.Context, zone string, serial uint32) (msgs [][]byte, authoritative bool, err error) {
+func (in *instance) Transfer(ctx context.Context, zone string, serial uint32) (msgs [][]byte, authoritative bool, err error) {
 	if err := checkUTF8("zone", zone); err != nil {
 		return nil, false, err
 	}
@@ -346,7 +344,7 @@ func (in *Instance) Transfer(ctx context.Context, zone string, serial uint32) (m
 // AutoPath returns the search path for autopath of a query for qname from
 // the client address; ok is false (and search nil) when no stanza knows a
 // pod at client.
-func (in *Instance) AutoPath(ctx context.Context, qname, client string) (search []string, ok bool, err error) {
+func (in *instance) AutoPath(ctx context.Context, qname, client string) (search []string, ok bool, err error) {
 	if err := checkUTF8("name", qname, client); err != nil {
 		return nil, false, err
 	}
@@ -369,7 +367,7 @@ func (in *Instance) AutoPath(ctx context.Context, qname, client string) (search 
 
 // Metadata returns the metadata plugin's values for a query for qname from
 // the client address.
-func (in *Instance) Metadata(ctx context.Context, qname, client string) (_ []MetadataEntry, err error) {
+func (in *instance) Metadata(ctx context.Context, qname, client string) (_ []MetadataEntry, err error) {
 	if err := checkUTF8("name", qname, client); err != nil {
 		return nil, err
 	}
@@ -395,7 +393,7 @@ func (in *Instance) Metadata(ctx context.Context, qname, client string) (_ []Met
 // callNames calls f, autopath or metadata, with (qname, client) and
 // returns its return area. The caller has checked both are UTF-8 and
 // begun the call.
-func (in *Instance) callNames(ctx context.Context, f fn, qname, client string) (uint32, error) {
+func (in *instance) callNames(ctx context.Context, f fn, qname, client string) (uint32, error) {
 	qptr, qn, err := in.lowerString(ctx, qname)
 	if err != nil {
 		return 0, err
@@ -414,7 +412,7 @@ func (in *Instance) callNames(ctx context.Context, f fn, qname, client string) (
 // This is the hot path: with no replies it makes exactly three guest calls
 // (cabi_realloc for the query, lookup, cabi_post) and allocates only the
 // answer it returns.
-func (in *Instance) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (_ Outcome, err error) {
+func (in *instance) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (_ Outcome, err error) {
 	for i := range replies {
 		if err := checkUTF8("upstream reply name", replies[i].Name); err != nil {
 			return Outcome{}, err
@@ -443,7 +441,7 @@ func (in *Instance) Lookup(ctx context.Context, query []byte, replies []Upstream
 	return out, nil
 }
 
-func (in *Instance) lowerReplies(ctx context.Context, replies []UpstreamReply) (ptr, n uint32, err error) {
+func (in *instance) lowerReplies(ctx context.Context, replies []UpstreamReply) (ptr, n uint32, err error) {
 	return in.lowerList(ctx, len(replies), replySize, func(rec []byte, i int) error {
 		r := &replies[i]
 		le.PutUint16(rec[replyQtype:], r.Qtype)

@@ -61,7 +61,7 @@ func (e *Engine) rebuild(g *generation, s *slot, cause error) {
 // the replay, the replay is run again one object per call to find an
 // object the core fails on by itself; that object is quarantined (left
 // out of replays until it changes) and the replica is built again.
-func (e *Engine) replica(mod *Module) (*Instance, uint64, error) {
+func (e *Engine) replica(mod *Module) (*instance, uint64, error) {
 	for range maxQuarantine + 1 {
 		snap := e.state.snapshot()
 		in, _, err := e.replay(mod, snap, applyChunkEvents)
@@ -95,7 +95,7 @@ type failedEvent struct {
 // chunk.go), then the synced flags. On failure the instance is closed
 // and, if an apply call failed, the first event of its chunk is returned. Each call is bounded
 // by the Engine's CallTimeout, which the instance enforces.
-func (e *Engine) replay(mod *Module, snap *snapshot, batch int) (*Instance, *failedEvent, error) {
+func (e *Engine) replay(mod *Module, snap *snapshot, batch int) (*instance, *failedEvent, error) {
 	in, _, err := e.instantiate(context.Background(), mod)
 	if err != nil {
 		return nil, nil, err
@@ -108,7 +108,7 @@ func (e *Engine) replay(mod *Module, snap *snapshot, batch int) (*Instance, *fai
 	return in, nil, nil
 }
 
-func (e *Engine) feed(in *Instance, snap *snapshot, batch int) (*failedEvent, error) {
+func (e *Engine) feed(in *instance, snap *snapshot, batch int) (*failedEvent, error) {
 	ctx := context.Background()
 	if len(snap.host.LocalIPs) > 0 || len(snap.host.Search) > 0 {
 		if err := in.SetHost(ctx, snap.host); err != nil {

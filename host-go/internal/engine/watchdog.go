@@ -83,7 +83,7 @@ func (l limits) of(f fn) time.Duration {
 // for the watchdog to look at every tick: under ctxMu, with the deadline,
 // so the watchdog always sees a context together with the deadline of the
 // same call. Contexts that cannot be cancelled (CoreDNS's) take no lock.
-func (in *Instance) begin(ctx context.Context, f fn) {
+func (in *instance) begin(ctx context.Context, f fn) {
 	now := sinceEpoch()
 	d := now + int64(in.limits.of(f))
 	if t, ok := ctx.Deadline(); ok {
@@ -104,7 +104,7 @@ func (in *Instance) begin(ctx context.Context, f fn) {
 // end clears what begin published. If the watchdog cut the call off, the
 // instance is dead (its interrupt global stays set), even if the call
 // happened to return first: *err becomes the cut-off.
-func (in *Instance) end(ctx context.Context, f fn, err *error) {
+func (in *instance) end(ctx context.Context, f fn, err *error) {
 	var d int64
 	if in.ctx != nil { // only this goroutine writes in.ctx: reading it is safe
 		in.ctxMu.Lock()
@@ -120,7 +120,7 @@ func (in *Instance) end(ctx context.Context, f fn, err *error) {
 }
 
 // cutOff records that the call was cut off, replacing the trap it caused.
-func (in *Instance) cutOff(ctx context.Context, f fn) error {
+func (in *instance) cutOff(ctx context.Context, f fn) error {
 	what := coreFuncs[f].wit
 	var ce *CallError
 	if errors.As(in.err, &ce) {
@@ -141,7 +141,7 @@ func (in *Instance) cutOff(ctx context.Context, f fn) error {
 // it cuts off the call in progress if it is past its deadline or its
 // caller's context has ended. It returns when to look at the call again,
 // or 0 if there is no call to watch.
-func (in *Instance) interruptIfOverdue(now int64) int64 {
+func (in *instance) interruptIfOverdue(now int64) int64 {
 	if d := in.deadline.Load(); d <= 0 {
 		return 0 // no call in progress, or already cut off
 	}
@@ -177,7 +177,7 @@ func (in *Instance) interruptIfOverdue(now int64) int64 {
 // 10 ms ticker would pay a hundred times a second.
 type watchdog struct {
 	mu        sync.Mutex
-	instances []*Instance // under mu
+	instances []*instance // under mu
 	// next is when the goroutine looks next, in nanoseconds since epoch.
 	next   atomic.Int64
 	poke   chan struct{} // capacity 1
@@ -192,7 +192,7 @@ func (w *watchdog) start() {
 	go w.run()
 }
 
-func (w *watchdog) add(in *Instance) {
+func (w *watchdog) add(in *instance) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.instances = append(w.instances, in)
@@ -200,7 +200,7 @@ func (w *watchdog) add(in *Instance) {
 
 // remove stops watching in. Once it returns the watchdog no longer
 // touches in, which may then be closed.
-func (w *watchdog) remove(in *Instance) {
+func (w *watchdog) remove(in *instance) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if i := slices.Index(w.instances, in); i >= 0 {

@@ -1,14 +1,9 @@
-package engine
+package wasm
 
 import (
 	"errors"
 	"fmt"
 )
-
-// wazero runs core WebAssembly only, so the host reads the component binary
-// itself and takes out the one core module it embeds. Everything else in
-// the component (types, canonical lifts, the nested type-only component)
-// describes the canonical ABI this package implements by hand.
 
 var (
 	// ErrNotWasm: the bytes are not a WebAssembly binary at all.
@@ -43,9 +38,9 @@ type section struct {
 	payload []byte
 }
 
-// extractCoreModule returns the payload of the only top-level core module
+// CoreModule returns the payload of the only top-level core module
 // section of a component binary. The result aliases component.
-func extractCoreModule(component []byte) ([]byte, error) {
+func CoreModule(component []byte) ([]byte, error) {
 	if err := checkPreamble(component); err != nil {
 		return nil, err
 	}
@@ -121,10 +116,10 @@ func readU32(b []byte) (uint32, int, error) {
 	return 0, 0, errors.New("LEB128 longer than 5 bytes")
 }
 
-// countImports returns how many imports a core module declares. The core
+// ImportCount returns how many imports a core module declares. The core
 // must be self-contained: anything it imported would have to be provided
 // by this host, which provides nothing.
-func countImports(core []byte) (uint32, error) {
+func ImportCount(core []byte) (uint32, error) {
 	if len(core) < preambleLen || [4]byte(core[:4]) != wasmMagic || [4]byte(core[4:8]) != coreModuleVersion {
 		return 0, fmt.Errorf("%w: the embedded module is not a core WebAssembly module", ErrMalformed)
 	}

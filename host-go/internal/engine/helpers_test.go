@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/wasm"
 )
 
 // The tests run against tools/test-guest, a fake core whose results are
@@ -55,10 +57,10 @@ func compileGuest(tb testing.TB, opts ...CompileOption) *Module {
 }
 
 // newInstance returns a configured instance of the test guest.
-func newInstance(tb testing.TB, mod *Module, stanzas []Stanza) *Instance {
+func newInstance(tb testing.TB, mod *Module, stanzas []Stanza) *instance {
 	tb.Helper()
 	ctx := context.Background()
-	in, err := mod.Instantiate(ctx)
+	in, err := mod.instantiate(ctx, defaultLimits)
 	if err != nil {
 		tb.Fatalf("Instantiate: %v", err)
 	}
@@ -107,7 +109,7 @@ func serials(now uint32, zones ...string) []ZoneSerial {
 
 // perStanza reads a test guest answer of one u32 per stanza (count,
 // calls, serial).
-func perStanza(t testing.TB, in *Instance, label string) []uint32 {
+func perStanza(t testing.TB, in *instance, label string) []uint32 {
 	t.Helper()
 	out, err := in.Lookup(context.Background(), query(label+".x."), nil)
 	if err != nil || out.Kind != OutcomeAnswer {
@@ -122,61 +124,80 @@ func perStanza(t testing.TB, in *Instance, label string) []uint32 {
 
 // --- wasm binary construction, for components the toolchain would not make.
 
-var componentPreamble = []byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}
+var (
+	componentPreamble = []byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}
+	corePreamble      = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+)
+
+// leb appends v as an unsigned LEB128, as the binary format writes
+// counts, sizes and indices.
+func leb(b []byte, v int) []byte { return binary.AppendUvarint(b, uint64(v)) }
+
+func wasmName(b []byte, s string) []byte { return append(leb(b, len(s)), s...) }
+
+func wasmSection(b []byte, id byte, payload []byte) []byte {
+	return append(leb(append(b, id), len(payload)), payload...)
+}
 
 // wrapComponent makes a component binary holding the given core modules
 // and nothing else: enough for the host, which reads only section 1.
 func wrapComponent(cores ...[]byte) []byte {
 	b := append([]byte(nil), componentPreamble...)
 	for _, c := range cores {
-		b = appendSection(b, sectionCoreModule, c)
+		b = wasmSection(b, 1, c)
 	}
 	return b
 }
 
-// fakeFunc is an exported function of a fake core module; its body traps.
+// fakeFunc is an exported function of a fake core module; its body traps,
+// or runs code if set (the instructions, without the final end).
 type fakeFunc struct {
 	name            string
 	params, results []byte // value types: 0x7f i32, 0x7e i64
+	code            []byte
 }
 
 // fakeCore builds a core module exporting memory and funcs, with one
 // function import when withImport is set.
 func fakeCore(funcs []fakeFunc, withImport bool) []byte {
 	var types, imports, fns, exports, code []byte
-	types = appendU32(types, uint32(len(funcs)))
+	types = leb(types, len(funcs))
 	for _, f := range funcs {
 		types = append(types, 0x60)
-		types = append(appendU32(types, uint32(len(f.params))), f.params...)
-		types = append(appendU32(types, uint32(len(f.results))), f.results...)
+		types = append(leb(types, len(f.params)), f.params...)
+		types = append(leb(types, len(f.results)), f.results...)
 	}
-	base := uint32(0)
+	base := 0
 	if withImport {
-		imports = appendU32(imports, 1)
-		imports = appendName(appendName(imports, "env"), "f")
+		imports = leb(imports, 1)
+		imports = wasmName(wasmName(imports, "env"), "f")
 		imports = append(imports, 0x00, 0x00) // func of type 0
 		base = 1
 	}
-	fns = appendU32(fns, uint32(len(funcs)))
-	exports = appendU32(exports, uint32(len(funcs)+1))
-	code = appendU32(code, uint32(len(funcs)))
+	fns = leb(fns, len(funcs))
+	exports = leb(exports, len(funcs)+1)
+	code = leb(code, len(funcs))
 	for i, f := range funcs {
-		fns = appendU32(fns, uint32(i))
-		exports = append(appendName(exports, f.name), 0x00)
-		exports = appendU32(exports, base+uint32(i))
-		code = append(code, 3, 0x00, 0x00, 0x0b) // size, no locals, unreachable, end
+		fns = leb(fns, i)
+		exports = leb(append(wasmName(exports, f.name), 0x00), base+i)
+		body := f.code
+		if body == nil {
+			body = []byte{0x00} // unreachable
+		}
+		body = append(append([]byte{0}, body...), 0x0b) // no locals, the code, end
+		code = append(leb(code, len(body)), body...)
 	}
-	exports = append(appendName(exports, "memory"), 0x02, 0x00)
+	exports = append(wasmName(exports, "memory"), 0x02, 0x00)
 
-	b := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
-	b = appendSection(b, 1, types)
+	b := append([]byte(nil), corePreamble...)
+	b = wasmSection(b, 1, types)
 	if withImport {
-		b = appendSection(b, 2, imports)
+		b = wasmSection(b, 2, imports)
 	}
-	b = appendSection(b, 3, fns)
-	b = appendSection(b, 5, []byte{1, 0x00, 17}) // one memory, min 17 pages
-	b = appendSection(b, 7, exports)
-	return appendSection(b, 10, code)
+	b = wasmSection(b, 3, fns)
+	b = wasmSection(b, 5, []byte{1, 0x00, 17}) // one memory, min 17 pages
+	b = wasmSection(b, 7, exports)
+	return wasmSection(b, 10, code)
 }
 
 // fakeFuncs is the full export set of interface core at version, with the
@@ -184,70 +205,59 @@ func fakeCore(funcs []fakeFunc, withImport bool) []byte {
 func fakeFuncs(version string) []fakeFunc {
 	const I, L = 0x7f, 0x7e
 	iface := "coredns:kubernetai/core@" + version + "#"
-	post := func(f string) fakeFunc { return fakeFunc{"cabi_post_" + iface + f, []byte{I}, nil} }
+	post := func(f string) fakeFunc { return fakeFunc{name: "cabi_post_" + iface + f, params: []byte{I}} }
 	return []fakeFunc{
-		{"cabi_realloc", []byte{I, I, I, I}, []byte{I}},
-		{iface + "configure", []byte{I, I, L}, []byte{I}}, post("configure"),
-		{iface + "set-host", []byte{I, I, I, I}, nil},
-		{iface + "apply", []byte{I, L, I, I}, []byte{I}}, post("apply"),
-		{iface + "set-synced", []byte{I, I}, nil},
-		{iface + "transfer", []byte{I, I, I}, []byte{I}}, post("transfer"),
-		{iface + "autopath", []byte{I, I, I, I}, []byte{I}}, post("autopath"),
-		{iface + "metadata", []byte{I, I, I, I}, []byte{I}}, post("metadata"),
-		{iface + "lookup", []byte{I, I, I, I}, []byte{I}}, post("lookup"),
+		{name: "cabi_realloc", params: []byte{I, I, I, I}, results: []byte{I}},
+		{name: iface + "configure", params: []byte{I, I, L}, results: []byte{I}}, post("configure"),
+		{name: iface + "set-host", params: []byte{I, I, I, I}},
+		{name: iface + "apply", params: []byte{I, L, I, I}, results: []byte{I}}, post("apply"),
+		{name: iface + "set-synced", params: []byte{I, I}},
+		{name: iface + "transfer", params: []byte{I, I, I}, results: []byte{I}}, post("transfer"),
+		{name: iface + "autopath", params: []byte{I, I, I, I}, results: []byte{I}}, post("autopath"),
+		{name: iface + "metadata", params: []byte{I, I, I, I}, results: []byte{I}}, post("metadata"),
+		{name: iface + "lookup", params: []byte{I, I, I, I}, results: []byte{I}}, post("lookup"),
 	}
 }
 
-// renameCoreExports returns a copy of a component whose core module's
-// exports are renamed by rename: a component built from the same code
-// against another version of the WIT.
+// renameCoreExports returns a component holding the core module of
+// component with its exports renamed by rename: a component built from the
+// same code against another version of the WIT.
 func renameCoreExports(tb testing.TB, component []byte, rename func(string) string) []byte {
 	tb.Helper()
-	out := append([]byte(nil), componentPreamble...)
-	sections, err := splitSections(component[preambleLen:], preambleLen)
+	core, err := wasm.CoreModule(component)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, s := range sections {
-		payload := s.payload
-		if s.id == sectionCoreModule {
+	out := append([]byte(nil), corePreamble...)
+	for r := bytes.NewReader(core[len(corePreamble):]); r.Len() > 0; {
+		id, _ := r.ReadByte()
+		payload := make([]byte, readLEB(tb, r))
+		_, _ = r.Read(payload)
+		if id == 7 { // export section: vec(name, kind byte, index)
 			payload = renameExports(tb, payload, rename)
 		}
-		out = appendSection(out, s.id, payload)
+		out = wasmSection(out, id, payload)
+	}
+	return wrapComponent(out)
+}
+
+func renameExports(tb testing.TB, section []byte, rename func(string) string) []byte {
+	r := bytes.NewReader(section)
+	count := readLEB(tb, r)
+	out := leb(nil, count)
+	for range count {
+		name := make([]byte, readLEB(tb, r))
+		_, _ = r.Read(name)
+		kind, _ := r.ReadByte()
+		out = leb(append(wasmName(out, rename(string(name))), kind), readLEB(tb, r))
 	}
 	return out
 }
 
-func renameExports(tb testing.TB, core []byte, rename func(string) string) []byte {
-	tb.Helper()
-	out := append([]byte(nil), core[:preambleLen]...)
-	sections, err := splitSections(core[preambleLen:], preambleLen)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, s := range sections {
-		payload := s.payload
-		if s.id == 7 { // export section: vec(name, kind byte, index)
-			r := bytes.NewReader(payload)
-			count := readLEB(tb, r)
-			payload = appendU32(nil, count)
-			for range count {
-				name := make([]byte, readLEB(tb, r))
-				_, _ = r.Read(name)
-				kind, _ := r.ReadByte()
-				payload = append(appendName(payload, rename(string(name))), kind)
-				payload = appendU32(payload, readLEB(tb, r))
-			}
-		}
-		out = appendSection(out, s.id, payload)
-	}
-	return out
-}
-
-func readLEB(tb testing.TB, r *bytes.Reader) uint32 {
+func readLEB(tb testing.TB, r *bytes.Reader) int {
 	v, err := binary.ReadUvarint(r)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return uint32(v)
+	return int(v)
 }

@@ -96,7 +96,7 @@ func TestRealCore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	everyInstance(t, e, func(in *Instance) { checkRealCore(t, in, now) })
+	everyInstance(t, e, func(in *instance) { checkRealCore(t, in, now) })
 	// A replacement replays the mirror into a fresh instance: it must
 	// answer the same, SOA serial included.
 	g := e.gen.Load()
@@ -107,10 +107,10 @@ func TestRealCore(t *testing.T) {
 	s.in.fail("test", errors.New("killed by the test"))
 	e.giveBack(g, s)
 	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
-	everyInstance(t, e, func(in *Instance) { checkRealCore(t, in, now) })
+	everyInstance(t, e, func(in *instance) { checkRealCore(t, in, now) })
 }
 
-func checkRealCore(t *testing.T, in *Instance, serial uint32) {
+func checkRealCore(t *testing.T, in *instance, serial uint32) {
 	t.Helper()
 	ctx := context.Background()
 	search, ok, err := in.AutoPath(ctx, "web.shop.svc.cluster.local.", "10.1.0.9")

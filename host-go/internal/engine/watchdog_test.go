@@ -137,7 +137,7 @@ func TestWatchdogSparesCallsInTime(t *testing.T) {
 	}
 }
 
-// An Instance used without an Engine is watched too, with the default
+// An instance used without an Engine is watched too, with the default
 // limits, and a call under a context already done is cut off at once.
 func TestInstanceCallUnderDoneContext(t *testing.T) {
 	in := newInstance(t, compileGuest(t), []Stanza{{}})

@@ -124,7 +124,7 @@ func withDefaults(cfg Config) (Config, error) {
 
 // instantiate makes a configured instance of mod, closing it if configure
 // fails.
-func (e *Engine) instantiate(ctx context.Context, mod *Module) (*Instance, []StanzaPlan, error) {
+func (e *Engine) instantiate(ctx context.Context, mod *Module) (*instance, []StanzaPlan, error) {
 	in, err := mod.instantiate(ctx, limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout})
 	if err != nil {
 		return nil, nil, err
@@ -280,7 +280,7 @@ func (e *Engine) Apply(stanza int, events []Event) (ApplyReport, error) {
 		recorded = true
 		e.state.recordEvents(stanza, events, report.maxSerial(), reported)
 	}
-	e.spread(e.state.nextSeq(), func(ctx context.Context, in *Instance) {
+	e.spread(e.state.nextSeq(), func(ctx context.Context, in *instance) {
 		r, err := applyChunks(ctx, in, uint32(stanza), now, events)
 		if err != nil {
 			lastErr = err
@@ -313,7 +313,7 @@ func (e *Engine) SetSynced(stanza int, synced bool) {
 	if e.gen.Load().pool.isClosed() {
 		return
 	}
-	e.spread(e.state.recordSynced(stanza, synced), func(ctx context.Context, in *Instance) {
+	e.spread(e.state.recordSynced(stanza, synced), func(ctx context.Context, in *instance) {
 		_ = in.SetSynced(ctx, uint32(stanza), synced)
 	})
 }
@@ -331,7 +331,7 @@ func (e *Engine) SetHost(info HostInfo) error {
 		return ErrClosed
 	}
 	info = HostInfo{LocalIPs: slices.Clone(info.LocalIPs), Search: slices.Clone(info.Search)}
-	e.spread(e.state.recordHost(info), func(ctx context.Context, in *Instance) {
+	e.spread(e.state.recordHost(info), func(ctx context.Context, in *instance) {
 		_ = in.SetHost(ctx, info)
 	})
 	return nil
@@ -350,7 +350,7 @@ func (e *Engine) checkStanza(stanza int) error {
 // that snapshots before comes back at target-1 and gets the change here.
 // Callers hold changeMu, so every other instance has seen target-1, and
 // the generation serving cannot change under them.
-func (e *Engine) spread(target uint64, change func(ctx context.Context, in *Instance)) {
+func (e *Engine) spread(target uint64, change func(ctx context.Context, in *instance)) {
 	g := e.gen.Load()
 	for {
 		s := g.pool.takeStale(target)

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kubernetai/kubernetai/host-go/engine"
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 // modulePoll is how often the `wasm` file is checked for a new version.

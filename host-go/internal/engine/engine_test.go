@@ -102,7 +102,7 @@ func newEngine(t testing.TB, mod *Module, cfg Config) *Engine {
 
 // everyInstance runs f on each instance of the pool, holding all of them
 // so nothing else runs meanwhile. It waits for replacements to finish.
-func everyInstance(t testing.TB, e *Engine, f func(in *Instance)) {
+func everyInstance(t testing.TB, e *Engine, f func(in *instance)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -128,7 +128,7 @@ func everyInstance(t testing.TB, e *Engine, f func(in *Instance)) {
 
 func dumps(t testing.TB, e *Engine) []string {
 	var out []string
-	everyInstance(t, e, func(in *Instance) { out = append(out, stateOf(t, in)) })
+	everyInstance(t, e, func(in *instance) { out = append(out, stateOf(t, in)) })
 	return out
 }
 
@@ -227,7 +227,7 @@ func TestEngineSpreadsChanges(t *testing.T) {
 	m.synced[1] = true
 	checkReplicas(t, e, m)
 	// Each instance got each event exactly once.
-	everyInstance(t, e, func(in *Instance) {
+	everyInstance(t, e, func(in *instance) {
 		if got := countsOf(t, in); !reflect.DeepEqual(got, total) {
 			t.Errorf("events per stanza = %v, want %v", got, total)
 		}
@@ -340,7 +340,7 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 				// The replacement got each live object once, in a replay;
 				// the others got every event ever sent.
 				replayed := 0
-				everyInstance(t, e, func(in *Instance) {
+				everyInstance(t, e, func(in *instance) {
 					if countsOf(t, in)[0] == 1500-1 {
 						replayed++
 					}
@@ -642,7 +642,7 @@ func TestEngineApplyChunks(t *testing.T) {
 	}
 	apply(big, ApplyReport{Applied: 10, Serials: serials(now, "a.", "b."), Problems: []string{}})
 
-	everyInstance(t, e, func(in *Instance) {
+	everyInstance(t, e, func(in *instance) {
 		if got, want := perStanza(t, in, "calls"), []uint32{3 + 1 + 4}; !reflect.DeepEqual(got, want) {
 			t.Errorf("apply calls = %v, want %v", got, want)
 		}
@@ -669,7 +669,7 @@ func TestEngineReplayChunks(t *testing.T) {
 		t.Fatal("Lookup(trap) succeeded")
 	}
 	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
-	everyInstance(t, e, func(in *Instance) {
+	everyInstance(t, e, func(in *instance) {
 		if got, want := perStanza(t, in, "calls"), []uint32{3}; !reflect.DeepEqual(got, want) {
 			t.Errorf("replay apply calls = %v, want %v (512+512+276)", got, want)
 		}
@@ -709,7 +709,7 @@ func TestEngineReplaySerial(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	everyInstance(t, e, func(in *Instance) {
+	everyInstance(t, e, func(in *instance) {
 		if got, want := perStanza(t, in, "serial"), []uint32{1700000001, 1700000002, 1700000003}; !reflect.DeepEqual(got, want) {
 			t.Errorf("live serials = %v, want %v", got, want)
 		}
@@ -718,7 +718,7 @@ func TestEngineReplaySerial(t *testing.T) {
 		t.Fatal("Lookup(trap) succeeded")
 	}
 	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
-	everyInstance(t, e, func(in *Instance) {
+	everyInstance(t, e, func(in *instance) {
 		// Stanza 1 reported 1700000002, 1700000001 and 1700000000: the
 		// largest wins. Stanza 2 has no zone to report a serial for, so
 		// its replay runs at 0.

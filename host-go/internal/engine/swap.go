@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/wasm"
 )
 
 // Reasons a Swap refuses a module, for logs and metrics.
@@ -100,8 +102,8 @@ func (e *Engine) isClosed() bool {
 
 // configured makes n instances of mod, configured like the serving ones,
 // in parallel; all or none.
-func (e *Engine) configured(ctx context.Context, mod *Module, n int) ([]*Instance, error) {
-	ins := make([]*Instance, n)
+func (e *Engine) configured(ctx context.Context, mod *Module, n int) ([]*instance, error) {
+	ins := make([]*instance, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -159,7 +161,7 @@ func planDiff(serving, candidate []StanzaPlan) string {
 }
 
 // feedAll replays snap into every instance, in parallel.
-func (e *Engine) feedAll(ctx context.Context, ins []*Instance, snap *snapshot) error {
+func (e *Engine) feedAll(ctx context.Context, ins []*instance, snap *snapshot) error {
 	errs := make([]error, len(ins))
 	var wg sync.WaitGroup
 	for i, in := range ins {
@@ -183,7 +185,7 @@ func (e *Engine) feedAll(ctx context.Context, ins []*Instance, snap *snapshot) e
 
 // selfCheck asks in for the SOA of every zone the stanzas serve: each
 // call must return (any outcome; a trap or a cut-off refuses the module).
-func (e *Engine) selfCheck(ctx context.Context, in *Instance) error {
+func (e *Engine) selfCheck(ctx context.Context, in *instance) error {
 	for _, p := range e.plans {
 		for _, z := range p.Zones {
 			q, ok := soaQuery(z)
@@ -246,11 +248,11 @@ func (e *Engine) SwapComponent(ctx context.Context, component []byte) (old *Modu
 
 func compileReason(err error) string {
 	switch {
-	case errors.Is(err, ErrNotWasm):
+	case errors.Is(err, wasm.ErrNotWasm):
 		return SwapRefusedNotWasm
-	case errors.Is(err, ErrNotComponent):
+	case errors.Is(err, wasm.ErrNotComponent):
 		return SwapRefusedNotComponent
-	case errors.Is(err, ErrMalformed):
+	case errors.Is(err, wasm.ErrMalformed):
 		return SwapRefusedMalformed
 	case errors.Is(err, ErrContract):
 		return SwapRefusedContract

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/wasm"
 )
 
 func TestCompile(t *testing.T) {
 	guest := testGuest(t)
-	core, err := extractCoreModule(guest)
+	core, err := wasm.CoreModule(guest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,8 +23,8 @@ func TestCompile(t *testing.T) {
 	dropLookup := func(name string) string {
 		return strings.Replace(name, "core@0.1.0#lookup", "core@0.1.0#look-up", 1)
 	}
-	reserved := append(fakeFuncs("0.1.0"), fakeFunc{name: interruptExport})
-	atomics := simpleModule(funcType(nil, nil), body(noLocals, []byte{0xfe, 0x03, 0x00}, end)) // atomic.fence
+	reserved := append(fakeFuncs("0.1.0"), fakeFunc{name: wasm.InterruptExport})
+	atomics := fakeCore([]fakeFunc{{name: "f", code: []byte{0xfe, 0x03, 0x00}}}, false) // atomic.fence
 	wrongSig := fakeFuncs("0.1.0")
 	wrongSig[1].params = []byte{0x7f, 0x7f, 0x7f} // configure's seed as i32
 
@@ -35,16 +37,16 @@ func TestCompile(t *testing.T) {
 	}{
 		{name: "test guest", component: guest},
 		{name: "fake with every export", component: wrapComponent(fakeCore(fakeFuncs("0.1.0"), false))},
-		{name: "empty", component: nil, is: ErrNotWasm},
-		{name: "garbage", component: []byte("GET / HTTP/1.1\r\n\r\n"), is: ErrNotWasm},
-		{name: "core module", component: core, is: ErrNotComponent},
-		{name: "unknown layer", component: []byte{0, 'a', 's', 'm', 0x0a, 0, 1, 0}, is: ErrMalformed, contains: "version/layer"},
-		{name: "truncated", component: guest[:len(guest)/2], is: ErrMalformed, contains: "truncated"},
-		{name: "truncated size", component: append(wrapComponent(), 1, 0xff), is: ErrMalformed, contains: "truncated LEB128"},
-		{name: "oversized size", component: append(wrapComponent(), 1, 0xff, 0xff, 0xff, 0xff, 0x7f), is: ErrMalformed, contains: "overflows"},
-		{name: "no core module", component: wrapComponent(), is: ErrMalformed, contains: "holds 0 core modules"},
-		{name: "two core modules", component: wrapComponent(core, core), is: ErrMalformed, contains: "holds 2 core modules"},
-		{name: "section 1 not a module", component: wrapComponent([]byte("not wasm")), is: ErrMalformed, contains: "not a core"},
+		{name: "empty", component: nil, is: wasm.ErrNotWasm},
+		{name: "garbage", component: []byte("GET / HTTP/1.1\r\n\r\n"), is: wasm.ErrNotWasm},
+		{name: "core module", component: core, is: wasm.ErrNotComponent},
+		{name: "unknown layer", component: []byte{0, 'a', 's', 'm', 0x0a, 0, 1, 0}, is: wasm.ErrMalformed, contains: "version/layer"},
+		{name: "truncated", component: guest[:len(guest)/2], is: wasm.ErrMalformed, contains: "truncated"},
+		{name: "truncated size", component: append(wrapComponent(), 1, 0xff), is: wasm.ErrMalformed, contains: "truncated LEB128"},
+		{name: "oversized size", component: append(wrapComponent(), 1, 0xff, 0xff, 0xff, 0xff, 0x7f), is: wasm.ErrMalformed, contains: "overflows"},
+		{name: "no core module", component: wrapComponent(), is: wasm.ErrMalformed, contains: "holds 0 core modules"},
+		{name: "two core modules", component: wrapComponent(core, core), is: wasm.ErrMalformed, contains: "holds 2 core modules"},
+		{name: "section 1 not a module", component: wrapComponent([]byte("not wasm")), is: wasm.ErrMalformed, contains: "not a core"},
 		{
 			name:      "other version",
 			component: renameCoreExports(t, guest, toVersion("0.2.0")),
@@ -79,12 +81,12 @@ func TestCompile(t *testing.T) {
 			name:      "reserved export",
 			component: wrapComponent(fakeCore(reserved, false)),
 			is:        ErrContract,
-			contains:  `instrumenting the core module: component does not implement coredns:kubernetai/core@0.1.0: the core module exports "kubernetai-interrupt", a name this host reserves`,
+			contains:  `the core module exports "kubernetai-interrupt", a name this host reserves`,
 		},
 		{
 			name:      "unsupported instruction",
 			component: wrapComponent(atomics),
-			is:        ErrUnsupported,
+			is:        wasm.ErrUnsupported,
 			contains:  "function 0: instruction at offset 44: core module uses a WebAssembly feature this host does not support: opcode 0xfe",
 		},
 		{name: "memory limit below the module's minimum", component: guest, opts: []CompileOption{WithMemoryLimit(1 << 20)}, contains: "compiling"},
