@@ -190,24 +190,30 @@ func join(a, b string) string {
 
 // needsPost reports whether a result of type t points to memory the guest
 // must free afterwards, in which case the guest exports cabi_post_<func>.
-func needsPost(t Type) bool {
-	switch t := t.(type) {
-	case *Prim:
-		return t.Name == "string"
-	case *List:
+func needsPost(t Type) bool { return contains(t, isPointer) }
+
+// isPointer reports whether t is stored as a pointer and a length.
+func isPointer(t Type) bool {
+	_, isList := t.(*List)
+	return isList || isString(t)
+}
+
+// contains reports whether t, or a field or payload in it, satisfies is.
+func contains(t Type, is func(Type) bool) bool {
+	if is(t) {
 		return true
-	case *Named:
-		if t.Def.Kind == Record {
-			for _, f := range t.Def.Fields {
-				if needsPost(f.Type) {
-					return true
-				}
-			}
-			return false
+	}
+	var parts []Type
+	if n, ok := t.(*Named); ok && n.Def.Kind == Record {
+		for _, f := range n.Def.Fields {
+			parts = append(parts, f.Type)
 		}
 	}
 	for _, c := range cases(t) {
-		if c.typ != nil && needsPost(c.typ) {
+		parts = append(parts, c.typ)
+	}
+	for _, u := range parts {
+		if u != nil && contains(u, is) {
 			return true
 		}
 	}

@@ -217,22 +217,7 @@ func lowerCall(t Type, src string) string {
 // strings must be UTF-8, enums one of their cases, and strings and lists
 // no longer than the canonical ABI lets the guest lift.
 func checkable(t Type) bool {
-	switch t := t.(type) {
-	case *Prim:
-		return t.Name == "string"
-	case *List:
-		return true
-	case *Named:
-		if t.Def.Kind == Enum {
-			return true
-		}
-		for _, f := range t.Def.Fields {
-			if checkable(f.Type) {
-				return true
-			}
-		}
-	}
-	return false
+	return contains(t, func(u Type) bool { return isPointer(u) || isEnum(u) })
 }
 
 // checkCall is the expression checking src of type t, or "".
