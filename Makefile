@@ -47,6 +47,7 @@ help:
 	@echo "make test    every test: Rust, component, Go, end to end (what CI runs)"
 	@echo "make coredns build bin/coredns with the builder"
 	@echo "make embed   refresh the component embedded in the Go plugin"
+	@echo "make generate  regenerate the Go side of the canonical ABI from wit/"
 	@echo "make bench   benchmarks (see BENCHMARKS.md)"
 	@echo "make bench-versus  kubernetai against stock CoreDNS under dnsperf load"
 
@@ -100,6 +101,25 @@ check-embed: $(COMPONENT)
 		echo "$(EMBEDDED) does not match the Rust sources: run 'make embed' and commit it" >&2; exit 1; }
 	@echo "embedded component is current ($$(sha256sum $(EMBEDDED) | cut -c1-16))"
 
+# The Go side of the canonical ABI (types, layouts, lowering, lifting, the
+# core exports) is generated from the WIT by host-go/internal/witgen and
+# committed. `generate` refreshes it; `check-generate` fails when it does
+# not match the WIT or the generator.
+GENERATED := host-go/internal/engine/wit_gen.go
+WITGEN := go run ./internal/witgen -wit ../wit/kubernetai.wit -package engine -receiver instance
+
+.PHONY: generate
+generate:
+	cd host-go && $(WITGEN) -out internal/engine/wit_gen.go
+
+.PHONY: check-generate
+check-generate:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		(cd host-go && $(WITGEN) -out "$$tmp/wit_gen.go") && \
+		cmp -s "$$tmp/wit_gen.go" $(GENERATED) || { \
+		echo "$(GENERATED) does not match wit/kubernetai.wit: run 'make generate' and commit it" >&2; exit 1; }
+	@echo "generated ABI glue is current"
+
 .PHONY: coredns
 coredns: $(COREDNS)
 
@@ -143,7 +163,7 @@ test-rust: $(COMPONENT)
 	KUBERNETAI_COMPONENT=$(ROOT)/$(COMPONENT) cargo test --locked -p kubernetai
 
 .PHONY: test-go
-test-go: check-embed $(TEST_GUEST)
+test-go: check-embed check-generate $(TEST_GUEST)
 	cd host-go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "host-go: gofmt needed" >&2; exit 1; }
 	cd host-go && go vet ./...
 	cd host-go && KUBERNETAI_TEST_GUEST=$(ROOT)/$(TEST_GUEST) go test -race -count=1 ./...

@@ -11,60 +11,24 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
-// Canonical ABI layouts of the WIT types that cross through linear memory.
-// Records lay out their fields in order, each at its own alignment, and
-// align to their widest field; strings and lists are a (ptr u32, len u32)
-// pair aligned to 4. Variants (result, option, outcome) put a u8
-// discriminant at 0 and their payload at the alignment of the widest case.
-// All of this is checked against the real core's cabi_post_* functions and
-// return-area stores, and, byte for byte, by the round-trip tests against
-// the test guest.
-const (
-	pairSize    = 8 // string, list<T>: ptr @0, len @4
-	recordAlign = 4 // of every record the host lowers
-
-	// record property { name: string, args: list<string>, line: u32 }
-	propertySize, propertyName, propertyArgs, propertyLine = 20, 0, 8, 16
-	// record stanza { zones: list<string>, properties: list<property>, line: u32 }
-	stanzaSize, stanzaZones, stanzaProperties, stanzaLine = 20, 0, 8, 16
-	// record stanza-plan { zones: list<string>, kinds: list<kind> }; kind is a u8
-	planSize, planZones, planKinds = 16, 0, 8
-	// record event { change: change, kind: kind, object: list<u8> }
-	eventSize, eventChange, eventKind, eventObject = 12, 0, 1, 4
-	// record upstream-reply { name: string, qtype: u16, message: list<u8> }
-	replySize, replyName, replyQtype, replyMessage = 20, 0, 8, 12
-	// record upstream-query { name: string, qtype: u16 }
-	querySize, queryName, queryQtype = 12, 0, 8
-	// record zone-serial { zone: string, serial: u32 }
-	zoneSerialSize, zoneSerialZone, zoneSerialSerial = 12, 0, 8
-	// record metadata-entry { key: string, value: string }
-	metadataSize, metadataKey, metadataValue = 16, 0, 8
-
-	// Return areas.
-
-	// result<list<stanza-plan>, config-error> and option<list<…>>: every
-	// payload aligns to 4, so it starts at 4.
-	variantPayload = 4
-	// result's err payload: config-error { stanza: u32, line: u32,
-	// property: string, reason: string }
-	configErrStanza, configErrLine, configErrProperty, configErrReason = 4, 8, 12, 20
-	// apply-report { applied: u32, skipped: u32, problems: list<string>,
-	// serials: list<zone-serial> }
-	reportApplied, reportSkipped, reportProblems, reportSerials = 0, 4, 8, 16
-	// list<metadata-entry>: the pair itself is the return area.
-	metadataList = 0
-	// variant outcome: the u64 in answer and fallthrough aligns the whole
-	// variant to 8, so every case's payload starts at 8, rcode's u8 too.
-	outcomePayload = 8
-	// record answer { message: list<u8>, stanza: u32, fell-through: u64 }:
-	// stanza leaves 4 bytes of padding before the u64.
-	answerMessage, answerStanza, answerFellThrough = 0, 8, 16
-)
+// The hand-written half of the canonical ABI glue: wit_gen.go, generated
+// from the WIT by internal/witgen, lays out and walks the contract's
+// types; the functions here move bytes in and out of guest memory and
+// make the canonical ABI's checks (CanonicalABI.md, load_* and store_*):
+// a guest result is read only within memory, at its alignment, with
+// strings that are UTF-8 and discriminants that name a case; what the
+// guest's cabi_realloc returns must be aligned and within memory; and
+// everything the host lowers is checked before the first allocation.
 
 var le = binary.LittleEndian
 
+// maxListBytes is the canonical ABI's MAX_LIST_BYTE_LENGTH (and
+// MAX_STRING_BYTE_LENGTH): no string or list is longer, either way.
+const maxListBytes = 1<<28 - 1
+
 // errABI marks guest results that break the canonical ABI (a pointer out
-// of memory, an unknown discriminant, a string that is not UTF-8).
+// of memory or misaligned, an unknown discriminant, a string that is not
+// UTF-8).
 var errABI = errors.New("canonical ABI violation")
 
 // CallError reports a guest call that failed: the core trapped, ran out of
@@ -78,99 +42,85 @@ type CallError struct {
 func (e *CallError) Error() string { return "kubernetai core: " + e.Func + ": " + e.Err.Error() }
 func (e *CallError) Unwrap() error { return e.Err }
 
-// lower* functions copy Go values into guest memory, each block obtained
-// from the guest's cabi_realloc. The guest owns those blocks and frees
-// them once it has lifted the arguments, so the host never frees anything.
+// ResultError is the error case of a function's result, when it is a
+// string: the core refused the call and the instance stays usable.
+type ResultError struct {
+	Func    string // WIT function
+	Message string
+}
+
+func (e *ResultError) Error() string { return "kubernetai core: " + e.Func + ": " + e.Message }
+
+// coreFunc is a core export and its signature (coreFuncs, generated).
+// Checked against every module at load time, so a signature mismatch is
+// refused before any call can misread memory.
+type coreFunc struct {
+	wit     string // WIT function
+	export  string
+	post    string // cabi_post_ export; "" when there is none
+	params  []api.ValueType
+	results []api.ValueType
+}
+
+var (
+	reallocSig = coreFunc{wit: exportRealloc, export: exportRealloc, params: []api.ValueType{i32, i32, i32, i32}, results: []api.ValueType{i32}}
+	postSig    = coreFunc{params: []api.ValueType{i32}}
+)
+
+// --- lowering: argument blocks come from the guest's cabi_realloc. The
+// guest owns them and frees them once it has lifted the arguments, so the
+// host never frees anything.
 
 // alloc reserves size bytes aligned to align in guest memory.
 func (in *instance) alloc(ctx context.Context, align, size uint32) (uint32, error) {
-	ptr, err := in.call(ctx, in.realloc, exportRealloc, 0, 0, uint64(align), uint64(size))
-	return uint32(ptr), err
+	p, err := in.invoke(ctx, in.realloc, exportRealloc, 0, 0, uint64(align), uint64(size))
+	ptr := uint32(p)
+	if err == nil && (ptr%align != 0 || uint64(ptr)+uint64(size) > uint64(in.mem.Size())) {
+		err = in.fail(exportRealloc, fmt.Errorf("%w: block [%#x, +%d) misaligned (%d) or out of memory", errABI, ptr, size, align))
+	}
+	return ptr, err
 }
 
-// lowerBytes passes a list<u8>. An empty list is (1, 0): a dangling but
-// aligned pointer, as the canonical ABI allows, with no allocation.
+// lowerBlock copies b into a block of guest memory aligned to align.
+func (in *instance) lowerBlock(ctx context.Context, align uint32, b []byte) (uint32, error) {
+	ptr, err := in.alloc(ctx, align, uint32(len(b)))
+	if err == nil {
+		in.mem.Write(ptr, b) // in range: checked by alloc
+	}
+	return ptr, err
+}
+
+// lowerBytes passes a list<u8>. An empty list is (1, 0): an aligned
+// address, as the guest's bindings want, and no allocation.
 func (in *instance) lowerBytes(ctx context.Context, b []byte) (ptr, n uint32, err error) {
 	if len(b) == 0 {
 		return 1, 0, nil
 	}
-	if n, err = byteLen(len(b), 1); err != nil {
-		return 0, 0, err
-	}
-	if ptr, err = in.alloc(ctx, 1, n); err != nil {
-		return 0, 0, err
-	}
-	if !in.mem.Write(ptr, b) {
-		return 0, 0, in.fail(exportRealloc, fmt.Errorf("%w: block [%#x, +%d) out of memory", errABI, ptr, n))
-	}
-	return ptr, n, nil
+	ptr, err = in.lowerBlock(ctx, 1, b)
+	return ptr, uint32(len(b)), err
 }
 
-// lowerString passes a string, which the caller has checked is UTF-8.
+// lowerString passes a string, which the caller has checked.
 func (in *instance) lowerString(ctx context.Context, s string) (ptr, n uint32, err error) {
 	if len(s) == 0 {
 		return 1, 0, nil
 	}
-	if n, err = byteLen(len(s), 1); err != nil {
-		return 0, 0, err
+	if ptr, err = in.alloc(ctx, 1, uint32(len(s))); err == nil {
+		in.mem.WriteString(ptr, s)
 	}
-	if ptr, err = in.alloc(ctx, 1, n); err != nil {
-		return 0, 0, err
-	}
-	if !in.mem.WriteString(ptr, s) {
-		return 0, 0, in.fail(exportRealloc, fmt.Errorf("%w: block [%#x, +%d) out of memory", errABI, ptr, n))
-	}
-	return ptr, n, nil
+	return ptr, uint32(len(s)), err
 }
 
-// lowerList passes a list of n records of the given size: put fills each
-// record, lowering what it points to, then the records go to guest memory
-// in one write.
-func (in *instance) lowerList(ctx context.Context, n int, size uint32, put func(rec []byte, i int) error) (ptr, length uint32, err error) {
-	if n == 0 {
-		return recordAlign, 0, nil
-	}
-	total, err := byteLen(n, size)
-	if err != nil {
-		return 0, 0, err
-	}
-	buf := make([]byte, total)
-	for i := range n {
-		if err := put(buf[uint32(i)*size:uint32(i+1)*size], i); err != nil {
-			return 0, 0, err
-		}
-	}
-	if ptr, err = in.alloc(ctx, recordAlign, total); err != nil {
-		return 0, 0, err
-	}
-	if !in.mem.Write(ptr, buf) {
-		return 0, 0, in.fail(exportRealloc, fmt.Errorf("%w: block [%#x, +%d) out of memory", errABI, ptr, total))
-	}
-	return ptr, uint32(n), nil
-}
-
-func (in *instance) lowerStrings(ctx context.Context, ss []string) (ptr, n uint32, err error) {
-	return in.lowerList(ctx, len(ss), pairSize, func(rec []byte, i int) error {
-		return in.putString(ctx, rec, ss[i])
-	})
-}
-
-// put* lower a value and store its (ptr, len) pair in a record.
-
-func (in *instance) putString(ctx context.Context, dst []byte, s string) error {
+// storeString and storeBytes lower a value and store its (ptr, len) pair
+// at dst, in a record or list being built.
+func (in *instance) storeString(ctx context.Context, dst []byte, s string) error {
 	ptr, n, err := in.lowerString(ctx, s)
 	putPair(dst, ptr, n)
 	return err
 }
 
-func (in *instance) putBytes(ctx context.Context, dst []byte, b []byte) error {
+func (in *instance) storeBytes(ctx context.Context, dst []byte, b []byte) error {
 	ptr, n, err := in.lowerBytes(ctx, b)
-	putPair(dst, ptr, n)
-	return err
-}
-
-func (in *instance) putStrings(ctx context.Context, dst []byte, ss []string) error {
-	ptr, n, err := in.lowerStrings(ctx, ss)
 	putPair(dst, ptr, n)
 	return err
 }
@@ -180,29 +130,42 @@ func putPair(dst []byte, ptr, n uint32) {
 	le.PutUint32(dst[4:], n)
 }
 
-// byteLen is n elements of size bytes, refused when guest memory (32-bit)
-// could never hold them.
-func byteLen(n int, size uint32) (uint32, error) {
-	if uint64(n)*uint64(size) > math.MaxUint32 {
-		return 0, fmt.Errorf("argument of %d×%d bytes does not fit in guest memory", n, size)
+func boolByte(b bool) byte {
+	if b {
+		return 1
 	}
-	return uint32(n) * size, nil
+	return 0
 }
 
-// checkUTF8 refuses strings the guest could not hold: the Rust bindings
-// lift strings without checking them, so invalid UTF-8 would be undefined
-// behaviour in the core. Checked before anything is allocated in the guest.
-func checkUTF8(what string, ss ...string) error {
-	for _, s := range ss {
-		if !utf8.ValidString(s) {
-			return fmt.Errorf("%s %q is not valid UTF-8", what, s)
-		}
+// checkString refuses a string the guest could not lift: the Rust
+// bindings take strings as valid UTF-8 without checking, so anything else
+// would be undefined behaviour in the core.
+func checkString(s string) error {
+	if err := checkLength(len(s), 1); err != nil {
+		return err
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%q is not valid UTF-8", s)
 	}
 	return nil
 }
 
-// lifter copies results out of guest memory. The first read out of range
-// sticks in err, so a caller checks once after reading everything.
+func checkBytes(b []byte) error { return checkLength(len(b), 1) }
+
+// checkLength refuses a list of n elements of size bytes that the
+// canonical ABI does not let the guest lift.
+func checkLength(n int, size uint32) error {
+	if uint64(n)*uint64(size) > maxListBytes {
+		return fmt.Errorf("%d×%d bytes, more than the canonical ABI's %d", n, size, maxListBytes)
+	}
+	return nil
+}
+
+// --- lifting
+
+// lifter copies results out of guest memory. The first violation sticks
+// in err, and later reads return zeros, so a caller checks once after
+// reading everything.
 type lifter struct {
 	mem api.Memory
 	err error
@@ -212,6 +175,18 @@ func (l *lifter) fault(format string, args ...any) {
 	if l.err == nil {
 		l.err = fmt.Errorf("%w: "+format, append([]any{errABI}, args...)...)
 	}
+}
+
+// within checks that size bytes at p, aligned to align, lie in memory.
+func (l *lifter) within(p, size, align uint32, what string) bool {
+	if l.err != nil {
+		return false
+	}
+	if p%align != 0 || uint64(p)+uint64(size) > uint64(l.mem.Size()) {
+		l.fault("%s [%#x, +%d) misaligned (%d) or out of memory", what, p, size, align)
+		return false
+	}
+	return true
 }
 
 func (l *lifter) u8(p uint32) uint8 {
@@ -246,16 +221,34 @@ func (l *lifter) u64(p uint32) uint64 {
 	return v
 }
 
-// list reads the (ptr, len) pair at p and checks that len elements of
-// size bytes lie in memory. It returns the base and the element count.
-func (l *lifter) list(p, size uint32) (base, n uint32) {
-	base, n = l.u32(p), l.u32(p+4)
-	if l.err != nil {
-		return 0, 0
+func (l *lifter) f64(p uint32) float64 { return math.Float64frombits(l.u64(p)) }
+
+// bool is any non-zero byte, as the canonical ABI reads it.
+func (l *lifter) bool(p uint32) bool { return l.u8(p) != 0 }
+
+// case8, case16 and case32 read a discriminant of n cases.
+func (l *lifter) case8(p, n uint32) uint8   { return uint8(l.checkCase(uint32(l.u8(p)), p, n)) }
+func (l *lifter) case16(p, n uint32) uint16 { return uint16(l.checkCase(uint32(l.u16(p)), p, n)) }
+func (l *lifter) case32(p, n uint32) uint32 { return l.checkCase(l.u32(p), p, n) }
+
+func (l *lifter) checkCase(d, p, n uint32) uint32 {
+	if l.err == nil && d >= n {
+		l.fault("discriminant %d at %#x, want < %d", d, p, n)
+		return 0
 	}
+	return d
+}
+
+// list reads the (ptr, len) pair at p and checks that len elements of
+// size bytes, aligned to align, lie in memory. It returns the base and
+// the element count.
+func (l *lifter) list(p, size, align uint32) (base, n uint32) {
+	base, n = l.u32(p), l.u32(p+4)
 	total := uint64(n) * uint64(size)
-	if total > uint64(l.mem.Size()) || uint64(base)+total > uint64(l.mem.Size()) {
-		l.fault("list [%#x, +%d×%d) out of memory", base, n, size)
+	if l.err == nil && total > maxListBytes {
+		l.fault("list at %#x of %d×%d bytes, more than %d", p, n, size, maxListBytes)
+	}
+	if !l.within(base, uint32(min(total, maxListBytes)), align, "list") {
 		return 0, 0
 	}
 	return base, n
@@ -264,7 +257,7 @@ func (l *lifter) list(p, size uint32) (base, n uint32) {
 // view returns the bytes of the list<u8> or string whose pair is at p,
 // aliasing guest memory: valid only until the guest runs again.
 func (l *lifter) view(p uint32) []byte {
-	base, n := l.list(p, 1)
+	base, n := l.list(p, 1, 1)
 	if l.err != nil || n == 0 {
 		return nil
 	}
@@ -287,21 +280,4 @@ func (l *lifter) string(p uint32) string {
 		return ""
 	}
 	return string(v)
-}
-
-func (l *lifter) strings(p uint32) []string {
-	base, n := l.list(p, pairSize)
-	out := make([]string, n)
-	for i := range n {
-		out[i] = l.string(base + i*pairSize)
-	}
-	return out
-}
-
-func (l *lifter) discriminant(p uint32, cases uint8) uint8 {
-	d := l.u8(p)
-	if l.err == nil && d >= cases {
-		l.fault("discriminant %d at %#x, want < %d", d, p, cases)
-	}
-	return d
 }

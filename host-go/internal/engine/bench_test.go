@@ -58,7 +58,7 @@ func BenchmarkApply(b *testing.B) {
 	for _, size := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			e := newEngine(b, compileGuest(b), Config{Stanzas: []Stanza{{}}})
-			events := make([]Event, size)
+			events := make([]KeyedEvent, size)
 			for i := range events {
 				events[i] = objectEvent(ChangeUpsert, KindService, "default", fmt.Sprintf("svc-%d", i), 1)
 			}

@@ -54,7 +54,7 @@ type Stats struct {
 // All methods are safe for concurrent use.
 type Engine struct {
 	cfg   Config
-	plans []StanzaPlan
+	conf  Configuration // the core's reading of cfg.Stanzas
 	state *state
 	// gen is the module serving and the pool of its instances. Swap
 	// replaces it under changeMu and genMu; queries load it without a lock.
@@ -75,28 +75,40 @@ type Engine struct {
 }
 
 // New makes an Engine of cfg.PoolSize instances of mod, each configured
-// with cfg.Stanzas, and returns the core's plans for the stanzas. A
-// configuration the core refuses is returned as a *ConfigError.
-func New(ctx context.Context, mod *Module, cfg Config) (*Engine, []StanzaPlan, error) {
+// with cfg.Stanzas, and returns the core's configuration. A configuration
+// the core refuses is returned as a *ConfigError.
+func New(ctx context.Context, mod *Module, cfg Config) (*Engine, Configuration, error) {
 	cfg, err := withDefaults(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, Configuration{}, err
 	}
 	e := &Engine{cfg: cfg, state: newState(len(cfg.Stanzas)), now: time.Now}
 	g := newGeneration(mod)
 	for i := range cfg.PoolSize {
-		in, plans, err := e.instantiate(ctx, mod)
+		in, conf, err := e.instantiate(ctx, mod)
 		if err != nil {
 			g.closeInstances(ctx)
-			return nil, nil, err
+			return nil, Configuration{}, err
 		}
 		if i == 0 {
-			e.plans = plans
+			e.conf = conf
 		}
 		g.pool.add(&slot{in: in})
 	}
 	e.gen.Store(g)
-	return e, e.plans, nil
+	return e, e.conf, nil
+}
+
+// ReadConfiguration asks one throwaway instance of mod for the core's
+// configuration of stanzas: what a host needs (the pool size, the memory
+// limit) before it makes an Engine. A refusal is a *ConfigError.
+func ReadConfiguration(ctx context.Context, mod *Module, stanzas []Stanza) (Configuration, error) {
+	in, err := mod.instantiate(ctx, defaultLimits)
+	if err != nil {
+		return Configuration{}, err
+	}
+	defer in.Close(ctx)
+	return in.Configure(ctx, stanzas, 1)
 }
 
 func withDefaults(cfg Config) (Config, error) {
@@ -124,21 +136,22 @@ func withDefaults(cfg Config) (Config, error) {
 
 // instantiate makes a configured instance of mod, closing it if configure
 // fails.
-func (e *Engine) instantiate(ctx context.Context, mod *Module) (*instance, []StanzaPlan, error) {
+func (e *Engine) instantiate(ctx context.Context, mod *Module) (*instance, Configuration, error) {
 	in, err := mod.instantiate(ctx, limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout})
 	if err != nil {
-		return nil, nil, err
+		return nil, Configuration{}, err
 	}
-	plans, err := in.Configure(ctx, e.cfg.Stanzas, e.cfg.HashSeed)
+	conf, err := in.Configure(ctx, e.cfg.Stanzas, e.cfg.HashSeed)
 	if err != nil {
 		_ = in.Close(ctx)
-		return nil, nil, err
+		return nil, Configuration{}, err
 	}
-	return in, plans, nil
+	return in, conf, nil
 }
 
-// Plans are the core's plans for the stanzas, as New returned them.
-func (e *Engine) Plans() []StanzaPlan { return e.plans }
+// Configuration is the core's configuration of the stanzas, as New
+// returned it.
+func (e *Engine) Configuration() Configuration { return e.conf }
 
 // HashSeed is the seed every instance was configured with.
 func (e *Engine) HashSeed() uint64 { return e.cfg.HashSeed }
@@ -176,16 +189,18 @@ func (e *Engine) Lookup(ctx context.Context, query []byte, replies []UpstreamRep
 	return out, err
 }
 
-// Transfer returns the zone transfer of zone through an idle instance;
-// authoritative is false when no stanza is authoritative for it.
-func (e *Engine) Transfer(ctx context.Context, zone string, serial uint32) ([][]byte, bool, error) {
+// Transfer returns one page of the zone transfer of zone through an idle
+// instance, from cursor (empty for the first page); authoritative is false
+// when no stanza is authoritative for zone. A cursor the core does not
+// take is a *ResultError.
+func (e *Engine) Transfer(ctx context.Context, zone string, serial uint32, cursor []byte) (page TransferPage, authoritative bool, err error) {
 	g, s, err := e.borrow(ctx)
 	if err != nil {
-		return nil, false, err
+		return TransferPage{}, false, err
 	}
-	msgs, authoritative, err := s.in.Transfer(ctx, zone, serial)
+	page, authoritative, err = s.in.Transfer(ctx, zone, serial, cursor)
 	e.giveBack(g, s)
-	return msgs, authoritative, err
+	return page, authoritative, err
 }
 
 // AutoPath returns the search path for autopath of a query for qname from
@@ -196,7 +211,7 @@ func (e *Engine) AutoPath(ctx context.Context, qname, client string) (search []s
 	if err != nil {
 		return nil, false, err
 	}
-	search, ok, err = s.in.AutoPath(ctx, qname, client)
+	search, ok, err = s.in.Autopath(ctx, qname, client)
 	e.giveBack(g, s)
 	return search, ok, err
 }
@@ -252,13 +267,16 @@ func (e *Engine) giveBack(g *generation, s *slot) {
 // An error means the core failed on the batch in every instance that
 // tried it; those are replaced, leaving out any object the core fails on
 // by itself (counted in Stats.Quarantined).
-func (e *Engine) Apply(stanza int, events []Event) (ApplyReport, error) {
+func (e *Engine) Apply(stanza int, events []KeyedEvent) (ApplyReport, error) {
 	if err := e.checkStanza(stanza); err != nil {
 		return ApplyReport{}, err
 	}
 	for i := range events {
-		if ev := &events[i]; ev.Change >= changeCount || ev.Kind >= kindCount || ev.Key == "" {
-			return ApplyReport{}, fmt.Errorf("event %d: %v %v %q: invalid change, kind or empty key", i, ev.Change, ev.Kind, ev.Key)
+		if err := events[i].check(); err != nil {
+			return ApplyReport{}, fmt.Errorf("event %d: %w", i, err)
+		}
+		if events[i].Key == "" {
+			return ApplyReport{}, fmt.Errorf("event %d: %v %v without a key", i, events[i].Change, events[i].Kind)
 		}
 	}
 	e.changeMu.Lock()
@@ -267,6 +285,10 @@ func (e *Engine) Apply(stanza int, events []Event) (ApplyReport, error) {
 		return ApplyReport{}, ErrClosed
 	}
 	now := e.now().Unix()
+	plain := make([]Event, len(events)) // what crosses, shared by the instances
+	for i := range events {
+		plain[i] = events[i].Event
+	}
 	var (
 		report             ApplyReport
 		reported, recorded bool
@@ -281,7 +303,7 @@ func (e *Engine) Apply(stanza int, events []Event) (ApplyReport, error) {
 		e.state.recordEvents(stanza, events, report.maxSerial(), reported)
 	}
 	e.spread(e.state.nextSeq(), func(ctx context.Context, in *instance) {
-		r, err := applyChunks(ctx, in, uint32(stanza), now, events)
+		r, err := applyChunks(ctx, in, uint32(stanza), now, plain)
 		if err != nil {
 			lastErr = err
 		} else if !reported {
@@ -296,7 +318,7 @@ func (e *Engine) Apply(stanza int, events []Event) (ApplyReport, error) {
 		lastErr = errors.New("no core instance is up; the batch will be replayed when one is")
 	}
 	if !reported {
-		return ApplyReport{}, fmt.Errorf("applying %d events to stanza %d: %w", len(events), stanza, lastErr)
+		return ApplyReport{}, fmt.Errorf("applying %d events to stanza %d: %w", len(events), stanza+1, lastErr)
 	}
 	return report, nil
 }
@@ -322,8 +344,8 @@ func (e *Engine) SetSynced(stanza int, synced bool) {
 // addresses CoreDNS listens on and the resolv.conf search list. The
 // Engine remembers it for replacements.
 func (e *Engine) SetHost(info HostInfo) error {
-	if err := checkHostInfo(info); err != nil {
-		return err
+	if err := info.check(); err != nil {
+		return fmt.Errorf("host info: %w", err)
 	}
 	e.changeMu.Lock()
 	defer e.changeMu.Unlock()
@@ -339,7 +361,7 @@ func (e *Engine) SetHost(info HostInfo) error {
 
 func (e *Engine) checkStanza(stanza int) error {
 	if stanza < 0 || stanza >= len(e.cfg.Stanzas) {
-		return fmt.Errorf("stanza %d out of range: %d configured", stanza, len(e.cfg.Stanzas))
+		return fmt.Errorf("stanza %d out of range: %d configured", stanza+1, len(e.cfg.Stanzas))
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func newModel(seed uint64, stanzas int) *model {
 	return m
 }
 
-func (m *model) apply(stanza int, events []Event) {
+func (m *model) apply(stanza int, events []KeyedEvent) {
 	for _, e := range events {
 		k := [2]string{e.Kind.String(), e.Key}
 		if e.Change == ChangeDelete {
@@ -64,13 +64,9 @@ func (m *model) dump() string {
 
 // objectEvent is an event whose Key matches the key the test guest reads from
 // the JSON.
-func objectEvent(change Change, kind Kind, ns, name string, version int) Event {
-	return Event{
-		Change: change,
-		Kind:   kind,
-		Object: fmt.Appendf(nil, `{"metadata":{"namespace":%q,"name":%q},"v":%d}`, ns, name, version),
-		Key:    ns + "/" + name,
-	}
+func objectEvent(change Change, kind Kind, ns, name string, version int) KeyedEvent {
+	object := fmt.Appendf(nil, `{"metadata":{"namespace":%q,"name":%q},"v":%d}`, ns, name, version)
+	return KeyedEvent{Event{Change: change, Kind: kind, Object: object}, ns + "/" + name}
 }
 
 type logs struct {
@@ -156,10 +152,10 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 func TestNewReturnsConfigError(t *testing.T) {
 	mod := compileGuest(t)
 	stanzas := []Stanza{{}, {Properties: []Property{{Name: "bad", Args: []string{"no", "good"}, Line: 12}}}}
-	e, plans, err := New(context.Background(), mod, Config{PoolSize: 2, Stanzas: stanzas})
+	e, conf, err := New(context.Background(), mod, Config{PoolSize: 2, Stanzas: stanzas})
 	ce, ok := err.(*ConfigError)
-	if !ok || e != nil || plans != nil {
-		t.Fatalf("New = %v, %v, %v; want a bare *ConfigError", e, plans, err)
+	if !ok || e != nil || conf.Stanzas != nil {
+		t.Fatalf("New = %v, %v, %v; want a bare *ConfigError", e, conf, err)
 	}
 	if want := (ConfigError{Stanza: 1, Line: 12, Property: "bad", Reason: "no good"}); *ce != want {
 		t.Errorf("ConfigError = %+v, want %+v", *ce, want)
@@ -169,14 +165,14 @@ func TestNewReturnsConfigError(t *testing.T) {
 func TestNewDefaults(t *testing.T) {
 	mod := compileGuest(t)
 	stanzas := []Stanza{{Zones: []string{"A."}, Properties: []Property{{Name: "pods"}}}}
-	e, plans, err := New(context.Background(), mod, Config{Stanzas: stanzas})
+	e, conf, err := New(context.Background(), mod, Config{Stanzas: stanzas})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close(context.Background())
-	want := []StanzaPlan{{Zones: []string{"a."}, Kinds: []Kind{KindNamespace, KindService, KindEndpointSlice, KindPod}}}
-	if !reflect.DeepEqual(plans, want) || !reflect.DeepEqual(e.Plans(), want) {
-		t.Errorf("plans = %v, want %v", plans, want)
+	want := guestConfiguration(guestPlan([]string{"a."}, KindPod))
+	if !reflect.DeepEqual(conf, want) || !reflect.DeepEqual(e.Configuration(), want) {
+		t.Errorf("configuration = %+v, want %+v", conf, want)
 	}
 	if got, want := len(e.gen.Load().pool.slots), runtime.GOMAXPROCS(0); got != want {
 		t.Errorf("pool size %d, want GOMAXPROCS = %d", got, want)
@@ -199,12 +195,12 @@ func TestEngineSpreadsChanges(t *testing.T) {
 	}
 	batches := []struct {
 		stanza int
-		events []Event
+		events []KeyedEvent
 	}{
-		{0, []Event{objectEvent(ChangeUpsert, KindNamespace, "", "default", 1), objectEvent(ChangeUpsert, KindService, "default", "web", 1)}},
-		{1, []Event{objectEvent(ChangeUpsert, KindPod, "kube-system", "dns", 1)}},
-		{0, []Event{objectEvent(ChangeUpsert, KindService, "default", "web", 2), objectEvent(ChangeUpsert, KindService, "default", "db", 1)}},
-		{0, []Event{objectEvent(ChangeDelete, KindService, "default", "db", 1)}},
+		{0, []KeyedEvent{objectEvent(ChangeUpsert, KindNamespace, "", "default", 1), objectEvent(ChangeUpsert, KindService, "default", "web", 1)}},
+		{1, []KeyedEvent{objectEvent(ChangeUpsert, KindPod, "kube-system", "dns", 1)}},
+		{0, []KeyedEvent{objectEvent(ChangeUpsert, KindService, "default", "web", 2), objectEvent(ChangeUpsert, KindService, "default", "db", 1)}},
+		{0, []KeyedEvent{objectEvent(ChangeDelete, KindService, "default", "db", 1)}},
 		{1, nil},
 	}
 	total := make([]uint32, 2)
@@ -233,9 +229,9 @@ func TestEngineSpreadsChanges(t *testing.T) {
 		}
 	})
 
-	msgs, auth, err := e.Transfer(context.Background(), "cluster.local.", 7)
-	if err != nil || !auth || string(msgs[1]) != "7" || string(msgs[2]) != "false" {
-		t.Errorf("Transfer = %q, %v, %v", msgs, auth, err)
+	page, auth, err := e.Transfer(context.Background(), "cluster.local.", 7, nil)
+	if err != nil || !auth || string(page.Messages[1]) != "7" || string(page.Messages[2]) != "false" {
+		t.Errorf("Transfer = %q, %v, %v", page.Messages, auth, err)
 	}
 }
 
@@ -243,12 +239,13 @@ func TestEngineRefusesBadArguments(t *testing.T) {
 	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: []Stanza{{}}})
 	for _, tt := range []struct {
 		stanza int
-		events []Event
+		events []KeyedEvent
 	}{
 		{stanza: 1},
 		{stanza: -1},
-		{stanza: 0, events: []Event{{Kind: KindService, Object: []byte("{}")}}}, // no key
-		{stanza: 0, events: []Event{{Kind: kindCount, Key: "a/b"}}},
+		{stanza: 0, events: []KeyedEvent{{Event: Event{Kind: KindService, Object: []byte("{}")}}}}, // no key
+		{stanza: 0, events: []KeyedEvent{{Event: Event{Kind: KindServiceImport + 1}, Key: "a/b"}}},
+		{stanza: 0, events: []KeyedEvent{{Event: Event{Change: ChangeDelete + 1}, Key: "a/b"}}},
 	} {
 		if _, err := e.Apply(tt.stanza, tt.events); err == nil {
 			t.Errorf("Apply(%d, %v) succeeded, want an error", tt.stanza, tt.events)
@@ -295,11 +292,11 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 				e := newEngine(t, mod, Config{PoolSize: size, Stanzas: []Stanza{{}, {}}, HashSeed: 5, Logf: log.logf, LookupTimeout: time.Minute})
 				m := newModel(5, 2)
 				// Enough objects for a replay in several batches.
-				var events []Event
+				var events []KeyedEvent
 				for i := range 1500 {
-					events = append(events, objectEvent(ChangeUpsert, Kind(i%int(kindCount)), fmt.Sprintf("ns%d", i%7), fmt.Sprintf("o%d", i), 1))
+					events = append(events, objectEvent(ChangeUpsert, Kind(i%kinds), fmt.Sprintf("ns%d", i%7), fmt.Sprintf("o%d", i), 1))
 				}
-				for _, b := range [][]Event{events, events[:10], {objectEvent(ChangeDelete, KindNamespace, "ns0", "o0", 1)}} {
+				for _, b := range [][]KeyedEvent{events, events[:10], {objectEvent(ChangeDelete, KindNamespace, "ns0", "o0", 1)}} {
 					if _, err := e.Apply(0, b); err != nil {
 						t.Fatal(err)
 					}
@@ -328,8 +325,8 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 				for range 2 * size {
 					q := query("www.x.")
 					out, err := e.Lookup(context.Background(), q, nil)
-					if err != nil || string(out.Answer) != string(echo(q, "192.0.2.7")) {
-						t.Fatalf("Lookup after the failure = %q, %v", out.Answer, err)
+					if err != nil || string(out.Answer.Message) != string(echo(q, "192.0.2.7")) {
+						t.Fatalf("Lookup after the failure = %q, %v", out.Answer.Message, err)
 					}
 				}
 				waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
@@ -388,18 +385,18 @@ func TestEngineQuarantinesPoisonObject(t *testing.T) {
 	var log logs
 	e := newEngine(t, compileGuest(t), Config{PoolSize: 2, Stanzas: []Stanza{{}}, HashSeed: 3, Logf: log.logf})
 	m := newModel(3, 1)
-	good := []Event{objectEvent(ChangeUpsert, KindService, "a", "one", 1), objectEvent(ChangeUpsert, KindService, "a", "two", 1)}
+	good := []KeyedEvent{objectEvent(ChangeUpsert, KindService, "a", "one", 1), objectEvent(ChangeUpsert, KindService, "a", "two", 1)}
 	if _, err := e.Apply(0, good); err != nil {
 		t.Fatal(err)
 	}
 	m.apply(0, good)
 	poison := objectEvent(ChangeUpsert, KindService, "a", "bad", 1)
 	poison.Object = []byte(`{"metadata":{"namespace":"a","name":"bad"},"trap":true}`)
-	batch := []Event{objectEvent(ChangeUpsert, KindService, "a", "three", 1), poison, objectEvent(ChangeDelete, KindService, "a", "one", 1)}
+	batch := []KeyedEvent{objectEvent(ChangeUpsert, KindService, "a", "three", 1), poison, objectEvent(ChangeDelete, KindService, "a", "one", 1)}
 	if _, err := e.Apply(0, batch); err == nil || !strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("Apply(poison) = %v, want the trap", err)
 	}
-	m.apply(0, []Event{batch[0], batch[2]})
+	m.apply(0, []KeyedEvent{batch[0], batch[2]})
 	checkReplicas(t, e, m)
 	if got := e.Stats(); got.Quarantined != 1 || got.Traps < 2 || got.Replacements != 2 {
 		t.Errorf("Stats = %+v, want 1 quarantined, 2 replacements", got)
@@ -409,10 +406,10 @@ func TestEngineQuarantinesPoisonObject(t *testing.T) {
 	}
 	// A new version of the object lifts the quarantine.
 	fixed := objectEvent(ChangeUpsert, KindService, "a", "bad", 2)
-	if _, err := e.Apply(0, []Event{fixed}); err != nil {
+	if _, err := e.Apply(0, []KeyedEvent{fixed}); err != nil {
 		t.Fatal(err)
 	}
-	m.apply(0, []Event{fixed})
+	m.apply(0, []KeyedEvent{fixed})
 	checkReplicas(t, e, m)
 }
 
@@ -455,12 +452,12 @@ func TestEngineConcurrent(t *testing.T) {
 					continue
 				}
 				want := echo(q)
-				if err != nil || out.Kind != OutcomeAnswer || !strings.HasPrefix(string(out.Answer), string(want)) {
-					t.Errorf("Lookup(%s) = %v %q, %v", name, out.Kind, out.Answer, err)
+				if err != nil || out.Kind != OutcomeAnswer || !strings.HasPrefix(string(out.Answer.Message), string(want)) {
+					t.Errorf("Lookup(%s) = %v %q, %v", name, out.Kind, out.Answer.Message, err)
 					return
 				}
 				if i%50 == 0 {
-					if _, _, err := e.Transfer(context.Background(), "x.", 1); err != nil {
+					if _, _, err := e.Transfer(context.Background(), "x.", 1, nil); err != nil {
 						t.Errorf("Transfer: %v", err)
 					}
 				}
@@ -471,7 +468,7 @@ func TestEngineConcurrent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 300 {
 		stanza := rng.IntN(stanzas)
-		var events []Event
+		var events []KeyedEvent
 		for range 1 + rng.IntN(20) {
 			change := ChangeUpsert
 			if rng.IntN(4) == 0 {
@@ -523,10 +520,10 @@ func TestEngineClose(t *testing.T) {
 	if _, err := e.Lookup(context.Background(), query("www.x."), nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Lookup after Close = %v, want ErrClosed", err)
 	}
-	if _, _, err := e.Transfer(context.Background(), "x.", 0); !errors.Is(err, ErrClosed) {
+	if _, _, err := e.Transfer(context.Background(), "x.", 0, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Transfer after Close = %v, want ErrClosed", err)
 	}
-	if _, err := e.Apply(0, []Event{objectEvent(ChangeUpsert, KindService, "a", "b", 1)}); !errors.Is(err, ErrClosed) {
+	if _, err := e.Apply(0, []KeyedEvent{objectEvent(ChangeUpsert, KindService, "a", "b", 1)}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Apply after Close = %v, want ErrClosed", err)
 	}
 	if err := e.SetHost(HostInfo{}); !errors.Is(err, ErrClosed) {
@@ -601,7 +598,7 @@ func TestEngineApplyChunks(t *testing.T) {
 	const now = 1700000000
 	e.now = func() time.Time { return time.Unix(now, 0) }
 	m := newModel(8, 1)
-	apply := func(events []Event, want ApplyReport) {
+	apply := func(events []KeyedEvent, want ApplyReport) {
 		t.Helper()
 		report, err := e.Apply(0, events)
 		if err != nil {
@@ -612,14 +609,14 @@ func TestEngineApplyChunks(t *testing.T) {
 		}
 		for _, ev := range events {
 			if ev.Object[0] == '{' { // the guest skips the others
-				m.apply(0, []Event{ev})
+				m.apply(0, []KeyedEvent{ev})
 			}
 		}
 	}
 
 	// 1300 events: chunks of 512, 512 and 276, each with one object the
 	// guest skips.
-	events := make([]Event, 1300)
+	events := make([]KeyedEvent, 1300)
 	for i := range events {
 		events[i] = objectEvent(ChangeUpsert, KindService, "n", fmt.Sprintf("s%d", i), 1)
 	}
@@ -635,7 +632,7 @@ func TestEngineApplyChunks(t *testing.T) {
 	// An empty batch is still one call: the report needs the serials.
 	apply(nil, ApplyReport{Serials: serials(now, "a.", "b."), Problems: []string{}})
 	// Ten objects of 1 MiB: three fit in applyChunkBytes, so 3+3+3+1.
-	big := make([]Event, 10)
+	big := make([]KeyedEvent, 10)
 	for i := range big {
 		big[i] = objectEvent(ChangeUpsert, KindService, "big", fmt.Sprintf("b%d", i), 1)
 		big[i].Object = fmt.Appendf(nil, `{"metadata":{"namespace":"big","name":"b%d"},"pad":"%s"}`, i, strings.Repeat("x", 1<<20))
@@ -657,7 +654,7 @@ func TestEngineApplyChunks(t *testing.T) {
 func TestEngineReplayChunks(t *testing.T) {
 	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: []Stanza{{}}, HashSeed: 9})
 	m := newModel(9, 1)
-	events := make([]Event, 1300)
+	events := make([]KeyedEvent, 1300)
 	for i := range events {
 		events[i] = objectEvent(ChangeUpsert, KindEndpointSlice, "n", fmt.Sprintf("e%d", i), 1)
 	}
@@ -682,7 +679,7 @@ func TestEngineReplayChunks(t *testing.T) {
 func TestEngineQuarantineInLaterChunk(t *testing.T) {
 	e := newEngine(t, compileGuest(t), Config{PoolSize: 2, Stanzas: []Stanza{{}}, HashSeed: 10})
 	m := newModel(10, 1)
-	events := make([]Event, 1000)
+	events := make([]KeyedEvent, 1000)
 	for i := range events {
 		events[i] = objectEvent(ChangeUpsert, KindService, "n", fmt.Sprintf("s%d", i), 1)
 	}
@@ -705,7 +702,7 @@ func TestEngineReplaySerial(t *testing.T) {
 	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: stanzas, HashSeed: 12})
 	for i, at := range []int64{1700000001, 1700000002, 1700000003} {
 		e.now = func() time.Time { return time.Unix(at, 0) }
-		if _, err := e.Apply(i, []Event{objectEvent(ChangeUpsert, KindService, "n", "s", i)}); err != nil {
+		if _, err := e.Apply(i, []KeyedEvent{objectEvent(ChangeUpsert, KindService, "n", "s", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -771,7 +768,7 @@ func TestChunkLen(t *testing.T) {
 
 func TestSnapshotOrder(t *testing.T) {
 	st := newState(1)
-	st.recordEvents(0, []Event{
+	st.recordEvents(0, []KeyedEvent{
 		objectEvent(ChangeUpsert, KindService, "b", "s", 1),
 		objectEvent(ChangeUpsert, KindPod, "a", "p", 1),
 		objectEvent(ChangeUpsert, KindNamespace, "", "z", 1),
@@ -779,7 +776,7 @@ func TestSnapshotOrder(t *testing.T) {
 		objectEvent(ChangeUpsert, KindNamespace, "", "a", 1),
 		objectEvent(ChangeUpsert, KindEndpointSlice, "a", "gone", 1),
 	}, 0, false)
-	st.recordEvents(0, []Event{objectEvent(ChangeDelete, KindEndpointSlice, "a", "gone", 1)}, 0, false)
+	st.recordEvents(0, []KeyedEvent{objectEvent(ChangeDelete, KindEndpointSlice, "a", "gone", 1)}, 0, false)
 	snap := st.snapshot()
 	var got []string
 	for _, e := range snap.stanzas[0].events {

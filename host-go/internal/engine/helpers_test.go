@@ -94,7 +94,40 @@ func echo(q []byte, ips ...string) []byte {
 // answered is the test guest's answer to an ordinary query: echo, from
 // stanza 0, no stanza having fallen through.
 func answered(q []byte, ips ...string) Outcome {
-	return Outcome{Kind: OutcomeAnswer, Answer: echo(q, ips...)}
+	return Outcome{Kind: OutcomeAnswer, Answer: Answer{Message: echo(q, ips...)}}
+}
+
+// kinds is the number of kinds of objects.
+const kinds = int(KindServiceImport) + 1
+
+// guestPlan is the test guest's plan of a stanza with these zones (as
+// lifted: lower-cased) whose only options add the watches of extra kinds
+// (pods: KindPod, multicluster: KindServiceImport): the three default
+// watches without selectors, the in-cluster API server, the default
+// startup timeout.
+func guestPlan(zones []string, extra ...Kind) StanzaPlan {
+	watches := []Watch{{Kind: KindNamespace}, {Kind: KindService}, {Kind: KindEndpointSlice}}
+	for _, k := range extra {
+		watches = append(watches, Watch{Kind: k})
+	}
+	if zones == nil {
+		zones = []string{}
+	}
+	return StanzaPlan{
+		Zones:            zones,
+		Watches:          watches,
+		Source:           Source{Kind: SourceAPIServer, APIServer: Connection{IgnoredEndpoints: []string{}, TLS: []string{}}},
+		StartupTimeoutNs: 5e9,
+	}
+}
+
+// guestConfiguration is the test guest's configuration of stanzas whose
+// plans are given, without runtime options: its defaults.
+func guestConfiguration(plans ...StanzaPlan) Configuration {
+	if plans == nil {
+		plans = []StanzaPlan{}
+	}
+	return Configuration{Stanzas: plans, Runtime: Runtime{WasmTimeoutNs: 1e9, WasmMemory: 256 << 20, NotifyIntervalNs: 5e9}}
 }
 
 // serials is what the test guest reports for a stanza's zones after an
@@ -115,9 +148,9 @@ func perStanza(t testing.TB, in *instance, label string) []uint32 {
 	if err != nil || out.Kind != OutcomeAnswer {
 		t.Fatalf("Lookup(%s) = %v, %v", label, out, err)
 	}
-	values := make([]uint32, len(out.Answer)/4)
+	values := make([]uint32, len(out.Answer.Message)/4)
 	for i := range values {
-		values[i] = binary.BigEndian.Uint32(out.Answer[4*i:])
+		values[i] = binary.BigEndian.Uint32(out.Answer.Message[4*i:])
 	}
 	return values
 }
@@ -212,7 +245,7 @@ func fakeFuncs(version string) []fakeFunc {
 		{name: iface + "set-host", params: []byte{I, I, I, I}},
 		{name: iface + "apply", params: []byte{I, L, I, I}, results: []byte{I}}, post("apply"),
 		{name: iface + "set-synced", params: []byte{I, I}},
-		{name: iface + "transfer", params: []byte{I, I, I}, results: []byte{I}}, post("transfer"),
+		{name: iface + "transfer", params: []byte{I, I, I, I, I}, results: []byte{I}}, post("transfer"),
 		{name: iface + "autopath", params: []byte{I, I, I, I}, results: []byte{I}}, post("autopath"),
 		{name: iface + "metadata", params: []byte{I, I, I, I}, results: []byte{I}}, post("metadata"),
 		{name: iface + "lookup", params: []byte{I, I, I, I}, results: []byte{I}}, post("lookup"),

@@ -17,17 +17,21 @@ import (
 
 func TestConfigure(t *testing.T) {
 	mod := compileGuest(t)
+	withLine := func(p StanzaPlan, line uint32) StanzaPlan {
+		p.SourceLine = line
+		return p
+	}
 	tests := []struct {
 		name    string
 		stanzas []Stanza
-		want    []StanzaPlan
+		want    Configuration
 		wantErr *ConfigError
 	}{
-		{name: "no stanzas", stanzas: nil, want: []StanzaPlan{}},
+		{name: "no stanzas", stanzas: nil, want: guestConfiguration()},
 		{
 			name:    "empty lists",
 			stanzas: []Stanza{{Line: 3}},
-			want:    []StanzaPlan{{Zones: []string{}, Kinds: []Kind{KindNamespace, KindService, KindEndpointSlice}}},
+			want:    guestConfiguration(withLine(guestPlan(nil), 3)),
 		},
 		{
 			name: "nested lists and unicode",
@@ -46,11 +50,12 @@ func TestConfigure(t *testing.T) {
 					Line:       8,
 				},
 			},
-			want: []StanzaPlan{
-				{Zones: []string{"cluster.local.", "10.in-addr.arpa."}, Kinds: []Kind{KindNamespace, KindService, KindEndpointSlice, KindPod}},
-				{Zones: []string{"äöü.example.", ""}, Kinds: []Kind{KindNamespace, KindService, KindEndpointSlice}},
-			},
+			want: guestConfiguration(
+				withLine(guestPlan([]string{"cluster.local.", "10.in-addr.arpa."}, KindPod), 4),
+				withLine(guestPlan([]string{"äöü.example.", ""}), 8),
+			),
 		},
+		{name: "every record", stanzas: everyOption, want: everyOptionConfiguration},
 		{
 			name: "config error",
 			stanzas: []Stanza{
@@ -77,7 +82,7 @@ func TestConfigure(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer in.Close(ctx)
-			plans, err := in.Configure(ctx, tt.stanzas, 7)
+			conf, err := in.Configure(ctx, tt.stanzas, 7)
 			if tt.wantErr != nil {
 				var ce *ConfigError
 				if !errors.As(err, &ce) || !reflect.DeepEqual(ce, tt.wantErr) {
@@ -95,12 +100,68 @@ func TestConfigure(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Configure: %v", err)
 			}
-			if !reflect.DeepEqual(plans, tt.want) {
-				t.Errorf("plans = %#v\nwant %#v", plans, tt.want)
+			if !reflect.DeepEqual(conf, tt.want) {
+				t.Errorf("configuration = %+v\nwant %+v", conf, tt.want)
 			}
 		})
 	}
 }
+
+// everyOption are stanzas whose options fill every field of the test
+// guest's configuration, everyOptionConfiguration (see its doc table).
+var (
+	everyOption = []Stanza{
+		{
+			Zones: []string{"Cluster.Local."},
+			Properties: []Property{
+				{Name: "labels", Args: []string{"app", "in", "(web,", "db)"}, Line: 10},
+				{Name: "snapshot", Args: []string{"/data/ä.yaml"}, Line: 11},
+				{Name: "namespace_labels", Args: []string{"team=a"}, Line: 12},
+				{Name: "fields", Args: []string{"metadata.name!=x", "status.phase=Running"}, Line: 13},
+				{Name: "multicluster", Line: 14},
+				{Name: "pods", Args: []string{"verified"}, Line: 15},
+				{Name: "startup_timeout", Args: []string{"12s"}, Line: 16},
+			},
+			Line: 9,
+		},
+		{
+			Zones: []string{"b."},
+			Properties: []Property{
+				{Name: "fallthrough", Line: 21},
+				{Name: "endpoint", Args: []string{"https://a.test:6443", "https://b.test:6443"}, Line: 22},
+				{Name: "tls", Args: []string{"c.pem", "k.pem", "ca.pem"}, Line: 23},
+				{Name: "kubeconfig", Args: []string{"kc", "east"}, Line: 24},
+				{Name: "apiserver_qps", Args: []string{"2.5"}, Line: 25},
+				{Name: "apiserver_burst", Args: []string{"7"}, Line: 26},
+				{Name: "apiserver_max_inflight", Args: []string{"4"}, Line: 27},
+				{Name: "wasm", Args: []string{"core.wasm"}, Line: 28},
+				{Name: "pool", Args: []string{"3"}, Line: 29},
+				{Name: "wasm_timeout", Args: []string{"250ms"}, Line: 30},
+				{Name: "wasm_memory", Args: []string{"64Mi"}, Line: 31},
+				{Name: "notify_interval", Args: []string{"2m"}, Line: 32},
+			},
+			Line: 20,
+		},
+	}
+	everyOptionConfiguration = func() Configuration {
+		const labels, fields = "app in (web, db)", "metadata.name!=x,status.phase=Running"
+		a := guestPlan([]string{"cluster.local."})
+		a.Watches = []Watch{
+			{KindNamespace, "team=a", fields}, {KindService, labels, fields}, {KindEndpointSlice, labels, fields},
+			{KindPod, labels, fields}, {KindServiceImport, "team=a", fields},
+		}
+		a.Source, a.SourceLine, a.StartupTimeoutNs = Source{Kind: SourceSnapshot, Snapshot: "/data/ä.yaml"}, 11, 12e9
+		b := guestPlan([]string{"b."})
+		b.Source = Source{Kind: SourceAPIServer, APIServer: Connection{
+			Endpoint: "https://a.test:6443", IgnoredEndpoints: []string{"https://b.test:6443"},
+			TLS: []string{"c.pem", "k.pem", "ca.pem"}, Kubeconfig: "kc", Context: "east", QPS: 2.5, Burst: 7, MaxInflight: 4,
+		}}
+		b.SourceLine = 22
+		conf := guestConfiguration(a, b)
+		conf.Runtime = Runtime{Wasm: "core.wasm", WasmLine: 28, Pool: 3, WasmTimeoutNs: 250e6, WasmMemory: 64 << 20, NotifyIntervalNs: 120e9}
+		return conf
+	}()
+)
 
 func TestConfigureRefusesInvalidUTF8(t *testing.T) {
 	in := newInstance(t, compileGuest(t), nil)
@@ -120,7 +181,7 @@ func stateOf(t testing.TB, in *instance) string {
 	if err != nil || out.Kind != OutcomeAnswer {
 		t.Fatalf("Lookup(state) = %v, %v", out, err)
 	}
-	return string(out.Answer)
+	return string(out.Answer.Message)
 }
 
 // countsOf returns the number of events each stanza of the guest received.
@@ -155,11 +216,11 @@ func TestApply(t *testing.T) {
 				{Change: ChangeUpsert, Kind: KindNamespace, Object: []byte(`{"metadata":{"name":"default"}}`)},
 				{Change: ChangeUpsert, Kind: KindPod, Object: []byte("not json")},
 				{Change: ChangeDelete, Kind: KindService, Object: []byte(`{"metadata":{"namespace":"a","name":"b"}}`)},
-				{Change: ChangeUpsert, Kind: KindMulticlusterEndpointSlice, Object: nil},
+				{Change: ChangeUpsert, Kind: KindServiceImport, Object: nil},
 			},
 			want: ApplyReport{Applied: 4, Skipped: 2, Serials: []ZoneSerial{}, Problems: []string{
 				"event 1: pod object is not JSON",
-				"event 3: multicluster-endpoint-slice object is not JSON",
+				"event 3: service-import object is not JSON",
 			}},
 		},
 		{name: "negative now", now: -1, events: many[:1], want: ApplyReport{Applied: 1, Serials: serials(0xffffffff, "a.", "ß.example."), Problems: []string{}}},
@@ -263,35 +324,78 @@ func TestSetHostLargeLists(t *testing.T) {
 func TestTransfer(t *testing.T) {
 	in := newInstance(t, compileGuest(t), []Stanza{{}})
 	ctx := context.Background()
+	page := func(zone, serial, synced, cursor, next string) TransferPage {
+		p := TransferPage{Messages: [][]byte{[]byte(zone), []byte(serial), []byte(synced), []byte(cursor)}}
+		if next != "" {
+			p.Next = []byte(next)
+		}
+		return p
+	}
 	tests := []struct {
 		name   string
 		synced bool
 		zone   string
 		serial uint32
-		want   [][]byte
-		auth   bool
+		want   []TransferPage // nil: not authoritative
 	}{
 		{name: "not authoritative", zone: "none.", serial: 1},
-		{name: "zone", zone: "cluster.local.", serial: 12345, auth: true,
-			want: [][]byte{[]byte("cluster.local."), []byte("12345"), []byte("false")}},
-		{name: "synced", synced: true, zone: "bücher.example.", serial: 0xffffffff, auth: true,
-			want: [][]byte{[]byte("bücher.example."), []byte("4294967295"), []byte("true")}},
-		{name: "empty zone", synced: true, zone: "", serial: 0, auth: true,
-			want: [][]byte{{}, []byte("0"), []byte("true")}},
+		{name: "zone", zone: "cluster.local.", serial: 12345,
+			want: []TransferPage{page("cluster.local.", "12345", "false", "", "")}},
+		{name: "synced", synced: true, zone: "bücher.example.", serial: 0xffffffff,
+			want: []TransferPage{page("bücher.example.", "4294967295", "true", "", "")}},
+		{name: "empty zone", synced: true, zone: "", serial: 0,
+			want: []TransferPage{page("", "0", "true", "", "")}},
+		// Each cursor comes back byte for byte in the next page.
+		{name: "three pages", zone: "pages3.example.", serial: 9, want: []TransferPage{
+			page("pages3.example.", "9", "false", "", "pages3.example.#1"),
+			page("pages3.example.", "9", "false", "pages3.example.#1", "pages3.example.#2"),
+			page("pages3.example.", "9", "false", "pages3.example.#2", ""),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := in.SetSynced(ctx, 0, tt.synced); err != nil {
 				t.Fatal(err)
 			}
-			msgs, auth, err := in.Transfer(ctx, tt.zone, tt.serial)
-			if err != nil {
-				t.Fatal(err)
+			var got []TransferPage
+			var cursor []byte
+			for {
+				p, auth, err := in.Transfer(ctx, tt.zone, tt.serial, cursor)
+				if err != nil || !auth || len(got) > len(tt.want) {
+					if err != nil || len(tt.want) > 0 {
+						t.Fatalf("page %d: Transfer = %v, %v", len(got)+1, auth, err)
+					}
+					break
+				}
+				if got = append(got, p); p.Next == nil {
+					break
+				}
+				cursor = p.Next
 			}
-			if auth != tt.auth || !reflect.DeepEqual(msgs, tt.want) {
-				t.Errorf("Transfer = %q, %v; want %q, %v", msgs, auth, tt.want, tt.auth)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Transfer pages = %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A cursor the core did not give is the function's error result: the
+// instance stays usable.
+func TestTransferCursorError(t *testing.T) {
+	in := newInstance(t, compileGuest(t), []Stanza{{}})
+	ctx := context.Background()
+	for _, cursor := range []string{"pages3.example.#3", "other.example.#1", "\xff"} {
+		_, _, err := in.Transfer(ctx, "pages3.example.", 1, []byte(cursor))
+		var re *ResultError
+		if !errors.As(err, &re) || re.Func != "transfer" || !strings.Contains(re.Message, "is not one this core gave for pages3.example.") {
+			t.Errorf("Transfer(cursor %q) = %v, want a *ResultError naming the cursor", cursor, err)
+		}
+		if in.Err() != nil {
+			t.Fatalf("instance dead after an error result: %v", in.Err())
+		}
+	}
+	if p, ok, err := in.Transfer(ctx, "pages3.example.", 1, []byte("pages3.example.#2")); err != nil || !ok || p.Next != nil {
+		t.Errorf("Transfer(last page) after the errors = %q, %v, %v", p.Next, ok, err)
 	}
 }
 
@@ -305,7 +409,7 @@ func TestLookup(t *testing.T) {
 	bigQuery := append(query("big.example."), bytes.Repeat([]byte{0xa5}, 1<<20)...)
 	from := func(name string, stanza uint32, fell uint64) Outcome {
 		out := answered(query(name), ips...)
-		out.Stanza, out.FellThrough = stanza, fell
+		out.Answer.Stanza, out.Answer.FellThrough = stanza, fell
 		return out
 	}
 	// Cases that set every field come before ordinary answers, which
@@ -323,12 +427,12 @@ func TestLookup(t *testing.T) {
 		{name: "answer, low word only", query: query("ans.00000000deadbeef.1.x."),
 			want: from("ans.00000000deadbeef.1.x.", 1, 0xdeadbeef)},
 		{name: "answer", query: query("www.example."), want: answered(query("www.example."), ips...)},
-		{name: "empty query", query: nil, want: Outcome{Kind: OutcomeAnswer, Answer: []byte("192.0.2.1,2001:db8::1")}},
+		{name: "empty query", query: nil, want: Outcome{Kind: OutcomeAnswer, Answer: Answer{Message: []byte("192.0.2.1,2001:db8::1")}}},
 		{name: "1 MiB query", query: bigQuery, want: answered(bigQuery, ips...)},
 		{name: "fallthrough, high word only", query: query("fall.ffffffff00000000.x."),
-			want: Outcome{Kind: OutcomeFallthrough, FellThrough: 0xffffffff00000000}},
+			want: Outcome{Kind: OutcomeFallthrough, Fallthrough: 0xffffffff00000000}},
 		{name: "fallthrough, every bit", query: query("fall.ffffffffffffffff.x."),
-			want: Outcome{Kind: OutcomeFallthrough, FellThrough: 0xffffffffffffffff}},
+			want: Outcome{Kind: OutcomeFallthrough, Fallthrough: 0xffffffffffffffff}},
 		{name: "fallthrough, no stanza", query: query("fall.example."), want: Outcome{Kind: OutcomeFallthrough}},
 		{name: "rcode", query: query("REFUSE.example."), want: Outcome{Kind: OutcomeRcode, Rcode: 5}},
 		{name: "upstream", query: query("up.example."), want: Outcome{Kind: OutcomeUpstream, Upstream: []UpstreamQuery{
@@ -342,11 +446,11 @@ func TestLookup(t *testing.T) {
 				{Name: "ötherß.example.", Qtype: 0xabcd, Message: nil},
 				{Name: "", Qtype: 28, Message: bytes.Repeat([]byte{9}, 70000)},
 			},
-			want: Outcome{Kind: OutcomeAnswer, Answer: bytes.Join([][]byte{
+			want: Outcome{Kind: OutcomeAnswer, Answer: Answer{Message: bytes.Join([][]byte{
 				[]byte("target.example."), {0, 1}, {1, 2, 3},
 				[]byte("ötherß.example."), {0xab, 0xcd},
 				{0, 28}, bytes.Repeat([]byte{9}, 70000),
-			}, nil)},
+			}, nil)}},
 		},
 		{
 			name:    "replies to an ordinary query",
@@ -370,8 +474,8 @@ func TestLookup(t *testing.T) {
 
 // describe prints an Outcome with its answer cut short.
 func describe(o Outcome) string {
-	return fmt.Sprintf("{%v answer %.60q stanza %d fell-through %#x upstream %v rcode %d}",
-		o.Kind, o.Answer, o.Stanza, o.FellThrough, o.Upstream, o.Rcode)
+	return fmt.Sprintf("{%v answer %.60q stanza %d fell-through %#x fallthrough %#x upstream %v rcode %d}",
+		o.Kind, o.Answer.Message, o.Answer.Stanza, o.Answer.FellThrough, o.Fallthrough, o.Upstream, o.Rcode)
 }
 
 func TestAutoPath(t *testing.T) {
@@ -396,7 +500,7 @@ func TestAutoPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok, err := in.AutoPath(ctx, tt.qname, tt.client)
+			got, ok, err := in.Autopath(ctx, tt.qname, tt.client)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -413,13 +517,13 @@ func TestAutoPath(t *testing.T) {
 		if err := in.SetHost(ctx, HostInfo{Search: big}); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := in.AutoPath(ctx, "q.", "c")
+		got, ok, err := in.Autopath(ctx, "q.", "c")
 		want := append(append([]string{"q.", "c"}, big...), "")
 		if err != nil || !ok || !reflect.DeepEqual(got, want) {
 			t.Errorf("AutoPath = %d names, %v, %v; want %d names", len(got), ok, err, len(want))
 		}
 	})
-	if _, _, err := in.AutoPath(ctx, "a.", "\xff"); err == nil || in.Err() != nil {
+	if _, _, err := in.Autopath(ctx, "a.", "\xff"); err == nil || in.Err() != nil {
 		t.Errorf("AutoPath(invalid UTF-8) = %v (instance error %v), want a refusal", err, in.Err())
 	}
 }
@@ -486,7 +590,7 @@ func TestQueryCallFailures(t *testing.T) {
 		call func(ctx context.Context, in *instance, client string) error
 	}{
 		{"autopath", func(ctx context.Context, in *instance, client string) error {
-			_, _, err := in.AutoPath(ctx, "q.", client)
+			_, _, err := in.Autopath(ctx, "q.", client)
 			return err
 		}},
 		{"metadata", func(ctx context.Context, in *instance, client string) error {
@@ -594,14 +698,14 @@ func TestLookupDoesNotLeak(t *testing.T) {
 			if _, err := in.Lookup(ctx, queries[i%len(queries)], r); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := in.AutoPath(ctx, "web.shop.svc.cluster.local.", "10.1.0.9"); err != nil {
+			if _, _, err := in.Autopath(ctx, "web.shop.svc.cluster.local.", "10.1.0.9"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := in.Metadata(ctx, "web.shop.svc.cluster.local.", "10.1.0.9"); err != nil {
 				t.Fatal(err)
 			}
 			if i%1000 == 0 {
-				if _, _, err := in.Transfer(ctx, "cluster.local.", uint32(i)); err != nil {
+				if _, _, err := in.Transfer(ctx, "pages2.local.", uint32(i), []byte("pages2.local.#1")); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -15,14 +15,6 @@ import (
 	"github.com/kubernetai/kubernetai/host-go/internal/wasm"
 )
 
-// WITInterface is the WIT interface, with its package version, whose
-// canonical ABI this host speaks. A component exporting another version
-// is refused: its core exports carry the version in their names.
-const WITInterface = "coredns:kubernetai/core@0.1.0"
-
-// witInterfacePrefix precedes the version in core export names.
-const witInterfacePrefix = "coredns:kubernetai/core@"
-
 // ErrContract: the component does not export what WITInterface needs. A
 // *VersionError also matches it with errors.Is.
 var ErrContract = errors.New("component does not implement " + WITInterface)
@@ -58,72 +50,6 @@ const (
 
 	pageSize = 1 << 16
 )
-
-// fn names a core export this host calls.
-type fn int
-
-const (
-	fnConfigure fn = iota
-	fnSetHost
-	fnApply
-	fnSetSynced
-	fnTransfer
-	fnAutopath
-	fnMetadata
-	fnLookup
-	fnCount
-)
-
-// coreFunc is the core signature the canonical ABI gives a WIT function.
-// Checked against every component at load time, so a signature mismatch
-// is refused before any call can misread memory.
-type coreFunc struct {
-	wit     string
-	params  []api.ValueType
-	results []api.ValueType
-	post    bool // returns a pointer to a return area, freed by cabi_post_*
-}
-
-const (
-	i32 = api.ValueTypeI32
-	i64 = api.ValueTypeI64
-)
-
-var coreFuncs = [fnCount]coreFunc{
-	// (stanzas ptr, len, hash-seed) -> return area
-	fnConfigure: {"configure", []api.ValueType{i32, i32, i64}, []api.ValueType{i32}, true},
-	// (local-ips ptr, len, search ptr, len): the host-info record flattened
-	fnSetHost: {"set-host", []api.ValueType{i32, i32, i32, i32}, nil, false},
-	// (stanza, now, events ptr, len) -> return area
-	fnApply: {"apply", []api.ValueType{i32, i64, i32, i32}, []api.ValueType{i32}, true},
-	// (stanza, synced)
-	fnSetSynced: {"set-synced", []api.ValueType{i32, i32}, nil, false},
-	// (zone ptr, len, serial) -> return area
-	fnTransfer: {"transfer", []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, true},
-	// (qname ptr, len, client ptr, len) -> return area
-	fnAutopath: {"autopath", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, true},
-	// (qname ptr, len, client ptr, len) -> return area
-	fnMetadata: {"metadata", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, true},
-	// (query ptr, len, replies ptr, len) -> return area
-	fnLookup: {"lookup", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, true},
-}
-
-var (
-	reallocSig = coreFunc{exportRealloc, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, false}
-	postSig    = coreFunc{params: []api.ValueType{i32}}
-)
-
-func (f *coreFunc) export() string     { return WITInterface + "#" + f.wit }
-func (f *coreFunc) postExport() string { return postPrefix + f.export() }
-
-// postNames are the cabi_post_* export names, built once: they label
-// errors, and building them per call would allocate on the lookup path.
-var postNames = func() (names [fnCount]string) {
-	for i := range coreFuncs {
-		names[i] = coreFuncs[i].postExport()
-	}
-	return names
-}()
 
 // CompileOption tunes Compile.
 type CompileOption func(*compileOptions)
@@ -242,9 +168,9 @@ func checkExports(cm wazero.CompiledModule) error {
 	check(exportRealloc, &reallocSig)
 	for i := range coreFuncs {
 		f := &coreFuncs[i]
-		check(f.export(), f)
-		if f.post {
-			check(f.postExport(), &postSig)
+		check(f.export, f)
+		if f.post != "" {
+			check(f.post, &postSig)
 		}
 	}
 	if len(problems) == 0 {

@@ -57,7 +57,7 @@ func unpack(tb testing.TB, out Outcome) *dns.Msg {
 		tb.Fatalf("outcome %s, want an answer", describe(out))
 	}
 	var m dns.Msg
-	if err := m.Unpack(out.Answer); err != nil {
+	if err := m.Unpack(out.Answer.Message); err != nil {
 		tb.Fatalf("answer does not parse: %v", err)
 	}
 	return &m
@@ -72,20 +72,22 @@ func TestRealCore(t *testing.T) {
 		Properties: []Property{{Name: "pods", Args: []string{"verified"}, Line: 2}},
 		Line:       1,
 	}}
-	e, plans, err := New(context.Background(), compileReal(t), Config{PoolSize: 2, Stanzas: stanzas})
+	e, conf, err := New(context.Background(), compileReal(t), Config{PoolSize: 2, Stanzas: stanzas})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close(context.Background()) })
-	if len(plans) != 1 || !slices.Equal(plans[0].Zones, []string{"cluster.local."}) || !slices.Contains(plans[0].Kinds, KindPod) {
+	plans := conf.Stanzas
+	if len(plans) != 1 || !slices.Equal(plans[0].Zones, []string{"cluster.local."}) ||
+		!slices.ContainsFunc(plans[0].Watches, func(w Watch) bool { return w.Kind == KindPod }) {
 		t.Fatalf("plans = %+v, want cluster.local. with pods", plans)
 	}
 	e.now = func() time.Time { return time.Unix(now, 0) }
-	report, err := e.Apply(0, []Event{
-		{Kind: KindNamespace, Key: "shop", Object: []byte(`{"metadata":{"name":"shop"}}`)},
-		{Kind: KindPod, Key: "shop/p", Object: []byte(`{"metadata":{"name":"p","namespace":"shop","labels":{"app":"x"}},"status":{"podIPs":[{"ip":"10.1.0.9"}]}}`)},
-		{Kind: KindService, Key: "shop/web", Object: []byte(`{"metadata":{"name":"web","namespace":"shop"},` +
-			`"spec":{"type":"ClusterIP","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],"ports":[{"name":"http","port":80,"protocol":"TCP"}]}}`)},
+	report, err := e.Apply(0, []KeyedEvent{
+		{Event{Kind: KindNamespace, Object: []byte(`{"metadata":{"name":"shop"}}`)}, "shop"},
+		{Event{Kind: KindPod, Object: []byte(`{"metadata":{"name":"p","namespace":"shop","labels":{"app":"x"}},"status":{"podIPs":[{"ip":"10.1.0.9"}]}}`)}, "shop/p"},
+		{Event{Kind: KindService, Object: []byte(`{"metadata":{"name":"web","namespace":"shop"},` +
+			`"spec":{"type":"ClusterIP","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],"ports":[{"name":"http","port":80,"protocol":"TCP"}]}}`)}, "shop/web"},
 	})
 	want := ApplyReport{Applied: 3, Problems: []string{}, Serials: []ZoneSerial{{"cluster.local.", now}}}
 	if err != nil || !reflect.DeepEqual(report, want) {
@@ -113,12 +115,12 @@ func TestRealCore(t *testing.T) {
 func checkRealCore(t *testing.T, in *instance, serial uint32) {
 	t.Helper()
 	ctx := context.Background()
-	search, ok, err := in.AutoPath(ctx, "web.shop.svc.cluster.local.", "10.1.0.9")
+	search, ok, err := in.Autopath(ctx, "web.shop.svc.cluster.local.", "10.1.0.9")
 	want := []string{"shop.svc.cluster.local.", "svc.cluster.local.", "cluster.local.", "corp.example.", ""}
 	if err != nil || !ok || !reflect.DeepEqual(search, want) {
 		t.Errorf("AutoPath = %q, %v, %v; want %q", search, ok, err, want)
 	}
-	if search, ok, err := in.AutoPath(ctx, "web.shop.svc.cluster.local.", "10.9.9.9"); err != nil || ok || search != nil {
+	if search, ok, err := in.Autopath(ctx, "web.shop.svc.cluster.local.", "10.9.9.9"); err != nil || ok || search != nil {
 		t.Errorf("AutoPath(unknown client) = %q, %v, %v; want nothing", search, ok, err)
 	}
 
@@ -133,9 +135,9 @@ func checkRealCore(t *testing.T, in *instance, serial uint32) {
 		t.Fatal(err)
 	}
 	m := unpack(t, out)
-	if out.Stanza != 0 || out.FellThrough != 0 || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 ||
+	if out.Answer.Stanza != 0 || out.Answer.FellThrough != 0 || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 ||
 		m.Answer[0].(*dns.A).A.String() != "10.96.0.10" {
-		t.Errorf("Lookup(web) = stanza %d, fell-through %#x, %v", out.Stanza, out.FellThrough, m)
+		t.Errorf("Lookup(web) = stanza %d, fell-through %#x, %v", out.Answer.Stanza, out.Answer.FellThrough, m)
 	}
 	out, err = in.Lookup(ctx, query("nope.shop.svc.cluster.local."), nil)
 	if err != nil {
@@ -148,5 +150,44 @@ func checkRealCore(t *testing.T, in *instance, serial uint32) {
 	out, err = in.Lookup(ctx, query("www.example.org."), nil)
 	if want := (Outcome{Kind: OutcomeFallthrough}); err != nil || !reflect.DeepEqual(out, want) {
 		t.Errorf("Lookup(out of zone) = %s, %v; want %s", describe(out), err, describe(want))
+	}
+	checkRealTransfer(t, in, serial)
+}
+
+// checkRealTransfer pages through the transfer of cluster.local.: the
+// first page starts with the SOA, the last ends with it, and the web
+// service is in between; a cursor of another zone is refused.
+func checkRealTransfer(t *testing.T, in *instance, serial uint32) {
+	t.Helper()
+	ctx := context.Background()
+	var records []dns.RR
+	var cursor []byte
+	for pages := 0; ; pages++ {
+		page, ok, err := in.Transfer(ctx, "cluster.local.", 0, cursor)
+		if err != nil || !ok || pages > 100 {
+			t.Fatalf("Transfer page %d = %v, %v after %d pages", pages+1, ok, err, pages)
+		}
+		for _, b := range page.Messages {
+			var m dns.Msg
+			if err := m.Unpack(b); err != nil {
+				t.Fatalf("transfer message does not parse: %v", err)
+			}
+			records = append(records, m.Answer...)
+		}
+		if cursor = page.Next; cursor == nil {
+			break
+		}
+	}
+	first, firstOK := records[0].(*dns.SOA)
+	last, lastOK := records[len(records)-1].(*dns.SOA)
+	if !firstOK || !lastOK || first.Serial != serial || last.Serial != serial {
+		t.Errorf("transfer of %d records does not start and end with the SOA of serial %d", len(records), serial)
+	}
+	if !slices.ContainsFunc(records, func(rr dns.RR) bool { return rr.Header().Name == "web.shop.svc.cluster.local." }) {
+		t.Errorf("transfer lacks web.shop.svc.cluster.local.")
+	}
+	var re *ResultError
+	if _, _, err := in.Transfer(ctx, "cluster.local.", 0, []byte("no cursor of this core")); !errors.As(err, &re) || in.Err() != nil {
+		t.Errorf("Transfer(bad cursor) = %v (instance error %v), want a *ResultError", err, in.Err())
 	}
 }

@@ -78,7 +78,7 @@ func (e *Engine) replica(mod *Module) (*instance, uint64, error) {
 		if e.state.quarantine(culprit.stanza, &culprit.replayEvent) {
 			e.quarantined.Add(1)
 			e.cfg.Logf("kubernetai engine: stanza %d: leaving %s %q out of the core, which fails on it: %v",
-				culprit.stanza, culprit.Kind, culprit.Key, err)
+				culprit.stanza+1, culprit.Kind, culprit.Key, err)
 		}
 	}
 	return nil, 0, fmt.Errorf("the core fails on more than %d objects", maxQuarantine)

@@ -59,7 +59,7 @@ func newState(stanzas int) *state {
 // recordEvents stores a batch in the mirror as the next change. Events
 // hold their Object by reference: callers must not modify it afterwards.
 // ok says whether an instance applied the batch and reported serial.
-func (st *state) recordEvents(stanza int, events []Event, serial uint32, ok bool) uint64 {
+func (st *state) recordEvents(stanza int, events []KeyedEvent, serial uint32, ok bool) uint64 {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.seq++
@@ -134,7 +134,7 @@ type stanzaSnapshot struct {
 }
 
 type replayEvent struct {
-	Event
+	KeyedEvent
 	version uint64
 }
 
@@ -148,7 +148,8 @@ func (st *state) snapshot() *snapshot {
 		events := make([]replayEvent, 0, len(s.objects))
 		for k, o := range s.objects {
 			if !o.quarantined {
-				events = append(events, replayEvent{Event{ChangeUpsert, k.kind, o.json, k.key}, o.version})
+				ev := KeyedEvent{Event{Change: ChangeUpsert, Kind: k.kind, Object: o.json}, k.key}
+				events = append(events, replayEvent{ev, o.version})
 			}
 		}
 		snap.stanzas[i] = stanzaSnapshot{synced: s.synced, serial: s.serial, events: events}

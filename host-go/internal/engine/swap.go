@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -114,12 +115,12 @@ func (e *Engine) configured(ctx context.Context, mod *Module, n int) ([]*instanc
 				return
 			}
 			ins[i] = in
-			plans, err := in.Configure(ctx, e.cfg.Stanzas, e.cfg.HashSeed)
+			conf, err := in.Configure(ctx, e.cfg.Stanzas, e.cfg.HashSeed)
 			if err != nil {
 				errs[i] = &SwapError{SwapRefusedConfigure, err}
 				return
 			}
-			if diff := planDiff(e.plans, plans); diff != "" {
+			if diff := configurationDiff(e.conf, conf); diff != "" {
 				errs[i] = &SwapError{SwapRefusedPlans, errors.New(diff)}
 			}
 		})
@@ -141,21 +142,29 @@ func (e *Engine) configured(ctx context.Context, mod *Module, n int) ([]*instanc
 	return ins, nil
 }
 
-// planDiff describes how two modules' plans for the stanzas differ, or
-// returns "" when they are the same.
-func planDiff(serving, candidate []StanzaPlan) string {
-	if len(serving) != len(candidate) {
-		return fmt.Sprintf("%d stanza plans, the serving module has %d", len(candidate), len(serving))
+// configurationDiff describes how two modules' configurations differ in
+// what the running host acts on, or returns "" when they do not: the
+// stanzas' zones (answers, NOTIFY, the self-check), watches and sources
+// (the feeds), and the runtime options (the engine and the plugin). Lines
+// and startup timeouts are not compared: they served the start.
+func configurationDiff(serving, candidate Configuration) string {
+	if len(serving.Stanzas) != len(candidate.Stanzas) {
+		return fmt.Sprintf("%d stanza plans, the serving module has %d", len(candidate.Stanzas), len(serving.Stanzas))
 	}
-	for i := range serving {
-		a, b := serving[i], candidate[i]
-		if !slices.Equal(a.Zones, b.Zones) {
+	for i := range serving.Stanzas {
+		a, b := &serving.Stanzas[i], &candidate.Stanzas[i]
+		switch {
+		case !slices.Equal(a.Zones, b.Zones):
 			return fmt.Sprintf("stanza %d: zones %s, the serving module has %s",
 				i+1, strings.Join(b.Zones, " "), strings.Join(a.Zones, " "))
+		case !slices.Equal(a.Watches, b.Watches):
+			return fmt.Sprintf("stanza %d: watches %v, the serving module has %v", i+1, b.Watches, a.Watches)
+		case !reflect.DeepEqual(a.Source, b.Source):
+			return fmt.Sprintf("stanza %d: source %+v, the serving module has %+v", i+1, b.Source, a.Source)
 		}
-		if !slices.Equal(a.Kinds, b.Kinds) {
-			return fmt.Sprintf("stanza %d: object kinds %v, the serving module reads %v", i+1, b.Kinds, a.Kinds)
-		}
+	}
+	if serving.Runtime != candidate.Runtime {
+		return fmt.Sprintf("runtime options %+v, the serving module has %+v", candidate.Runtime, serving.Runtime)
 	}
 	return ""
 }
@@ -186,7 +195,7 @@ func (e *Engine) feedAll(ctx context.Context, ins []*instance, snap *snapshot) e
 // selfCheck asks in for the SOA of every zone the stanzas serve: each
 // call must return (any outcome; a trap or a cut-off refuses the module).
 func (e *Engine) selfCheck(ctx context.Context, in *instance) error {
-	for _, p := range e.plans {
+	for _, p := range e.conf.Stanzas {
 		for _, z := range p.Zones {
 			q, ok := soaQuery(z)
 			if !ok {

@@ -27,13 +27,13 @@ func swapFixture(t *testing.T, pool int) (*Engine, *model) {
 	}
 	m.host = host
 	for i := range 50 {
-		ev := []Event{objectEvent(ChangeUpsert, KindService, "ns", fmt.Sprintf("svc-%d", i), 1)}
+		ev := []KeyedEvent{objectEvent(ChangeUpsert, KindService, "ns", fmt.Sprintf("svc-%d", i), 1)}
 		if _, err := e.Apply(i%2, ev); err != nil {
 			t.Fatal(err)
 		}
 		m.apply(i%2, ev)
 	}
-	del := []Event{objectEvent(ChangeDelete, KindService, "ns", "svc-4", 1)}
+	del := []KeyedEvent{objectEvent(ChangeDelete, KindService, "ns", "svc-4", 1)}
 	if _, err := e.Apply(0, del); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestSwapReplaysStateAndClosesOldPool(t *testing.T) {
 		}
 	}
 	// Changes after the swap reach the new pool.
-	ev := []Event{objectEvent(ChangeUpsert, KindPod, "ns", "p", 3)}
+	ev := []KeyedEvent{objectEvent(ChangeUpsert, KindPod, "ns", "p", 3)}
 	if _, err := e.Apply(1, ev); err != nil {
 		t.Fatal(err)
 	}
@@ -114,16 +114,16 @@ func TestSwapRefusesOtherWIT(t *testing.T) {
 	e, m := swapFixture(t, 1)
 	serving := e.Module()
 	other := renameCoreExports(t, testGuest(t), func(name string) string {
-		return strings.Replace(name, "coredns:kubernetai/core@0.1.0", "coredns:kubernetai/core@0.2.0", 1)
+		return strings.Replace(name, "coredns:kubernetai/core@0.2.0", "coredns:kubernetai/core@0.1.0", 1)
 	})
 	_, err := e.SwapComponent(context.Background(), other)
 	var se *SwapError
 	var ve *VersionError
 	if !errors.As(err, &se) || se.Reason != SwapRefusedContract || !errors.As(err, &ve) {
-		t.Fatalf("SwapComponent(WIT 0.2.0) = %v, want a %q refusal with a VersionError", err, SwapRefusedContract)
+		t.Fatalf("SwapComponent(WIT 0.1.0) = %v, want a %q refusal with a VersionError", err, SwapRefusedContract)
 	}
-	if len(ve.Found) != 1 || ve.Found[0] != "0.2.0" {
-		t.Errorf("VersionError.Found = %v, want [0.2.0]", ve.Found)
+	if len(ve.Found) != 1 || ve.Found[0] != "0.1.0" {
+		t.Errorf("VersionError.Found = %v, want [0.1.0]", ve.Found)
 	}
 	for _, c := range []struct {
 		name, reason string
@@ -131,7 +131,7 @@ func TestSwapRefusesOtherWIT(t *testing.T) {
 	}{
 		{"not wasm", SwapRefusedNotWasm, []byte("#!/bin/sh\necho hello\n")},
 		{"truncated", SwapRefusedMalformed, testGuest(t)[:len(testGuest(t))/2]},
-		{"core module", SwapRefusedNotComponent, fakeCore(fakeFuncs("0.1.0"), false)},
+		{"core module", SwapRefusedNotComponent, fakeCore(fakeFuncs("0.2.0"), false)},
 	} {
 		_, err := e.SwapComponent(context.Background(), c.bytes)
 		if !errors.As(err, &se) || se.Reason != c.reason {
@@ -215,7 +215,7 @@ func TestSwapLosesNoChangeAndNoQuery(t *testing.T) {
 				return
 			default:
 			}
-			ev := []Event{objectEvent(ChangeUpsert, KindEndpointSlice, "live", fmt.Sprintf("s-%d", i%40), i)}
+			ev := []KeyedEvent{objectEvent(ChangeUpsert, KindEndpointSlice, "live", fmt.Sprintf("s-%d", i%40), i)}
 			if _, err := e.Apply(i%2, ev); err != nil {
 				t.Errorf("Apply during swaps: %v", err)
 				return

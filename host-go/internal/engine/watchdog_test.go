@@ -127,7 +127,7 @@ func TestWatchdogSparesCallsInTime(t *testing.T) {
 		}()
 	}
 	for i := 0; time.Now().Before(stop); i++ {
-		if _, err := e.Apply(0, []Event{objectEvent(ChangeUpsert, KindService, "ns", fmt.Sprintf("s%d", i), 1)}); err != nil {
+		if _, err := e.Apply(0, []KeyedEvent{objectEvent(ChangeUpsert, KindService, "ns", fmt.Sprintf("s%d", i), 1)}); err != nil {
 			t.Fatal(err)
 		}
 	}

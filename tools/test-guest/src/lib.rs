@@ -28,6 +28,39 @@
 //! | `serial` | `answer(last apply's now per stanza, u32 BE each)`           |
 //! | other    | `answer(query with QR set, then local IPs joined by ",")`    |
 //!
+//! `configure` refuses the first property named `bad` (its arguments joined
+//! by spaces as the reason) and otherwise plans each stanza from its
+//! properties, with no other validation:
+//!
+//! | field              | from                                                  |
+//! |--------------------|-------------------------------------------------------|
+//! | zones              | the stanza's zones, lower-cased                       |
+//! | watches            | namespace, service, endpoint-slice; pod with `pods`;  |
+//! |                    | service-import with `multicluster`. Label selector:   |
+//! |                    | `namespace_labels` (namespaces, service imports) or   |
+//! |                    | `labels` (the others), arguments joined by spaces;    |
+//! |                    | field selector: `fields`, arguments joined by `,`     |
+//! | source             | `snapshot FILE`, else the API server of `endpoint`    |
+//! |                    | (first URL; the others ignored), `tls`, `kubeconfig`  |
+//! |                    | FILE [CONTEXT], `apiserver_qps`, `apiserver_burst`,   |
+//! |                    | `apiserver_max_inflight`                              |
+//! | source-line        | the line of `snapshot` or of the first connection     |
+//! |                    | option, else of the stanza                            |
+//! | startup-timeout-ns | `startup_timeout`, else 5s                            |
+//! | runtime            | the first `wasm` (path and line), `pool` (else 0),    |
+//! |                    | `wasm_timeout` (else 1s), `wasm_memory` (else 256Mi), |
+//! |                    | `notify_interval` (else 5s), in any stanza            |
+//!
+//! Durations are a number and one unit (ns, us, ms, s, m, h), sizes a number
+//! with an optional Ki, Mi, Gi, K, M or G and an optional B; a value that
+//! does not read so leaves the default, as does a number that does not.
+//!
+//! `transfer(zone, serial, cursor)` is None for zone `none.`; a zone whose
+//! first label is `pagesN` has N pages, others one. Page K holds the
+//! messages zone, serial (decimal), whether stanza 0 is synced, and the
+//! cursor it was given; its `next` is `ZONE#K+1` until the last page. A
+//! cursor that is not empty and not such a `next` is an error.
+//!
 //! `apply` counts every event, skips (and reports) objects that do not
 //! start with `{`, keeps the others by kind and `"namespace/name"`, and
 //! panics on an object containing `"trap":true`, so tests can exercise the
@@ -51,8 +84,9 @@ use std::fmt::Write as _;
 wit_bindgen::generate!({ path: "../../wit", world: "kubernetai" });
 
 use exports::coredns::kubernetai::core::{
-    Answer, ApplyReport, Change, ConfigError, Event, Guest, HostInfo, Kind, MetadataEntry, Outcome, Stanza, StanzaPlan,
-    UpstreamQuery, UpstreamReply, ZoneSerial,
+    Answer, ApplyReport, Change, ConfigError, Configuration, Connection, Event, Guest, HostInfo, Kind, MetadataEntry,
+    Outcome, Property, Runtime, Source, Stanza, StanzaPlan, TransferPage, UpstreamQuery, UpstreamReply, Watch,
+    ZoneSerial,
 };
 
 /// Everything the host replicates into each instance. `dump` of two
@@ -120,7 +154,7 @@ struct TestGuest;
 export!(TestGuest);
 
 impl Guest for TestGuest {
-    fn configure(stanzas: Vec<Stanza>, hash_seed: u64) -> Result<Vec<StanzaPlan>, ConfigError> {
+    fn configure(stanzas: Vec<Stanza>, hash_seed: u64) -> Result<Configuration, ConfigError> {
         for (i, s) in stanzas.iter().enumerate() {
             if let Some(p) = s.properties.iter().find(|p| p.name == "bad") {
                 return Err(ConfigError {
@@ -134,7 +168,7 @@ impl Guest for TestGuest {
         let plans: Vec<StanzaPlan> = stanzas.iter().map(plan).collect();
         let states = plans.iter().map(|p| StanzaState { zones: p.zones.clone(), ..StanzaState::default() }).collect();
         STATE.with(|st| *st.borrow_mut() = State { seed: hash_seed, stanzas: states, ..State::default() });
-        Ok(plans)
+        Ok(Configuration { stanzas: plans, runtime: runtime(&stanzas) })
     }
 
     fn set_host(info: HostInfo) {
@@ -178,12 +212,29 @@ impl Guest for TestGuest {
         STATE.with(|st| st.borrow_mut().stanza(stanza).synced = synced);
     }
 
-    fn transfer(zone: String, serial: u32) -> Option<Vec<Vec<u8>>> {
+    fn transfer(zone: String, serial: u32, cursor: Vec<u8>) -> Result<Option<TransferPage>, String> {
         if zone == "none." {
-            return None;
+            return Ok(None);
         }
+        let pages =
+            zone.split('.').next().and_then(|l| l.strip_prefix("pages")).and_then(|n| n.parse().ok()).unwrap_or(1);
+        let page = if cursor.is_empty() {
+            0
+        } else {
+            std::str::from_utf8(&cursor)
+                .ok()
+                .and_then(|c| c.strip_prefix(&format!("{zone}#")))
+                .and_then(|k| k.parse::<u32>().ok())
+                .filter(|k| (1..pages).contains(k))
+                .ok_or_else(|| {
+                    format!("cursor {:?} is not one this core gave for {zone}", String::from_utf8_lossy(&cursor))
+                })?
+        };
         let synced = STATE.with(|st| st.borrow().stanzas.first().is_some_and(|s| s.synced));
-        Some(vec![zone.into_bytes(), serial.to_string().into_bytes(), synced.to_string().into_bytes()])
+        let next = (page + 1 < pages).then(|| format!("{zone}#{}", page + 1).into_bytes());
+        let messages =
+            vec![zone.into_bytes(), serial.to_string().into_bytes(), synced.to_string().into_bytes(), cursor];
+        Ok(Some(TransferPage { messages, next }))
     }
 
     fn autopath(qname: String, client: String) -> Option<Vec<String>> {
@@ -243,12 +294,97 @@ impl Guest for TestGuest {
     }
 }
 
+/// The connection options, in the order the source line looks for them.
+const CONNECTION: [&str; 6] =
+    ["endpoint", "tls", "kubeconfig", "apiserver_qps", "apiserver_burst", "apiserver_max_inflight"];
+
 fn plan(s: &Stanza) -> StanzaPlan {
-    let mut kinds = vec![Kind::Namespace, Kind::Service, Kind::EndpointSlice];
-    if s.properties.iter().any(|p| p.name == "pods") {
-        kinds.push(Kind::Pod);
+    let prop = |name: &str| s.properties.iter().find(|p| p.name == name);
+    let joined = |name: &str, sep: &str| prop(name).map(|p| p.args.join(sep)).unwrap_or_default();
+    let watch =
+        |kind, labels: &str| Watch { kind, label_selector: joined(labels, " "), field_selector: joined("fields", ",") };
+    let mut watches = vec![
+        watch(Kind::Namespace, "namespace_labels"),
+        watch(Kind::Service, "labels"),
+        watch(Kind::EndpointSlice, "labels"),
+    ];
+    if prop("pods").is_some() {
+        watches.push(watch(Kind::Pod, "labels"));
     }
-    StanzaPlan { zones: s.zones.iter().map(|z| z.to_lowercase()).collect(), kinds }
+    if prop("multicluster").is_some() {
+        watches.push(watch(Kind::ServiceImport, "namespace_labels"));
+    }
+    let (source, source_line) = match prop("snapshot") {
+        Some(p) => (Source::Snapshot(arg(p, 0)), p.line),
+        None => {
+            let first = s.properties.iter().find(|p| CONNECTION.contains(&p.name.as_str()));
+            (Source::ApiServer(connection(s)), first.map_or(s.line, |p| p.line))
+        }
+    };
+    StanzaPlan {
+        zones: s.zones.iter().map(|z| z.to_lowercase()).collect(),
+        watches,
+        source,
+        source_line,
+        startup_timeout_ns: duration(prop("startup_timeout"), 5_000_000_000),
+    }
+}
+
+fn connection(s: &Stanza) -> Connection {
+    let prop = |name: &str| s.properties.iter().find(|p| p.name == name);
+    let number = |name: &str| prop(name).and_then(|p| p.args.first()?.parse().ok()).unwrap_or(0);
+    let endpoint = prop("endpoint").map(|p| p.args.clone()).unwrap_or_default();
+    Connection {
+        endpoint: endpoint.first().cloned().unwrap_or_default(),
+        ignored_endpoints: endpoint.iter().skip(1).cloned().collect(),
+        tls: prop("tls").map(|p| p.args.clone()).unwrap_or_default(),
+        kubeconfig: prop("kubeconfig").map(|p| arg(p, 0)).unwrap_or_default(),
+        context: prop("kubeconfig").map(|p| arg(p, 1)).unwrap_or_default(),
+        qps: prop("apiserver_qps").and_then(|p| p.args.first()?.parse().ok()).unwrap_or(0.0),
+        burst: number("apiserver_burst"),
+        max_inflight: number("apiserver_max_inflight"),
+    }
+}
+
+fn runtime(stanzas: &[Stanza]) -> Runtime {
+    let prop = |name: &str| stanzas.iter().flat_map(|s| &s.properties).find(|p| p.name == name);
+    Runtime {
+        wasm: prop("wasm").map(|p| arg(p, 0)).unwrap_or_default(),
+        wasm_line: prop("wasm").map_or(0, |p| p.line),
+        pool: prop("pool").and_then(|p| p.args.first()?.parse().ok()).unwrap_or(0),
+        wasm_timeout_ns: duration(prop("wasm_timeout"), 1_000_000_000),
+        wasm_memory: prop("wasm_memory").and_then(|p| size(p.args.first()?)).unwrap_or(256 << 20),
+        notify_interval_ns: duration(prop("notify_interval"), 5_000_000_000),
+    }
+}
+
+/// Argument i of a property, or empty.
+fn arg(p: &Property, i: usize) -> String {
+    p.args.get(i).cloned().unwrap_or_default()
+}
+
+/// A duration of one number and one unit, in nanoseconds.
+fn duration(p: Option<&Property>, default: u64) -> u64 {
+    let Some(text) = p.and_then(|p| p.args.first()) else { return default };
+    let units = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+    ];
+    units.iter().find_map(|(unit, ns)| text.strip_suffix(unit)?.parse::<u64>().ok().map(|n| n * ns)).unwrap_or(default)
+}
+
+/// A size in bytes: a number, an optional Ki, Mi, Gi, K, M or G, an
+/// optional B.
+fn size(text: &str) -> Option<u64> {
+    let text = text.strip_suffix('B').unwrap_or(text);
+    let units =
+        [("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("K", 1_000), ("M", 1_000_000), ("G", 1_000_000_000)];
+    let (number, factor) = units.iter().find_map(|(unit, f)| Some((text.strip_suffix(unit)?, *f))).unwrap_or((text, 1));
+    number.parse::<u64>().ok().map(|n| n * factor)
 }
 
 fn kind_name(k: Kind) -> &'static str {
@@ -258,7 +394,6 @@ fn kind_name(k: Kind) -> &'static str {
         Kind::EndpointSlice => "endpoint-slice",
         Kind::Pod => "pod",
         Kind::ServiceImport => "service-import",
-        Kind::MulticlusterEndpointSlice => "multicluster-endpoint-slice",
     }
 }
 
