@@ -21,7 +21,7 @@ func componentBytes(t *testing.T) []byte {
 
 func TestRefusedCorefiles(t *testing.T) {
 	snapshot := "apiVersion: v1\nkind: List\nitems: []\n"
-	other := bytes.ReplaceAll(componentBytes(t), []byte("coredns:kubernetai/core@0.1.0"), []byte("coredns:kubernetai/core@0.9.0"))
+	other := bytes.ReplaceAll(componentBytes(t), []byte("coredns:kubernetai/core@0.2.0"), []byte("coredns:kubernetai/core@0.9.0"))
 	tests := []struct {
 		name   string
 		stanza string
@@ -39,7 +39,7 @@ func TestRefusedCorefiles(t *testing.T) {
 		{"not a component", "snapshot c.yaml\n        wasm junk.wasm", map[string]string{"junk.wasm": "not wasm at all"},
 			[]string{"wasm", "junk.wasm", "not a WebAssembly"}},
 		{"other WIT version", "snapshot c.yaml\n        wasm other.wasm", map[string]string{"other.wasm": string(other)},
-			[]string{"wasm", "other.wasm", "0.9.0", "0.1.0"}},
+			[]string{"wasm", "other.wasm", "0.9.0", "0.2.0"}},
 		{"missing snapshot", "snapshot nowhere.yaml", nil,
 			[]string{"Corefile:4", "snapshot", "nowhere.yaml"}},
 		{"broken snapshot", "snapshot broken.yaml", map[string]string{"broken.yaml": "kind: [\n"},

@@ -1,133 +1,99 @@
 package kubernetai
 
 import (
-	"bytes"
-	golog "log"
-	"os"
-	"strings"
+	"reflect"
 	"testing"
-	"time"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
-func parse(t *testing.T, input string) (*serverConfig, error) {
+func read(t *testing.T, input, root string) *corefile {
 	t.Helper()
 	c := caddy.NewTestController("dns", input)
 	c.ServerBlockKeys = []string{"cluster.local.:53"}
-	return parseCorefile(c)
+	dnsserver.GetConfig(c).Root = root
+	return readCorefile(c)
 }
 
-func TestParseHostOptions(t *testing.T) {
-	cfg, err := parse(t, `kubernetai cluster.local in-addr.arpa {
+// Every option reaches the core as written, the host's own included: the
+// host interprets none of them.
+func TestReadCorefile(t *testing.T) {
+	cf := read(t, `kubernetai cluster.local in-addr.arpa {
     snapshot /data/a.yaml
-    startup_timeout 12s
     labels app in (web, db)
-    ttl 30
-    pool 3
     wasm core.wasm
+    wasm other.wasm
 }
 kubernetai {
-    kubeconfig /etc/kc remote
-    apiserver_qps 2.5
-    apiserver_burst 7
-    apiserver_max_inflight 4
-    namespace_labels team=a
-}`)
-	if err != nil {
-		t.Fatal(err)
+    kubeconfig kc remote
+    bogus
+}`, "")
+	want := []engine.Stanza{
+		{
+			Zones: []string{"cluster.local", "in-addr.arpa"},
+			Properties: []engine.Property{
+				{Name: "snapshot", Args: []string{"/data/a.yaml"}, Line: 2},
+				{Name: "labels", Args: []string{"app", "in", "(web,", "db)"}, Line: 3},
+				{Name: "wasm", Args: []string{"core.wasm"}, Line: 4},
+				{Name: "wasm", Args: []string{"other.wasm"}, Line: 5},
+			},
+			Line: 1,
+		},
+		{
+			Zones: []string{"cluster.local.:53"}, // the server block's keys
+			Properties: []engine.Property{
+				{Name: "kubeconfig", Args: []string{"kc", "remote"}, Line: 8},
+				{Name: "bogus", Line: 9},
+			},
+			Line: 7,
+		},
 	}
-	if len(cfg.stanzas) != 2 {
-		t.Fatalf("%d stanzas", len(cfg.stanzas))
+	if !reflect.DeepEqual(cf.stanzas, want) {
+		t.Errorf("stanzas %+v\nwant %+v", cf.stanzas, want)
 	}
-	a, b := cfg.stanzas[0], cfg.stanzas[1]
-	if a.snapshot != "/data/a.yaml" || a.startupTimeout != 12*time.Second || a.labels.String() != "app in (db,web)" {
-		t.Errorf("stanza 1: %+v", a)
-	}
-	if got := strings.Join(a.zones, " "); got != "cluster.local in-addr.arpa" {
-		t.Errorf("zones %q", got)
-	}
-	// Every property reaches the core, host-owned ones included.
-	if len(a.props) != 6 || a.props[3].Name != "ttl" || a.props[3].Args[0] != "30" || a.props[3].Line != 5 {
-		t.Errorf("properties %+v", a.props)
-	}
-	if cfg.pool != 3 || cfg.wasm != "core.wasm" || cfg.wasmLine != 7 {
-		t.Errorf("runtime options: pool %d wasm %q line %d", cfg.pool, cfg.wasm, cfg.wasmLine)
-	}
-	if strings.Join(b.zones, " ") != "cluster.local.:53" {
-		t.Errorf("a stanza without zones takes the server block's: %q", b.zones)
-	}
-	if b.kubeconfig != "/etc/kc" || b.kubecontext != "remote" || b.qps != 2.5 || b.burst != 7 || b.maxInflight != 4 {
-		t.Errorf("stanza 2: %+v", b)
-	}
-	if b.namespaceLabels.String() != "team=a" || b.startupTimeout != defaultStartupTimeout || b.liveLine != 10 {
-		t.Errorf("stanza 2: %+v", b)
+	// The first `wasm` chooses the module; the core refuses the second.
+	if cf.wasmPath() != "core.wasm" || cf.wasm.Line != 4 || cf.wasmStanza != 0 {
+		t.Errorf("wasm %q at line %d of stanza %d", cf.wasmPath(), cf.wasm.Line, cf.wasmStanza+1)
 	}
 }
 
-func TestParseRefusesBadHostOptions(t *testing.T) {
-	tests := []struct {
-		body, want string
+func TestWasmOption(t *testing.T) {
+	for _, tt := range []struct {
+		name, input, root, path string
+		stanza                  int
 	}{
-		{"snapshot", "Testfile:2 - Error during parsing: stanza 1: snapshot: takes one value, got 0"},
-		{"snapshot a b", "snapshot: takes one value, got 2"},
-		{"startup_timeout soon", `startup_timeout: "soon" is not a duration`},
-		{"startup_timeout -1s", `startup_timeout: "-1s" is not a duration`},
-		{"labels", "labels: needs a label selector"},
-		{"labels a in (", "labels: unable to parse label selector"},
-		{"namespace_labels ==x", "namespace_labels: unable to parse"},
-		{"pool 0", `pool: "0" is not an integer >= 1`},
-		{"pool many", `pool: "many" is not an integer >= 1`},
-		{"endpoint", "endpoint: needs a URL"},
-		{"tls a b", "tls: needs CERT KEY CACERT, got 2 values"},
-		{"kubeconfig", "kubeconfig: needs FILE [CONTEXT], got 0 values"},
-		{"kubeconfig a b c", "kubeconfig: needs FILE [CONTEXT], got 3 values"},
-		{"apiserver_qps -1", `apiserver_qps: "-1" is not a number >= 0`},
-		{"apiserver_burst x", `apiserver_burst: "x" is not an integer >= 0`},
-		{"apiserver_max_inflight -2", `apiserver_max_inflight: "-2" is not an integer >= 0`},
-		{"wasm a.wasm\n    wasm b.wasm", "Testfile:3 - Error during parsing: stanza 1: wasm: given more than once"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.body, func(t *testing.T) {
-			_, err := parse(t, "kubernetai cluster.local {\n    "+tt.body+"\n}")
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want %q", err, tt.want)
+		{"none: the embedded component", "kubernetai a.local {\n snapshot x\n}", "", "", 0},
+		{"without a path: the core says what is wrong", "kubernetai a.local {\n wasm\n}", "", "", 0},
+		{"in a later stanza", "kubernetai a.local\nkubernetai b.local {\n wasm /m/core.wasm\n}", "/srv", "/m/core.wasm", 1},
+		{"relative to root", "kubernetai a.local {\n wasm core.wasm\n}", "/srv", "/srv/core.wasm", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cf := read(t, tt.input, tt.root)
+			if cf.wasmPath() != tt.path || (cf.wasm != nil && cf.wasmStanza != tt.stanza) {
+				t.Errorf("wasm %q in stanza %d, want %q in %d", cf.wasmPath(), cf.wasmStanza+1, tt.path, tt.stanza+1)
 			}
 		})
 	}
 }
 
-func TestWasmOnceAcrossStanzas(t *testing.T) {
-	_, err := parse(t, "kubernetai a.local {\n wasm x.wasm\n}\nkubernetai b.local {\n wasm y.wasm\n}")
-	if err == nil || !strings.Contains(err.Error(), "stanza 2: wasm: given more than once in this server block (first on line 2)") {
-		t.Errorf("err = %v", err)
-	}
-}
-
-func TestStanzaOf(t *testing.T) {
-	cfg := &serverConfig{stanzas: []*stanzaConfig{{line: 3}, {line: 9}}}
-	for line, want := range map[int]int{4: 0, 9: 1, 12: 1, 1: 0} {
-		if got := stanzaOf(cfg, line); got != want {
-			t.Errorf("line %d: stanza %d, want %d", line, got, want)
+// Errors name the file and line, and the stanza from 1.
+func TestErrorsInCoreDNSFormat(t *testing.T) {
+	cf := &corefile{file: "Corefile"}
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{cf.errorAt(0, 3, "tls", "stat c.pem: no such file"), "Corefile:3 - Error during parsing: stanza 1: tls: stat c.pem: no such file"},
+		{cf.coreError(&engine.ConfigError{Stanza: 1, Line: 12, Property: "ttl", Reason: "not a number"}),
+			"Corefile:12 - Error during parsing: stanza 2: ttl: not a number"},
+		{cf.coreError(&engine.ConfigError{Stanza: 0, Line: 1, Reason: "no zones"}),
+			"Corefile:1 - Error during parsing: stanza 1: no zones"},
+	} {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("%q, want %q", got, tt.want)
 		}
-	}
-}
-
-// TestEndpointUsesTheFirstURL: as the kubernetes plugin, several URLs are
-// taken, the first is used, and a warning names the others.
-func TestEndpointUsesTheFirstURL(t *testing.T) {
-	var logged bytes.Buffer
-	golog.SetOutput(&logged)
-	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
-	cfg, err := parse(t, "kubernetai cluster.local {\n    endpoint https://a.test:6443 https://b.test:6443\n}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := cfg.stanzas[0].connection().Endpoint; got != "https://a.test:6443" {
-		t.Errorf("endpoint %q, want the first URL", got)
-	}
-	want := "Testfile:2: stanza 1: endpoint: only the first URL, https://a.test:6443, is used; ignoring https://b.test:6443"
-	if !strings.Contains(logged.String(), want) {
-		t.Errorf("log %q, want a warning %q", logged.String(), want)
 	}
 }

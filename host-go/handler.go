@@ -49,12 +49,13 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		countGuestFailure("lookup", err)
 		return dns.RcodeServerFailure, err
 	}
-	k.countPassed(server, outcome.FellThrough)
 	switch outcome.Kind {
 	case engine.OutcomeAnswer:
-		return k.writeAnswer(ctx, w, server, outcome)
+		k.countPassed(server, outcome.Answer.FellThrough)
+		return k.writeAnswer(ctx, w, server, outcome.Answer)
 	case engine.OutcomeFallthrough:
-		if outcome.FellThrough == 0 {
+		k.countPassed(server, outcome.Fallthrough)
+		if outcome.Fallthrough == 0 {
 			requests.WithLabelValues(server, "", "not_authoritative").Inc()
 		}
 		return plugin.NextOrFailure(k.Name(), k.Next, ctx, w, r)
@@ -66,18 +67,18 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 
 // writeAnswer writes the core's answer and counts it for the stanza that
 // gave it. A FORMERR is no stanza's: the core answers it, on behalf of
-// stanza 0, to a query it cannot read as one question.
-func (k *Kubernetai) writeAnswer(ctx context.Context, w dns.ResponseWriter, server string, outcome engine.Outcome) (int, error) {
+// the first stanza, to a query it cannot read as one question.
+func (k *Kubernetai) writeAnswer(ctx context.Context, w dns.ResponseWriter, server string, answer engine.Answer) (int, error) {
 	m := new(dns.Msg)
-	if err := m.Unpack(outcome.Answer); err != nil {
+	if err := m.Unpack(answer.Message); err != nil {
 		requests.WithLabelValues(server, "", "failed").Inc()
 		return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", err)
 	}
 	if m.Rcode == dns.RcodeFormatError {
 		requests.WithLabelValues(server, "", "malformed").Inc()
 	} else {
-		requests.WithLabelValues(server, k.label(outcome.Stanza), "answered").Inc()
-		noteAnswer(ctx, outcome.Stanza)
+		requests.WithLabelValues(server, k.label(answer.Stanza), "answered").Inc()
+		noteAnswer(ctx, answer.Stanza)
 	}
 	if err := w.WriteMsg(m); err != nil {
 		return dns.RcodeServerFailure, err

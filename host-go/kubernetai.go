@@ -15,10 +15,10 @@ import (
 // real one; tests give the plugin cores with chosen answers.
 type core interface {
 	Lookup(ctx context.Context, query []byte, replies []engine.UpstreamReply) (engine.Outcome, error)
-	Transfer(ctx context.Context, zone string, serial uint32) ([][]byte, bool, error)
+	Transfer(ctx context.Context, zone string, serial uint32, cursor []byte) (engine.TransferPage, bool, error)
 	AutoPath(ctx context.Context, qname, client string) ([]string, bool, error)
 	Metadata(ctx context.Context, qname, client string) ([]engine.MetadataEntry, error)
-	Apply(stanza int, events []engine.Event) (engine.ApplyReport, error)
+	Apply(stanza int, events []engine.KeyedEvent) (engine.ApplyReport, error)
 	SetSynced(stanza int, synced bool)
 	SetHost(info engine.HostInfo) error
 	Close(ctx context.Context) error
@@ -112,7 +112,7 @@ func (k *Kubernetai) start(ips []string) error {
 				log.Errorf("stanza %d: %s stopped: %v", s.index+1, s.source, err)
 			}
 		}()
-		longest = max(longest, s.cfg.startupTimeout)
+		longest = max(longest, time.Duration(s.plan.StartupTimeoutNs))
 	}
 	if k.real != nil {
 		k.started = true

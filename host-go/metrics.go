@@ -55,6 +55,14 @@ var (
 		Help:      "Calls into the DNS core that trapped or were cut off, by function; the instance is replaced each time.",
 	}, []string{"function"})
 
+	transferFailures = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "transfer_failures_total",
+		Help: "Zone transfers the core could not complete (it failed or was cut off, refused a cursor, or wrote an " +
+			"unreadable page); one that had begun ends with the records sent so far.",
+	})
+
 	objectsApplied = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

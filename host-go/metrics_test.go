@@ -145,7 +145,7 @@ func gatedPlugin(t *testing.T, server string) (*Kubernetai, *gatedSource) {
 	k := fakePlugin(&fakeCore{}, 1)
 	k.servers = []string{server}
 	src := newGatedSource()
-	k.stanzas[0].source, k.stanzas[0].cfg = src, &stanzaConfig{} // no startup wait
+	k.stanzas[0].source = src // no startup wait: StartupTimeoutNs is 0
 	if err := k.start(nil); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,9 @@ package kubernetai
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,9 +24,14 @@ import (
 // fakeCore answers with what a test chose, so that the plugin's handling
 // of every outcome can be checked without a cluster or a component.
 type fakeCore struct {
-	outcome   engine.Outcome
-	err       error
-	transfers map[string][][]byte
+	outcome engine.Outcome
+	err     error
+	// transfers are the pages of each zone's transfer, each a list of
+	// messages; the cursor of page i is "i". Transfer fails with err at
+	// page failPage (from 1; 0: never).
+	transfers map[string][][][]byte
+	failPage  int
+	cursors   [][]byte // given to Transfer, in order
 	search    []string
 	meta      []engine.MetadataEntry
 }
@@ -32,9 +40,21 @@ func (f *fakeCore) Lookup(context.Context, []byte, []engine.UpstreamReply) (engi
 	return f.outcome, f.err
 }
 
-func (f *fakeCore) Transfer(_ context.Context, zone string, _ uint32) ([][]byte, bool, error) {
-	msgs, ok := f.transfers[zone]
-	return msgs, ok, f.err
+func (f *fakeCore) Transfer(_ context.Context, zone string, _ uint32, cursor []byte) (engine.TransferPage, bool, error) {
+	f.cursors = append(f.cursors, cursor)
+	page, _ := strconv.Atoi(string(cursor))
+	if page+1 == f.failPage {
+		return engine.TransferPage{}, false, f.err
+	}
+	pages, ok := f.transfers[zone]
+	if !ok {
+		return engine.TransferPage{}, false, nil
+	}
+	p := engine.TransferPage{Messages: pages[page]}
+	if page+1 < len(pages) {
+		p.Next = []byte(strconv.Itoa(page + 1))
+	}
+	return p, true, nil
 }
 
 func (f *fakeCore) AutoPath(context.Context, string, string) ([]string, bool, error) {
@@ -45,7 +65,7 @@ func (f *fakeCore) Metadata(context.Context, string, string) ([]engine.MetadataE
 	return f.meta, f.err
 }
 
-func (f *fakeCore) Apply(int, []engine.Event) (engine.ApplyReport, error) {
+func (f *fakeCore) Apply(int, []engine.KeyedEvent) (engine.ApplyReport, error) {
 	return engine.ApplyReport{}, f.err
 }
 func (f *fakeCore) SetSynced(int, bool)           {}
@@ -87,11 +107,11 @@ func TestOutcomesAndStanzaMetrics(t *testing.T) {
 		counted   [][2]string // (stanza, outcome) each counted once
 		uncounted [][2]string // (stanza, outcome) not counted
 	}{
-		{"second stanza answers after the first passed", engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeSuccess), Stanza: 1, FellThrough: 1},
+		{"second stanza answers after the first passed", answerFrom(answer(t, dns.RcodeSuccess), 1, 1),
 			nil, dns.RcodeSuccess, true, false, [][2]string{{"2", "answered"}, {"1", "fallthrough"}}, nil},
-		{"a negative answer is still written", engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeNameError)},
+		{"a negative answer is still written", answerFrom(answer(t, dns.RcodeNameError), 0, 0),
 			nil, dns.RcodeSuccess, true, false, [][2]string{{"1", "answered"}}, nil},
-		{"every stanza passed it on", engine.Outcome{Kind: engine.OutcomeFallthrough, FellThrough: 0b11},
+		{"every stanza passed it on", engine.Outcome{Kind: engine.OutcomeFallthrough, Fallthrough: 0b11},
 			nil, dns.RcodeSuccess, false, true, [][2]string{{"1", "fallthrough"}, {"2", "fallthrough"}}, nil},
 		{"in no stanza's zones", engine.Outcome{Kind: engine.OutcomeFallthrough},
 			nil, dns.RcodeSuccess, false, true, [][2]string{{"", "not_authoritative"}}, nil},
@@ -101,7 +121,7 @@ func TestOutcomesAndStanzaMetrics(t *testing.T) {
 			dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}, nil},
 		// The core answers FORMERR, as stanza 0, to a query it cannot read
 		// as one question: no stanza answered it.
-		{"the core could not read the question", engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeFormatError)},
+		{"the core could not read the question", answerFrom(answer(t, dns.RcodeFormatError), 0, 0),
 			nil, dns.RcodeSuccess, true, false, [][2]string{{"", "malformed"}}, [][2]string{{"1", "answered"}}},
 		{"the core could not read the header", engine.Outcome{Kind: engine.OutcomeRcode, Rcode: dns.RcodeFormatError},
 			nil, dns.RcodeFormatError, false, false, [][2]string{{"", "malformed"}}, [][2]string{{"", "refused"}}},
@@ -145,35 +165,106 @@ func TestOutcomesAndStanzaMetrics(t *testing.T) {
 	}
 }
 
-func TestTransferSelection(t *testing.T) {
-	soa := func(serial uint32) []byte {
-		m := new(dns.Msg)
-		m.Answer = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "cluster.local.", Rrtype: dns.TypeSOA, Class: dns.ClassINET},
-			Ns: "ns.dns.cluster.local.", Mbox: "hostmaster.cluster.local.", Serial: serial}}
-		b, _ := m.Pack()
-		return b
+// answerFrom is an answer outcome from stanza (index), after the
+// stanzas of fell passed the name on.
+func answerFrom(msg []byte, stanza uint32, fell uint64) engine.Outcome {
+	return engine.Outcome{Kind: engine.OutcomeAnswer, Answer: engine.Answer{Message: msg, Stanza: stanza, FellThrough: fell}}
+}
+
+// soaMessage is a message holding the SOA of cluster.local. with serial.
+func soaMessage(serial uint32) []byte {
+	m := new(dns.Msg)
+	m.Answer = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "cluster.local.", Rrtype: dns.TypeSOA, Class: dns.ClassINET},
+		Ns: "ns.dns.cluster.local.", Mbox: "hostmaster.cluster.local.", Serial: serial}}
+	b, _ := m.Pack()
+	return b
+}
+
+// drainTransfer reads a transfer's channel to its end: the serials of the
+// SOAs of each batch, one string per batch.
+func drainTransfer(ch <-chan []dns.RR) []string {
+	var batches []string
+	for rrs := range ch {
+		var serials []string
+		for _, rr := range rrs {
+			serials = append(serials, strconv.Itoa(int(rr.(*dns.SOA).Serial)))
+		}
+		batches = append(batches, strings.Join(serials, " "))
 	}
-	k := fakePlugin(&fakeCore{transfers: map[string][][]byte{"cluster.local.": {soa(7), soa(7)}}}, 1)
+	return batches
+}
+
+// A transfer pages through the core, each cursor passed back as given,
+// and ends with the records of the last page; a failure after the first
+// page ends it with the records sent so far, logged and counted.
+func TestTransferPages(t *testing.T) {
+	// Three pages: serials 1, 2 3, 4 (a page may hold several messages).
+	pages := map[string][][][]byte{"cluster.local.": {{soaMessage(1)}, {soaMessage(2), soaMessage(3)}, {soaMessage(4)}}}
+	callError := &engine.CallError{Func: "transfer", Err: errors.New("cut off")}
+	cursorError := &engine.ResultError{Func: "transfer", Message: "cursor is not one this core gave"}
+	tests := []struct {
+		name        string
+		failPage    int
+		err         error
+		want        []string // batches received
+		cursors     []string // given to the core
+		guestFailed bool
+	}{
+		{name: "every page", want: []string{"1", "2", "3", "4"}, cursors: []string{"", "1", "2"}},
+		{name: "the core fails on page 2", failPage: 2, err: callError, want: []string{"1"}, cursors: []string{"", "1"}, guestFailed: true},
+		{name: "the core refuses the cursor of page 3", failPage: 3, err: cursorError, want: []string{"1", "2", "3"}, cursors: []string{"", "1", "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeCore{transfers: pages, failPage: tt.failPage, err: tt.err}
+			failures := testutil.ToFloat64(transferFailures)
+			guest := testutil.ToFloat64(guestFailures.WithLabelValues("transfer"))
+			ch, err := fakePlugin(f, 1).Transfer("cluster.local.", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := drainTransfer(ch); !slices.Equal(got, tt.want) {
+				t.Errorf("batches %q, want %q", got, tt.want)
+			}
+			var cursors []string
+			for _, c := range f.cursors {
+				cursors = append(cursors, string(c))
+			}
+			if !slices.Equal(cursors, tt.cursors) {
+				t.Errorf("cursors %q, want %q", cursors, tt.cursors)
+			}
+			wantFailures := 0.0
+			if tt.err != nil {
+				wantFailures = 1
+			}
+			if got := testutil.ToFloat64(transferFailures) - failures; got != wantFailures {
+				t.Errorf("transfer_failures_total grew by %v, want %v", got, wantFailures)
+			}
+			if got := testutil.ToFloat64(guestFailures.WithLabelValues("transfer")) - guest; got != map[bool]float64{true: 1}[tt.guestFailed] {
+				t.Errorf("guest_failures_total{transfer} grew by %v", got)
+			}
+		})
+	}
+}
+
+// What goes wrong on the first page is the transfer plugin's to report:
+// no stanza authoritative (not counted), a failure, an unreadable page.
+func TestTransferFirstPage(t *testing.T) {
+	pages := map[string][][][]byte{"cluster.local.": {{soaMessage(1)}}, "broken.local.": {{{1, 2, 3}}}}
+	k := fakePlugin(&fakeCore{transfers: pages}, 1)
+	failures := testutil.ToFloat64(transferFailures)
 	if _, err := k.Transfer("other.local.", 0); !errors.Is(err, transfer.ErrNotAuthoritative) {
 		t.Errorf("other zone: %v", err)
 	}
-	ch, err := k.Transfer("cluster.local.", 0)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := k.Transfer("broken.local.", 0); err == nil {
+		t.Error("an unreadable page must fail the transfer")
 	}
-	var batches int
-	for rrs := range ch {
-		if len(rrs) != 1 || rrs[0].(*dns.SOA).Serial != 7 {
-			t.Errorf("batch %v", rrs)
-		}
-		batches++
+	failing := fakePlugin(&fakeCore{transfers: pages, failPage: 1, err: errors.New("trap")}, 1)
+	if _, err := failing.Transfer("cluster.local.", 0); err == nil || !strings.Contains(err.Error(), "trap") {
+		t.Errorf("a failing core: %v", err)
 	}
-	if batches != 2 {
-		t.Errorf("%d batches", batches)
-	}
-	broken := fakePlugin(&fakeCore{transfers: map[string][][]byte{"cluster.local.": {{1, 2, 3}}}}, 1)
-	if _, err := broken.Transfer("cluster.local.", 0); err == nil {
-		t.Error("an unreadable batch must fail the transfer")
+	if got := testutil.ToFloat64(transferFailures) - failures; got != 2 {
+		t.Errorf("transfer_failures_total grew by %v, want 2 (not the zone no stanza serves)", got)
 	}
 }
 
@@ -190,7 +281,7 @@ func TestAutoPathAndMetadata(t *testing.T) {
 
 	f := &fakeCore{
 		meta:    []engine.MetadataEntry{{Key: "kubernetes/service", Value: "web"}, {Key: stanzaKey, Value: "1"}},
-		outcome: engine.Outcome{Kind: engine.OutcomeAnswer, Answer: answer(t, dns.RcodeSuccess), Stanza: 2, FellThrough: 3},
+		outcome: answerFrom(answer(t, dns.RcodeSuccess), 2, 3),
 	}
 	k = fakePlugin(f, 3)
 	ctx := metadata.ContextWithMetadata(context.Background())

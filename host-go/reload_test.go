@@ -41,7 +41,7 @@ func startedPlugin(t *testing.T) (*Kubernetai, *runSource) {
 	t.Helper()
 	k := fakePlugin(&fakeCore{}, 1)
 	src := &runSource{}
-	k.stanzas[0].source, k.stanzas[0].cfg = src, &stanzaConfig{startupTimeout: 10 * time.Second}
+	k.stanzas[0].source, k.stanzas[0].plan.StartupTimeoutNs = src, uint64(10*time.Second)
 	restarts.started(k)
 	if err := k.start(nil); err != nil {
 		t.Fatal(err)

@@ -3,9 +3,9 @@ package kubernetai
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
@@ -62,54 +62,106 @@ func setup(c *caddy.Controller) error {
 	return nil
 }
 
-// fromCorefile parses the server block's kubernetai stanzas, loads the
-// component, configures the core (which validates every DNS option) and
-// prepares each stanza's source. Everything that can be wrong with a
-// Corefile is found here, before CoreDNS starts.
+// fromCorefile reads the server block's kubernetai stanzas, loads the
+// module that is to read them, has the core configure them (it validates
+// every option) and prepares each stanza's source. Everything that can be
+// wrong with a Corefile is found here, before CoreDNS starts.
 func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
-	cfg, err := parseCorefile(c)
+	cf := readCorefile(c)
+	ctx := context.Background()
+	mod, file, rt, err := loadCore(ctx, cf)
 	if err != nil {
 		return nil, err
 	}
-	mod, file, err := loadModule(cfg)
-	if err != nil {
-		return nil, err
-	}
-	stanzas := make([]engine.Stanza, len(cfg.stanzas))
-	for i, s := range cfg.stanzas {
-		stanzas[i] = engine.Stanza{Zones: s.zones, Properties: s.props, Line: uint32(s.line)}
-	}
-	eng, plans, err := engine.New(context.Background(), mod, engine.Config{
-		PoolSize:      cfg.pool,
-		Stanzas:       stanzas,
-		LookupTimeout: cfg.wasmTimeout,
+	eng, conf, err := engine.New(ctx, mod, engine.Config{
+		PoolSize:      int(rt.Pool),
+		Stanzas:       cf.stanzas,
+		LookupTimeout: time.Duration(rt.WasmTimeoutNs),
 		Logf:          log.Warningf,
 	})
 	if err != nil {
-		_ = mod.Close(context.Background())
-		var ce *engine.ConfigError
-		if errors.As(err, &ce) {
-			return nil, configError(cfg.file, int(ce.Line), int(ce.Stanza), ce.Property, ce.Reason)
+		_ = mod.Close(ctx)
+		return nil, cf.coreError(err)
+	}
+	k := &Kubernetai{
+		engine: eng, real: eng, wasm: file, search: searchList(),
+		notifier: newNotifier(time.Duration(rt.NotifyIntervalNs)),
+	}
+	if err := k.addStanzas(cf, conf.Stanzas); err != nil {
+		_ = eng.Close(ctx)
+		_ = mod.Close(ctx)
+		return nil, err
+	}
+	return k, nil
+}
+
+// loadCore compiles the module the `wasm` option names, or the embedded
+// one, and has it read the stanzas; if the `wasm_memory` the core reads
+// differs from the limit the module was compiled with, it compiles it
+// again (wazero applies the limit when compiling). For a `wasm` file, it
+// also returns the file's version as read, which the plugin then watches
+// for new ones.
+func loadCore(ctx context.Context, cf *corefile) (*engine.Module, *moduleFile, engine.Runtime, error) {
+	bytes, file, err := cf.module()
+	if err != nil {
+		return nil, nil, engine.Runtime{}, err
+	}
+	mod, err := engine.Compile(ctx, bytes)
+	if err != nil {
+		return nil, nil, engine.Runtime{}, cf.moduleError(err)
+	}
+	conf, err := engine.ReadConfiguration(ctx, mod, cf.stanzas)
+	if err != nil {
+		_ = mod.Close(ctx)
+		return nil, nil, engine.Runtime{}, cf.coreError(err)
+	}
+	if limit := conf.Runtime.WasmMemory; limit/pageSize != mod.MemoryLimitBytes()/pageSize {
+		_ = mod.Close(ctx)
+		if mod, err = engine.Compile(ctx, bytes, engine.WithMemoryLimit(limit)); err != nil {
+			return nil, nil, engine.Runtime{}, fmt.Errorf("%s: wasm_memory of %d bytes: %w", cf.file, limit, err)
 		}
-		return nil, fmt.Errorf("%s: starting the DNS core: %w", cfg.file, err)
 	}
-	interval := cfg.notifyInterval
-	if interval == 0 {
-		interval = defaultNotifyInterval
+	return mod, file, conf.Runtime, nil
+}
+
+// pageSize is the unit of wasm linear memory, and of its limit.
+const pageSize = 64 << 10
+
+// module reads the `wasm` file, or returns the embedded component.
+func (cf *corefile) module() ([]byte, *moduleFile, error) {
+	path := cf.wasmPath()
+	if path == "" {
+		return defaultComponent, nil, nil
 	}
-	k := &Kubernetai{engine: eng, real: eng, wasm: file, notifier: newNotifier(interval), search: searchList()}
+	b, fi, err := readModule(path)
+	if err != nil {
+		return nil, nil, cf.errorAt(cf.wasmStanza, cf.wasm.Line, "wasm", err.Error())
+	}
+	return b, &moduleFile{path: path, seen: fi, handled: fi}, nil
+}
+
+// moduleError reports a module Compile refuses: at the `wasm` option, or
+// for the embedded component, which the plugin was built with.
+func (cf *corefile) moduleError(err error) error {
+	if path := cf.wasmPath(); path != "" {
+		return cf.errorAt(cf.wasmStanza, cf.wasm.Line, "wasm", fmt.Sprintf("%s: %v", path, err))
+	}
+	return fmt.Errorf("the embedded component: %w", err)
+}
+
+// addStanzas makes the stanzas of the plans, each with its source, and
+// tells each which zones it is the first to serve (for NOTIFY).
+func (k *Kubernetai) addStanzas(cf *corefile, plans []engine.StanzaPlan) error {
 	owner := map[string]int{}
 	for i := len(plans) - 1; i >= 0; i-- {
 		for _, z := range plans[i].Zones {
 			owner[z] = i
 		}
 	}
-	for i, s := range cfg.stanzas {
-		st, err := newStanza(cfg, s, plans[i], eng)
+	for i, plan := range plans {
+		st, err := newStanza(cf, i, plan, k.engine)
 		if err != nil {
-			_ = eng.Close(context.Background())
-			_ = mod.Close(context.Background())
-			return nil, err
+			return err
 		}
 		st.notifier, st.owns = k.notifier, map[string]bool{}
 		for z, o := range owner {
@@ -117,41 +169,7 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 		}
 		k.stanzas = append(k.stanzas, st)
 	}
-	return k, nil
-}
-
-// loadModule compiles the component named by `wasm`, or the embedded one,
-// with the `wasm_memory` limit. For a `wasm` file, it also returns the
-// file's version as read, which the plugin then watches for new ones.
-func loadModule(cfg *serverConfig) (*engine.Module, *moduleFile, error) {
-	bytes, name := defaultComponent, "the embedded component"
-	var file *moduleFile
-	if cfg.wasm != "" {
-		b, fi, err := readModule(cfg.wasm)
-		if err != nil {
-			return nil, nil, configError(cfg.file, cfg.wasmLine, stanzaOf(cfg, cfg.wasmLine), "wasm", err.Error())
-		}
-		bytes, name = b, cfg.wasm
-		file = &moduleFile{path: cfg.wasm, seen: fi, handled: fi}
-	}
-	mod, err := engine.Compile(context.Background(), bytes, engine.WithMemoryLimit(cfg.wasmMemory))
-	if err != nil {
-		if cfg.wasm == "" {
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
-		}
-		return nil, nil, configError(cfg.file, cfg.wasmLine, stanzaOf(cfg, cfg.wasmLine), "wasm", fmt.Sprintf("%s: %v", name, err))
-	}
-	return mod, file, nil
-}
-
-// stanzaOf finds the stanza holding a Corefile line.
-func stanzaOf(cfg *serverConfig, line int) int {
-	for i := len(cfg.stanzas) - 1; i >= 0; i-- {
-		if cfg.stanzas[i].line <= line {
-			return i
-		}
-	}
-	return 0
+	return nil
 }
 
 // listenIPs returns the addresses CoreDNS serves this block on, without

@@ -1,9 +1,11 @@
 package kubernetai
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +18,6 @@ import (
 // stanza is one cluster: its source of objects, fed into the core.
 type stanza struct {
 	index  int
-	cfg    *stanzaConfig
 	plan   engine.StanzaPlan
 	source feed.Source
 	engine core
@@ -33,72 +34,76 @@ type stanza struct {
 // snapshotPoll is how often snapshot files are checked for a new version.
 const snapshotPoll = time.Second
 
-// labelServiceName names the service an EndpointSlice belongs to.
-const labelServiceName = "kubernetes.io/service-name"
-
-// feedKinds maps the core's kinds to the API kinds a source lists.
-var feedKinds = map[engine.Kind]string{
-	engine.KindNamespace:                 feed.KindNamespace,
-	engine.KindService:                   feed.KindService,
-	engine.KindEndpointSlice:             feed.KindEndpointSlice,
-	engine.KindPod:                       feed.KindPod,
-	engine.KindServiceImport:             feed.KindServiceImport,
-	engine.KindMulticlusterEndpointSlice: feed.KindEndpointSlice,
-}
-
-func newStanza(cfg *serverConfig, s *stanzaConfig, plan engine.StanzaPlan, eng core) (*stanza, error) {
-	st := &stanza{index: s.index, cfg: s, plan: plan, engine: eng, label: strconv.Itoa(s.index + 1)}
-	filter := &feed.Filter{Labels: s.labels, NamespaceLabels: s.namespaceLabels}
-	for _, k := range plan.Kinds {
-		if k == engine.KindMulticlusterEndpointSlice {
-			filter.Multicluster = true
-			continue
-		}
-		filter.Kinds = append(filter.Kinds, feedKinds[k])
+// newStanza prepares the source the core's plan names. What cannot be
+// read or reached is reported at the plan's source line, with the option
+// at fault.
+func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, error) {
+	st := &stanza{index: i, plan: plan, engine: eng, label: strconv.Itoa(i + 1)}
+	if err := checkWatches(plan.Watches); err != nil {
+		return nil, cf.errorAt(i, plan.SourceLine, "", err.Error())
 	}
-	switch {
-	case s.snapshot != "" && s.liveLine != 0:
-		return nil, configError(cfg.file, s.liveLine, s.index, "snapshot",
-			"a stanza reads either a snapshot or an API server, not both")
-	case s.snapshot != "":
-		snap, err := feed.LoadSnapshot(s.snapshot, filter)
+	logf := func(print func(string, ...any)) func(string, ...any) {
+		return func(format string, args ...any) { print("stanza %d: "+format, append([]any{i + 1}, args...)...) }
+	}
+	switch plan.Source.Kind {
+	case engine.SourceSnapshot:
+		snap, err := feed.LoadSnapshot(cf.path(plan.Source.Snapshot), plan.Watches)
 		if err != nil {
-			return nil, configError(cfg.file, s.snapshotLine, s.index, "snapshot", err.Error())
+			return nil, cf.errorAt(i, plan.SourceLine, "snapshot", err.Error())
 		}
 		for _, skipped := range snap.Skipped {
-			log.Warningf("stanza %d: %s: %s skipped", s.index+1, snap, skipped)
+			log.Warningf("stanza %d: %s: %s skipped", i+1, snap, skipped)
 		}
-		snap.Poll = snapshotPoll
-		snap.Logf = func(format string, args ...any) {
-			log.Infof("stanza %d: "+format, append([]any{s.index + 1}, args...)...)
-		}
+		snap.Poll, snap.Logf = snapshotPoll, logf(log.Infof)
 		st.source = snap
 	default:
-		live, err := feed.NewLive(s.connection(), filter, func(format string, args ...any) {
-			log.Warningf("stanza %d: "+format, append([]any{s.index + 1}, args...)...)
-		})
+		conn := plan.Source.APIServer
+		if len(conn.IgnoredEndpoints) > 0 {
+			// As the kubernetes plugin: several URLs are taken, the first used.
+			log.Warningf("%s:%d: stanza %d: endpoint: only the first URL, %s, is used; ignoring %s",
+				cf.file, plan.SourceLine, i+1, conn.Endpoint, strings.Join(conn.IgnoredEndpoints, " "))
+		}
+		live, err := feed.NewLive(cf.connection(conn), plan.Watches, logf(log.Warningf))
 		if err != nil {
-			line := s.liveLine
-			if line == 0 {
-				line = s.line
+			option := ""
+			if oe := (*feed.OptionError)(nil); errors.As(err, &oe) {
+				option = oe.Option
 			}
-			return nil, configError(cfg.file, line, s.index, "", err.Error())
+			return nil, cf.errorAt(i, plan.SourceLine, option, err.Error())
 		}
 		st.source = live
 	}
 	return st, nil
 }
 
-// connection is how the stanza reaches its API server.
-func (s *stanzaConfig) connection() *feed.Connection {
+// checkWatches refuses a plan with two watches of one kind: each would
+// deliver every object.
+func checkWatches(watches []engine.Watch) error {
+	seen := map[engine.Kind]bool{}
+	for _, w := range watches {
+		if seen[w.Kind] {
+			return fmt.Errorf("the core plans two watches of kind %s", w.Kind)
+		}
+		seen[w.Kind] = true
+	}
+	return nil
+}
+
+// connection is how a stanza reaches its API server, with the paths
+// resolved.
+func (cf *corefile) connection(c engine.Connection) *feed.Connection {
+	tls := make([]string, len(c.TLS))
+	for i, p := range c.TLS {
+		tls[i] = cf.path(p)
+	}
 	return &feed.Connection{
-		Endpoint:    s.endpoint,
-		TLS:         s.tls,
-		Kubeconfig:  s.kubeconfig,
-		Context:     s.kubecontext,
-		QPS:         s.qps,
-		Burst:       s.burst,
-		MaxInflight: s.maxInflight,
+		Endpoint:    c.Endpoint,
+		TLS:         tls,
+		Kubeconfig:  cf.path(c.Kubeconfig),
+		Context:     c.Context,
+		QPS:         float32(c.QPS),
+		Burst:       int(c.Burst),
+		MaxInflight: int(c.MaxInflight),
 		UserAgent:   fmt.Sprintf("%s/%s kubernetai (%s/%s)", coremain.CoreName, coremain.CoreVersion, runtime.GOOS, runtime.GOARCH),
 	}
 }
@@ -106,12 +111,17 @@ func (s *stanzaConfig) connection() *feed.Connection {
 // Apply implements feed.Sink: the changes go to every instance of the
 // core, problems are logged and counted.
 func (s *stanza) Apply(batch []feed.Change) {
-	events := make([]engine.Event, 0, len(batch))
-	for i := range batch {
-		events = s.appendEvents(events, &batch[i])
-	}
-	if len(events) == 0 {
+	if len(batch) == 0 {
 		return
+	}
+	events := make([]engine.KeyedEvent, len(batch))
+	for i := range batch {
+		c := &batch[i]
+		change := engine.ChangeUpsert
+		if c.Deleted {
+			change = engine.ChangeDelete
+		}
+		events[i] = engine.KeyedEvent{Event: engine.Event{Change: change, Kind: c.Object.Kind, Object: c.Object.JSON}, Key: c.Object.Key()}
 	}
 	report, err := s.engine.Apply(s.index, events)
 	if err != nil {
@@ -149,31 +159,6 @@ func (s *stanza) observeProgramming(batch []feed.Change) {
 			programming.WithLabelValues(server, s.label).Observe(now.Sub(t).Seconds())
 		}
 	}
-}
-
-// appendEvents turns a change into the core's events: an EndpointSlice of
-// an imported service is also a multicluster slice.
-func (s *stanza) appendEvents(events []engine.Event, c *feed.Change) []engine.Event {
-	change := engine.ChangeUpsert
-	if c.Deleted {
-		change = engine.ChangeDelete
-	}
-	for _, kind := range s.plan.Kinds {
-		if feedKinds[kind] != c.Object.Kind {
-			continue
-		}
-		_, imported := c.Object.Labels[feed.LabelMulticlusterService]
-		_, local := c.Object.Labels[labelServiceName]
-		if kind == engine.KindMulticlusterEndpointSlice && !imported {
-			continue
-		}
-		// A slice made only for an imported service is not a local one.
-		if kind == engine.KindEndpointSlice && imported && !local {
-			continue
-		}
-		events = append(events, engine.Event{Change: change, Kind: kind, Object: c.Object.JSON, Key: c.Object.Key()})
-	}
-	return events
 }
 
 // Synced implements feed.Sink.

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,47 +13,6 @@ import (
 
 	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
-
-func TestParseWasmBounds(t *testing.T) {
-	cfg, err := parse(t, "kubernetai cluster.local {\n wasm_timeout 250ms\n wasm_memory 64Mi\n}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.wasmTimeout != 250*time.Millisecond || cfg.wasmMemory != 64<<20 {
-		t.Errorf("wasm_timeout %v wasm_memory %d", cfg.wasmTimeout, cfg.wasmMemory)
-	}
-	for in, want := range map[string]uint64{
-		"256MiB": 256 << 20, "1Gi": 1 << 30, "8388608": 8 << 20, "5000K": 5e6, "64MB": 64e6, "4GiB": 4 << 30, "16777216B": 16 << 20,
-	} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-}
-
-func TestParseRefusesBadWasmBounds(t *testing.T) {
-	for body, want := range map[string]string{
-		"wasm_timeout":                      "Testfile:2 - Error during parsing: stanza 1: wasm_timeout: takes one value, got 0",
-		"wasm_timeout soon":                 `stanza 1: wasm_timeout: "soon" is not a duration`,
-		"wasm_timeout 0s":                   "wasm_timeout: 0s is out of range: want between 1ms and 1m0s",
-		"wasm_timeout 2h":                   "wasm_timeout: 2h0m0s is out of range",
-		"wasm_timeout 1s\n wasm_timeout 2s": "Testfile:3 - Error during parsing: stanza 1: wasm_timeout: given more than once",
-		"wasm_memory":                       "stanza 1: wasm_memory: takes one value, got 0",
-		"wasm_memory lots":                  `stanza 1: wasm_memory: "lots" is not a size such as 64Mi or 256MiB`,
-		"wasm_memory 64Xi":                  `wasm_memory: "64Xi" is not a size`,
-		"wasm_memory -1Mi":                  `wasm_memory: "-1Mi" is not a size`,
-		"wasm_memory Mi":                    `wasm_memory: "Mi" is not a size`,
-		"wasm_memory 1Mi":                   `wasm_memory: "1Mi" is out of range: want between 4Mi and 4Gi`,
-		"wasm_memory 5Gi":                   `wasm_memory: "5Gi" is out of range`,
-		"wasm_memory 99999999999999999Gi":   `wasm_memory: "99999999999999999Gi" is out of range`,
-		"wasm_memory 8Mi\n wasm_memory 8Mi": "Testfile:3 - Error during parsing: stanza 1: wasm_memory: given more than once",
-	} {
-		_, err := parse(t, "kubernetai cluster.local {\n "+body+"\n}")
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: err = %v, want %q", body, err, want)
-		}
-	}
-}
 
 // testGuestFile is the test guest component, for tests that need a module
 // other than the embedded one.

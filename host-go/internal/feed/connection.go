@@ -3,7 +3,9 @@ package feed
 import (
 	"fmt"
 	"net/http"
+	"os"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -23,9 +25,35 @@ type Connection struct {
 	UserAgent   string
 }
 
+// OptionError is a connection that cannot be made, with the option at
+// fault: kubeconfig, tls or endpoint; "" for the in-cluster credentials.
+type OptionError struct {
+	Option string
+	Err    error
+}
+
+func (e *OptionError) Error() string { return e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// option is the option that chooses how c connects, by the kubernetes
+// plugin's precedence, to blame for a failure no option check names.
+func (c *Connection) option() string {
+	switch {
+	case c.Kubeconfig != "":
+		return "kubeconfig"
+	case len(c.TLS) > 0:
+		return "tls"
+	case c.Endpoint != "":
+		return "endpoint"
+	}
+	return ""
+}
+
+func (c *Connection) optionError(err error) error { return &OptionError{c.option(), err} }
+
 // Config builds the client configuration, with the kubernetes plugin's
 // precedence: a kubeconfig wins, then an endpoint (with tls), then
-// in-cluster credentials.
+// in-cluster credentials. An error is an *OptionError.
 func (c *Connection) Config() (*rest.Config, error) {
 	cfg, err := c.base()
 	if err != nil {
@@ -60,10 +88,18 @@ func (c *Connection) base() (*rest.Config, error) {
 		overrides := &clientcmd.ConfigOverrides{CurrentContext: c.Context}
 		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
+			return nil, &OptionError{"kubeconfig", fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)}
 		}
 		return cfg, nil
 	case c.Endpoint != "":
+		for _, f := range c.TLS {
+			if _, err := os.Stat(f); err != nil {
+				return nil, &OptionError{"tls", err}
+			}
+		}
+		if _, _, err := rest.DefaultServerURL(c.Endpoint, "", schema.GroupVersion{}, len(c.TLS) > 0); err != nil {
+			return nil, &OptionError{"endpoint", fmt.Errorf("endpoint %s: %w", c.Endpoint, err)}
+		}
 		overrides := &clientcmd.ConfigOverrides{ClusterInfo: clientcmdapi.Cluster{Server: c.Endpoint}}
 		if len(c.TLS) == 3 {
 			overrides.AuthInfo.ClientCertificate, overrides.AuthInfo.ClientKey = c.TLS[0], c.TLS[1]
@@ -71,13 +107,13 @@ func (c *Connection) base() (*rest.Config, error) {
 		}
 		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{}, overrides).ClientConfig()
 		if err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w", c.Endpoint, err)
+			return nil, c.optionError(fmt.Errorf("endpoint %s: %w", c.Endpoint, err))
 		}
 		return cfg, nil
 	default:
 		cfg, err := rest.InClusterConfig()
 		if err != nil {
-			return nil, fmt.Errorf("in-cluster credentials (no endpoint or kubeconfig given): %w", err)
+			return nil, &OptionError{"", fmt.Errorf("in-cluster credentials (no endpoint or kubeconfig given): %w", err)}
 		}
 		return cfg, nil
 	}

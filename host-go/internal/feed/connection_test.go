@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,6 +65,34 @@ func TestConnectionPrecedence(t *testing.T) {
 	}
 	if _, err := (&Connection{}).Config(); err == nil {
 		t.Error("no endpoint, no kubeconfig and not in a cluster: want an error")
+	}
+}
+
+// A connection that cannot be made names the option at fault, which the
+// plugin reports with the stanza and line.
+func TestConnectionOptionErrors(t *testing.T) {
+	pem := write(t, "not read before a request")
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	tests := []struct {
+		name   string
+		conn   Connection
+		option string
+		says   string
+	}{
+		{"missing kubeconfig", Connection{Kubeconfig: missing}, "kubeconfig", "missing.pem"},
+		{"missing tls file", Connection{Endpoint: "https://a.test:6443", TLS: []string{pem, missing, pem}}, "tls", "missing.pem"},
+		{"endpoint client-go refuses", Connection{Endpoint: "a.test:6443/some/path"}, "endpoint", "host must be a URL"},
+		{"no connection outside a cluster", Connection{}, "", "in-cluster"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewLive(&tt.conn, nil, nil)
+			var oe *OptionError
+			if !errors.As(err, &oe) || oe.Option != tt.option || !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("NewLive = %v, want an *OptionError for %q saying %q", err, tt.option, tt.says)
+			}
+		})
 	}
 }
 

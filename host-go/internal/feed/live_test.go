@@ -1,10 +1,12 @@
 package feed
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +22,9 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 // collector is a Sink that remembers everything, safe for the test to read.
@@ -51,7 +56,7 @@ func (c *collector) seen() []string {
 		if ch.Deleted {
 			prefix = "-"
 		}
-		out = append(out, prefix+ch.Object.Kind+" "+ch.Object.Key())
+		out = append(out, prefix+ch.Object.Kind.String()+" "+ch.Object.Key())
 	}
 	return out
 }
@@ -98,14 +103,16 @@ func TestLiveDeliversAndFollows(t *testing.T) {
 	}}
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{serviceImports: "ServiceImportList"}, imports)
-	f := &Filter{
-		Kinds:           []string{KindNamespace, KindService, KindEndpointSlice, KindPod, KindServiceImport},
-		Multicluster:    true,
-		Labels:          mustSelector(t, "app=web"),
-		NamespaceLabels: mustSelector(t, "team=a"),
+	const running = "status.phase!=Succeeded"
+	watches := []engine.Watch{
+		{Kind: engine.KindNamespace, LabelSelector: "team=a"},
+		{Kind: engine.KindService, LabelSelector: "app=web"},
+		{Kind: engine.KindEndpointSlice, LabelSelector: "app=web"},
+		{Kind: engine.KindPod, LabelSelector: "app=web", FieldSelector: running},
+		{Kind: engine.KindServiceImport, LabelSelector: "team=a"},
 	}
 	var logged []string
-	l := newLive(&Connection{Endpoint: "https://fake"}, f, client, dyn, func(format string, a ...any) {
+	l := newLive(&Connection{Endpoint: "https://fake"}, watches, client, dyn, func(format string, a ...any) {
 		logged = append(logged, format)
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -119,9 +126,24 @@ func TestLiveDeliversAndFollows(t *testing.T) {
 		t.Fatal("never synced")
 	}
 	got := strings.Join(sorted(sink.seen()), ", ")
-	want := "EndpointSlice shop/web-1, Namespace shop, Pod shop/p, Service shop/web, ServiceImport shop/web"
+	want := "endpoint-slice shop/web-1, namespace shop, pod shop/p, service shop/web, service-import shop/web"
 	if got != want {
 		t.Errorf("initial state:\n got %s\nwant %s", got, want)
+	}
+	// Each list carried its watch's selectors to the API server.
+	selectors := map[string]string{}
+	for _, a := range append(client.Actions(), dyn.Actions()...) {
+		if l, ok := a.(clienttesting.ListAction); ok {
+			r := l.GetListRestrictions()
+			selectors[a.GetResource().Resource] = r.Labels.String() + " " + r.Fields.String()
+		}
+	}
+	wantSelectors := map[string]string{
+		"namespaces": "team=a ", "services": "app=web ", "endpointslices": "app=web ",
+		"pods": "app=web " + running, "serviceimports": "team=a ",
+	}
+	if !maps.Equal(selectors, wantSelectors) {
+		t.Errorf("list selectors %q, want %q", selectors, wantSelectors)
 	}
 	// Objects arrive trimmed; the slice keeps its change trigger time.
 	for _, c := range sink.changes {
@@ -129,7 +151,7 @@ func TestLiveDeliversAndFollows(t *testing.T) {
 		if strings.Contains(js, "managedFields") || strings.Contains(js, "drop") || strings.Contains(js, `"big"`) {
 			t.Errorf("%s not trimmed: %s", c.Object.Key(), js)
 		}
-		if c.Object.Kind == KindEndpointSlice && c.Object.Changed.IsZero() {
+		if c.Object.Kind == engine.KindEndpointSlice && c.Object.Changed.IsZero() {
 			t.Error("slice lost its trigger time")
 		}
 	}
@@ -139,11 +161,11 @@ func TestLiveDeliversAndFollows(t *testing.T) {
 	if _, err := client.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	sink.waitFor(t, "Service shop/db")
+	sink.waitFor(t, "service shop/db")
 	if err := client.CoreV1().Services("shop").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	sink.waitFor(t, "-Service shop/web")
+	sink.waitFor(t, "-service shop/web")
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
@@ -153,13 +175,47 @@ func TestLiveDeliversAndFollows(t *testing.T) {
 func TestServiceJSONReadsBack(t *testing.T) {
 	svc := &corev1.Service{ObjectMeta: meta("shop", "web", nil), Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"}}
 	trimmed, _ := trim(svc)
-	o := toObject(KindService, trimmed)
+	o := toObject(engine.KindService, trimmed)
 	var back map[string]any
 	if err := json.Unmarshal(o.JSON, &back); err != nil {
 		t.Fatal(err)
 	}
 	if back["spec"].(map[string]any)["clusterIP"] != "10.96.0.10" || o.Key() != "shop/web" {
 		t.Errorf("%s", o.JSON)
+	}
+}
+
+// One trim for both sources: an object an informer delivers and the same
+// object read from a snapshot reach the core as the same JSON.
+func TestOneTrimForBothSources(t *testing.T) {
+	objects := []runtime.Object{
+		&corev1.Service{ObjectMeta: meta("shop", "web", map[string]string{"app": "web"}), Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"},
+			Status: corev1.ServiceStatus{Conditions: []metav1.Condition{{Type: "x"}}}},
+		&corev1.Pod{ObjectMeta: meta("shop", "p", nil), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.1.0.1"}},
+		&discoveryv1.EndpointSlice{ObjectMeta: meta("shop", "web-1", nil), AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.0.1"}, Hints: &discoveryv1.EndpointHints{}}}},
+		&corev1.Namespace{ObjectMeta: meta("", "shop", nil), Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}},
+	}
+	kinds := []string{"Service", "Pod", "EndpointSlice", "Namespace"}
+	for i, obj := range objects {
+		// As a snapshot holds it: with its type fields.
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append([]byte(`{"apiVersion":"v1","kind":"`+kinds[i]+`",`), raw[1:]...)
+		fromSnapshot, err := decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As an informer hands it to the transform: without them.
+		kind, _ := kindOf(kinds[i])
+		trimmed, _ := trim(obj.DeepCopyObject())
+		fromInformer := toObject(kind, trimmed)
+		if !bytes.Equal(fromSnapshot.JSON, fromInformer.JSON) || fromSnapshot.Key() != fromInformer.Key() {
+			t.Errorf("%s:\nsnapshot %s\ninformer %s", kinds[i], fromSnapshot.JSON, fromInformer.JSON)
+		}
 	}
 }
 

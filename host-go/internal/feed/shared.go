@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,8 @@ import (
 	"sync"
 
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 // A live source's informers outlive the stanza that started them: a
@@ -29,13 +32,14 @@ var feeds = struct {
 // two sources with the same key may share one feed. The kubeconfig and
 // TLS files are read, so that a reload after credentials changed on disk
 // connects again.
-func sourceKey(c *Connection, f *Filter) string {
+func sourceKey(c *Connection, watches []engine.Watch) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "conn %q %q %q %q %q %v %d %d %q\n", c.Endpoint, c.TLS, c.Kubeconfig, c.Context,
 		c.UserAgent, c.QPS, c.Burst, c.MaxInflight, os.Getenv("KUBERNETES_SERVICE_HOST"))
-	kinds := slices.Clone(f.Kinds)
-	slices.Sort(kinds)
-	fmt.Fprintf(h, "watch %q %v %q %q\n", kinds, f.Multicluster, selectorString(f.Labels), selectorString(f.NamespaceLabels))
+	sorted := slices.SortedFunc(slices.Values(watches), func(a, b engine.Watch) int { return cmp.Compare(a.Kind, b.Kind) })
+	for _, w := range sorted {
+		fmt.Fprintf(h, "watch %v %q %q\n", w.Kind, w.LabelSelector, w.FieldSelector)
+	}
 	for _, p := range append([]string{c.Kubeconfig}, c.TLS...) {
 		if p == "" {
 			continue
@@ -59,7 +63,7 @@ type shared struct {
 	// objects are never modified, only replaced). It is exactly what
 	// the attached sinks have been told, which the informers' own caches
 	// (updated before their handlers run) are not.
-	objects map[string]map[string]any
+	objects map[engine.Kind]map[string]any
 	synced  bool
 	subs    []*Attachment
 }
@@ -82,7 +86,7 @@ func (l *Live) Attach(sink Sink) (*Attachment, error) {
 	defer feeds.Unlock()
 	f, running := feeds.m[l.key], true
 	if f == nil {
-		f, running = &shared{key: l.key, conn: l.conn, objects: map[string]map[string]any{}}, false
+		f, running = &shared{key: l.key, conn: l.conn, objects: map[engine.Kind]map[string]any{}}, false
 	}
 	a := f.attach(sink, l.logf)
 	if running {
@@ -117,7 +121,7 @@ func (l *Live) start(f *shared) error {
 			return err
 		}
 		_ = w.informer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
-			f.logf("%s: watching %s: %v", l.conn, w.resource, err)
+			f.logf("%s: watching %s: %v", l.conn, resources[w.kind].plural, err)
 		})
 		reg, err := w.informer.AddEventHandler(&handler{kind: w.kind, feed: f})
 		if err != nil {
@@ -147,7 +151,8 @@ func (f *shared) attach(sink Sink, logf func(string, ...any)) *Attachment {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a := &Attachment{feed: f, sink: sink, logf: logf, q: newQueue()}
-	for _, kind := range deliveryOrder {
+	for k := range resources { // in kind order, namespaces first
+		kind := engine.Kind(k)
 		objs := f.objects[kind]
 		keys := make([]string, 0, len(objs))
 		for k := range objs {

@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 func svcObj(ns, name string) *corev1.Service {
@@ -22,7 +24,7 @@ func nsObj(name string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 }
 
-func upsert(kind string, obj any) Change { return Change{Object: toObject(kind, obj)} }
+func upsert(kind engine.Kind, obj any) Change { return Change{Object: toObject(kind, obj)} }
 
 // drain takes everything an attachment has queued: "kind key" per
 // upsert, "-kind key" per delete, "synced" where the sink would hear it.
@@ -35,7 +37,7 @@ func drain(a *Attachment) []string {
 		if c.Deleted {
 			prefix = "-"
 		}
-		out = append(out, prefix+c.Object.Kind+" "+c.Object.Key())
+		out = append(out, prefix+c.Object.Kind.String()+" "+c.Object.Key())
 	}
 	if a.q.synced {
 		out = append(out, "synced")
@@ -49,31 +51,31 @@ func drain(a *Attachment) []string {
 // key), then the synced state, then the changes that follow; a sink
 // attached earlier keeps getting the changes too.
 func TestAttachReplaysInDeliveryOrder(t *testing.T) {
-	f := &shared{key: "t", objects: map[string]map[string]any{}}
+	f := &shared{key: "t", objects: map[engine.Kind]map[string]any{}}
 	first := f.attach(newCollector(), nil)
-	f.change(upsert(KindService, svcObj("b", "web")), svcObj("b", "web"))
-	f.change(upsert(KindService, svcObj("a", "db")), svcObj("a", "db"))
-	f.change(upsert(KindNamespace, nsObj("b")), nsObj("b"))
-	f.change(upsert(KindService, svcObj("a", "gone")), svcObj("a", "gone"))
-	f.change(Change{Object: Object{Kind: KindService, Namespace: "a", Name: "gone"}, Deleted: true}, nil)
+	f.change(upsert(engine.KindService, svcObj("b", "web")), svcObj("b", "web"))
+	f.change(upsert(engine.KindService, svcObj("a", "db")), svcObj("a", "db"))
+	f.change(upsert(engine.KindNamespace, nsObj("b")), nsObj("b"))
+	f.change(upsert(engine.KindService, svcObj("a", "gone")), svcObj("a", "gone"))
+	f.change(Change{Object: Object{Kind: engine.KindService, Namespace: "a", Name: "gone"}, Deleted: true}, nil)
 	f.markSynced()
 
 	second := f.attach(newCollector(), nil)
-	f.change(upsert(KindService, svcObj("c", "new")), svcObj("c", "new"))
+	f.change(upsert(engine.KindService, svcObj("c", "new")), svcObj("c", "new"))
 
-	want := []string{"Namespace b", "Service a/db", "Service b/web", "Service c/new", "synced"}
+	want := []string{"namespace b", "service a/db", "service b/web", "service c/new", "synced"}
 	if got := drain(second); !slices.Equal(got, want) {
 		t.Errorf("attached sink got %q, want %q", got, want)
 	}
-	want = []string{"Service b/web", "Service a/db", "Namespace b", "Service a/gone", "-Service a/gone", "Service c/new", "synced"}
+	want = []string{"service b/web", "service a/db", "namespace b", "service a/gone", "-service a/gone", "service c/new", "synced"}
 	if got := drain(first); !slices.Equal(got, want) {
 		t.Errorf("first sink got %q, want %q", got, want)
 	}
 	// Not yet synced: the attached sink hears it when the feed does.
-	g := &shared{key: "u", objects: map[string]map[string]any{}}
-	g.change(upsert(KindService, svcObj("a", "x")), svcObj("a", "x"))
+	g := &shared{key: "u", objects: map[engine.Kind]map[string]any{}}
+	g.change(upsert(engine.KindService, svcObj("a", "x")), svcObj("a", "x"))
 	a := g.attach(newCollector(), nil)
-	if got := drain(a); !slices.Equal(got, []string{"Service a/x"}) {
+	if got := drain(a); !slices.Equal(got, []string{"service a/x"}) {
 		t.Errorf("before sync: %q", got)
 	}
 	g.markSynced()
@@ -87,7 +89,7 @@ func TestAttachReplaysInDeliveryOrder(t *testing.T) {
 // view ends equal to the feed's and to that of a sink attached from the
 // start.
 func TestAttachWhileChangesFlow(t *testing.T) {
-	f := &shared{key: "t", objects: map[string]map[string]any{}}
+	f := &shared{key: "t", objects: map[engine.Kind]map[string]any{}}
 	before := &applier{state: map[string]string{}}
 	early := f.attach(before, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -98,7 +100,7 @@ func TestAttachWhileChangesFlow(t *testing.T) {
 	// creates, updates, and deletes every third object.
 	const n = 2000
 	var wg sync.WaitGroup
-	for _, kind := range []string{KindService, KindEndpointSlice} {
+	for _, kind := range []engine.Kind{engine.KindService, engine.KindEndpointSlice} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -129,10 +131,10 @@ func TestAttachWhileChangesFlow(t *testing.T) {
 	f.markSynced()
 
 	want := map[string]string{}
-	for _, kind := range []string{KindService, KindEndpointSlice} {
+	for _, kind := range []engine.Kind{engine.KindService, engine.KindEndpointSlice} {
 		for i := range n {
 			if i%3 != 0 {
-				want[kind+" "+fmt.Sprintf("ns/o%04d", i)] = "2"
+				want[kind.String()+" "+fmt.Sprintf("ns/o%04d", i)] = "2"
 			}
 		}
 	}
@@ -162,7 +164,7 @@ func (s *applier) Apply(batch []Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range batch {
-		k := c.Object.Kind + " " + c.Object.Key()
+		k := c.Object.Kind.String() + " " + c.Object.Key()
 		have, ok := s.state[k]
 		if c.Deleted {
 			if !ok {
@@ -237,7 +239,7 @@ func lists(c *fake.Clientset) int {
 // watch set differs gets its own feed.
 func TestLiveHandover(t *testing.T) {
 	conn := &Connection{Endpoint: "https://handover.test"}
-	filter := func() *Filter { return &Filter{Kinds: []string{KindNamespace, KindService}} }
+	filter := func() []engine.Watch { return watching(engine.KindNamespace, engine.KindService) }
 	client := fake.NewClientset(nsObj("shop"), svcObj("shop", "web"))
 	old := newLive(conn, filter(), client, nil, nil)
 	oldSink := newCollector()
@@ -257,7 +259,7 @@ func TestLiveHandover(t *testing.T) {
 	newSink := newCollector()
 	stop2 := runAttached(t, next, newSink)
 	waitClosed(t, newSink.synced)
-	if got := newSink.seen(); !slices.Equal(got, []string{"Namespace shop", "Service shop/web"}) {
+	if got := newSink.seen(); !slices.Equal(got, []string{"namespace shop", "service shop/web"}) {
 		t.Errorf("replayed %q", got)
 	}
 	// The old stanza shuts down: the feed goes on for the new one.
@@ -265,19 +267,19 @@ func TestLiveHandover(t *testing.T) {
 	if _, err := client.CoreV1().Services("shop").Create(context.Background(), svcObj("shop", "db"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	newSink.waitFor(t, "Service shop/db")
+	newSink.waitFor(t, "service shop/db")
 	if n := lists(client); n != listed {
 		t.Errorf("listed %d times after the handover, want %d", n, listed)
 	}
 	if len(unused.Actions()) != 0 {
 		t.Errorf("the new source's own client was used: %v", unused.Actions())
 	}
-	if slices.Contains(oldSink.seen(), "Service shop/db") {
+	if slices.Contains(oldSink.seen(), "service shop/db") {
 		t.Error("a detached sink got a change")
 	}
 
 	// Another watch set: its own feed.
-	other := newLive(conn, &Filter{Kinds: []string{KindService}}, fake.NewClientset(), nil, nil)
+	other := newLive(conn, watching(engine.KindService), fake.NewClientset(), nil, nil)
 	if other.Shared() {
 		t.Error("a source watching other kinds shares the feed")
 	}
@@ -296,7 +298,7 @@ func TestLiveHandover(t *testing.T) {
 	if n := lists(client); n != listed+2 {
 		t.Errorf("listed %d times after a restart, want %d", n, listed+2)
 	}
-	if got := sorted(sink.seen()); !slices.Equal(got, []string{"Namespace shop", "Service shop/db", "Service shop/web"}) {
+	if got := sorted(sink.seen()); !slices.Equal(got, []string{"namespace shop", "service shop/db", "service shop/web"}) {
 		t.Errorf("after a restart: %q", got)
 	}
 }
@@ -316,33 +318,32 @@ func runAttached(t *testing.T, l *Live, sink Sink) (stop func()) {
 }
 
 func TestSourceKey(t *testing.T) {
-	base := func() (*Connection, *Filter) {
+	base := func() (*Connection, []engine.Watch) {
 		return &Connection{Kubeconfig: "/nonexistent/kc", Context: "east", QPS: 5},
-			&Filter{Kinds: []string{KindService, KindNamespace}, Labels: mustSelector(t, "app=web")}
+			[]engine.Watch{{Kind: engine.KindService, LabelSelector: "app=web"}, {Kind: engine.KindNamespace}}
 	}
-	c, f := base()
-	key := sourceKey(c, f)
-	c2, f2 := base()
-	f2.Kinds = []string{KindNamespace, KindService} // order does not matter
-	if sourceKey(c2, f2) != key {
-		t.Error("kinds in another order make another key")
+	c, w := base()
+	key := sourceKey(c, w)
+	c2, w2 := base()
+	w2[0], w2[1] = w2[1], w2[0] // order does not matter
+	if sourceKey(c2, w2) != key {
+		t.Error("watches in another order make another key")
 	}
-	changes := map[string]func(*Connection, *Filter){
-		"context":          func(c *Connection, _ *Filter) { c.Context = "west" },
-		"qps":              func(c *Connection, _ *Filter) { c.QPS = 6 },
-		"burst":            func(c *Connection, _ *Filter) { c.Burst = 1 },
-		"max inflight":     func(c *Connection, _ *Filter) { c.MaxInflight = 1 },
-		"endpoint":         func(c *Connection, _ *Filter) { c.Endpoint = "https://x" },
-		"tls":              func(c *Connection, _ *Filter) { c.TLS = []string{"a", "b", "c"} },
-		"labels":           func(_ *Connection, f *Filter) { f.Labels = mustSelector(t, "app=db") },
-		"namespace_labels": func(_ *Connection, f *Filter) { f.NamespaceLabels = mustSelector(t, "team=a") },
-		"pods":             func(_ *Connection, f *Filter) { f.Kinds = append(f.Kinds, KindPod) },
-		"multicluster":     func(_ *Connection, f *Filter) { f.Multicluster = true },
+	changes := map[string]func(*Connection, *[]engine.Watch){
+		"context":        func(c *Connection, _ *[]engine.Watch) { c.Context = "west" },
+		"qps":            func(c *Connection, _ *[]engine.Watch) { c.QPS = 6 },
+		"burst":          func(c *Connection, _ *[]engine.Watch) { c.Burst = 1 },
+		"max inflight":   func(c *Connection, _ *[]engine.Watch) { c.MaxInflight = 1 },
+		"endpoint":       func(c *Connection, _ *[]engine.Watch) { c.Endpoint = "https://x" },
+		"tls":            func(c *Connection, _ *[]engine.Watch) { c.TLS = []string{"a", "b", "c"} },
+		"label selector": func(_ *Connection, w *[]engine.Watch) { (*w)[0].LabelSelector = "app=db" },
+		"field selector": func(_ *Connection, w *[]engine.Watch) { (*w)[1].FieldSelector = "metadata.name=x" },
+		"another kind":   func(_ *Connection, w *[]engine.Watch) { *w = append(*w, engine.Watch{Kind: engine.KindPod}) },
 	}
 	for name, change := range changes {
-		c, f := base()
-		change(c, f)
-		if sourceKey(c, f) == key {
+		c, w := base()
+		change(c, &w)
+		if sourceKey(c, w) == key {
 			t.Errorf("%s changed, same key", name)
 		}
 	}

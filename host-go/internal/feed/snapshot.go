@@ -13,19 +13,18 @@ import (
 	"time"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-)
 
-// deliveryOrder puts namespaces first so that a replaying core never sees
-// a service in a namespace it has not heard of yet (harmless either way,
-// but easier to read in logs).
-var deliveryOrder = []string{KindNamespace, KindService, KindEndpointSlice, KindPod, KindServiceImport}
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
+)
 
 // Snapshot serves cluster state exported to a file: a Kubernetes List in
 // YAML or JSON, as `kubectl get namespaces,services,endpointslices -A -o
 // yaml` prints it (several documents, or plain objects, are fine too).
+// It delivers every object of the kinds watched: with no API server to
+// apply the watches' selectors, the core applies them.
 type Snapshot struct {
 	path    string
-	filter  *Filter
+	watches []engine.Watch
 	objects []Object
 	// Skipped lists objects left out, each with the reason.
 	Skipped []string
@@ -36,10 +35,10 @@ type Snapshot struct {
 	Logf func(format string, args ...any)
 }
 
-// LoadSnapshot reads and filters a snapshot file. A file that cannot be
-// read or parsed is an error; single objects that make no sense are
-// skipped and listed in Skipped.
-func LoadSnapshot(path string, f *Filter) (*Snapshot, error) {
+// LoadSnapshot reads a snapshot file, keeping the objects of the kinds
+// watches name. A file that cannot be read or parsed is an error; single
+// objects that make no sense are skipped and listed in Skipped.
+func LoadSnapshot(path string, watches []engine.Watch) (*Snapshot, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -48,24 +47,20 @@ func LoadSnapshot(path string, f *Filter) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s := &Snapshot{path: path, filter: f, Logf: func(string, ...any) {}}
+	s := &Snapshot{path: path, watches: watches, Logf: func(string, ...any) {}}
+	watched := watchedKinds(watches)
 	for i, raw := range items {
-		o, err := Trim(raw)
+		o, err := decode(raw)
 		if err != nil {
 			s.Skipped = append(s.Skipped, fmt.Sprintf("item %d: %v", i+1, err))
 			continue
 		}
-		if !slices.Contains(deliveryOrder, o.Kind) {
-			s.Skipped = append(s.Skipped, fmt.Sprintf("item %d: %s %s: kind not served", i+1, o.Kind, o.Key()))
-			continue
-		}
-		if f.Selects(&o, phase(raw)) {
+		if watched[o.Kind] {
 			s.objects = append(s.objects, o)
 		}
 	}
-	slices.SortStableFunc(s.objects, func(a, b Object) int {
-		return slices.Index(deliveryOrder, a.Kind) - slices.Index(deliveryOrder, b.Kind)
-	})
+	// In kind order, namespaces first (see resources).
+	slices.SortStableFunc(s.objects, func(a, b Object) int { return int(a.Kind) - int(b.Kind) })
 	return s, nil
 }
 
@@ -103,7 +98,7 @@ func (s *Snapshot) Run(ctx context.Context, sink Sink) error {
 			continue
 		}
 		seen = now
-		next, err := LoadSnapshot(s.path, s.filter)
+		next, err := LoadSnapshot(s.path, s.watches)
 		if err != nil {
 			s.Logf("%s: keeping the last version: %v", s, err)
 			continue
@@ -134,21 +129,25 @@ func stamp(path string) fileStamp {
 // diff turns two versions into changes: upserts of new and changed
 // objects, then deletes of vanished ones.
 func diff(old, next []Object) []Change {
-	key := func(o *Object) string { return o.Kind + "\x00" + o.Key() }
-	before := make(map[string]*Object, len(old))
+	type key struct {
+		kind engine.Kind
+		key  string
+	}
+	keyOf := func(o *Object) key { return key{o.Kind, o.Key()} }
+	before := make(map[key]*Object, len(old))
 	for i := range old {
-		before[key(&old[i])] = &old[i]
+		before[keyOf(&old[i])] = &old[i]
 	}
 	var changes []Change
 	for i := range next {
-		k := key(&next[i])
+		k := keyOf(&next[i])
 		if o, ok := before[k]; !ok || !bytes.Equal(o.JSON, next[i].JSON) {
 			changes = append(changes, Change{Object: next[i]})
 		}
 		delete(before, k)
 	}
 	for i := range old {
-		if _, gone := before[key(&old[i])]; gone {
+		if _, gone := before[keyOf(&old[i])]; gone {
 			changes = append(changes, Change{Object: old[i], Deleted: true})
 		}
 	}

@@ -3,77 +3,121 @@ package feed
 import (
 	"encoding/json"
 	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
+
+// triggerAnnotation is when the EndpointSlice controller saw the change
+// that led to a slice update: the start of DNS programming latency.
+const triggerAnnotation = "endpoints.kubernetes.io/last-change-trigger-time"
 
 // metadataKept is every metadata field the core reads.
 var metadataKept = []string{"name", "namespace", "labels", "resourceVersion", "deletionTimestamp"}
 
-// Trim parses an object and drops what DNS never reads — managed fields,
-// annotations, owner references, pod specs, most of any status — so that
-// what is stored and handed to the core stays small. It returns the object
-// with its identity.
-func Trim(raw []byte) (Object, error) {
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
+// trim drops what DNS never reads — managed fields, annotations, owner
+// references, pod specs, most of any status — so that what is stored and
+// handed to the core stays small. It is the informers' transform, and
+// snapshot items are decoded into the same objects and trimmed by it, so
+// both sources hand the core the same JSON for the same object (the type
+// fields, which typed lists leave out, go too).
+func trim(obj any) (any, error) {
+	if o, ok := obj.(interface{ SetGroupVersionKind(schema.GroupVersionKind) }); ok {
+		if _, custom := obj.(*unstructured.Unstructured); !custom {
+			o.SetGroupVersionKind(schema.GroupVersionKind{})
+		}
+	}
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		trimMeta(&o.ObjectMeta, false)
+		o.Spec, o.Status = corev1.NamespaceSpec{}, corev1.NamespaceStatus{}
+	case *corev1.Service:
+		trimMeta(&o.ObjectMeta, false)
+		o.Status = corev1.ServiceStatus{LoadBalancer: o.Status.LoadBalancer}
+	case *corev1.Pod:
+		trimMeta(&o.ObjectMeta, false)
+		o.Spec = corev1.PodSpec{}
+		o.Status = corev1.PodStatus{Phase: o.Status.Phase, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs}
+	case *discoveryv1.EndpointSlice:
+		trimMeta(&o.ObjectMeta, true)
+		for i := range o.Endpoints {
+			o.Endpoints[i].Hints, o.Endpoints[i].DeprecatedTopology = nil, nil
+		}
+	case *unstructured.Unstructured:
+		if m, ok := o.Object["metadata"].(map[string]any); ok {
+			kept := make(map[string]any, len(metadataKept))
+			for _, k := range metadataKept {
+				if v, ok := m[k]; ok {
+					kept[k] = v
+				}
+			}
+			o.Object["metadata"] = kept
+		}
+		delete(o.Object, "status")
+	}
+	return obj, nil
+}
+
+// trimMeta keeps the metadata the core reads (and, for EndpointSlices, the
+// change trigger time, for the programming-latency metric).
+func trimMeta(m *metav1.ObjectMeta, trigger bool) {
+	kept := metav1.ObjectMeta{
+		Name:              m.Name,
+		Namespace:         m.Namespace,
+		Labels:            m.Labels,
+		ResourceVersion:   m.ResourceVersion,
+		DeletionTimestamp: m.DeletionTimestamp,
+	}
+	if t, ok := m.Annotations[triggerAnnotation]; ok && trigger {
+		kept.Annotations = map[string]string{triggerAnnotation: t}
+	}
+	*m = kept
+}
+
+// toObject serialises a trimmed object for the core.
+func toObject(kind engine.Kind, obj any) Object {
+	o := Object{Kind: kind}
+	if m, ok := obj.(metav1.Object); ok {
+		o.Namespace, o.Name = m.GetNamespace(), m.GetName()
+		if t, err := time.Parse(time.RFC3339Nano, m.GetAnnotations()[triggerAnnotation]); err == nil {
+			o.Changed = t
+		}
+	}
+	// A failure leaves JSON empty; the core reports the object as one it
+	// could not decode, and the sink logs it.
+	o.JSON, _ = json.Marshal(obj)
+	return o
+}
+
+// decode reads one snapshot item as the object of its kind, trimmed, the
+// way an informer would have delivered it.
+func decode(raw []byte) (Object, error) {
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
 		return Object{}, fmt.Errorf("not a JSON object: %w", err)
 	}
-	kind, _ := doc["kind"].(string)
-	meta, _ := doc["metadata"].(map[string]any)
-	if meta == nil {
-		return Object{}, fmt.Errorf("%s without metadata", orUnknown(kind))
+	kind, ok := kindOf(head.Kind)
+	if !ok {
+		return Object{}, fmt.Errorf("%s: kind not served", orUnknown(head.Kind))
 	}
-	doc["metadata"] = keep(meta, metadataKept...)
-	trimKind(kind, doc)
-	o := Object{Kind: kind}
-	o.Name, _ = meta["name"].(string)
-	o.Namespace, _ = meta["namespace"].(string)
+	obj := resources[kind].object()
+	if err := json.Unmarshal(raw, obj); err != nil {
+		return Object{}, fmt.Errorf("%s: %w", head.Kind, err)
+	}
+	trimmed, _ := trim(obj)
+	o := toObject(kind, trimmed)
 	if o.Name == "" {
-		return Object{}, fmt.Errorf("%s without a name", orUnknown(kind))
+		return Object{}, fmt.Errorf("%s without a name", head.Kind)
 	}
-	if ls, ok := meta["labels"].(map[string]any); ok {
-		o.Labels = make(map[string]string, len(ls))
-		for k, v := range ls {
-			s, ok := v.(string)
-			if !ok {
-				return Object{}, fmt.Errorf("%s %s: label %q is not a string", kind, o.Key(), k)
-			}
-			o.Labels[k] = s
-		}
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		return Object{}, err
-	}
-	o.JSON = out
 	return o, nil
-}
-
-// trimKind drops the parts of each kind DNS does not read.
-func trimKind(kind string, doc map[string]any) {
-	switch kind {
-	case KindNamespace:
-		delete(doc, "spec")
-		delete(doc, "status")
-	case KindPod:
-		delete(doc, "spec")
-		if status, ok := doc["status"].(map[string]any); ok {
-			doc["status"] = keep(status, "phase", "podIP", "podIPs")
-		}
-	case KindService:
-		if status, ok := doc["status"].(map[string]any); ok {
-			doc["status"] = keep(status, "loadBalancer")
-		}
-	}
-}
-
-func keep(m map[string]any, fields ...string) map[string]any {
-	kept := make(map[string]any, len(fields))
-	for _, k := range fields {
-		if v, ok := m[k]; ok {
-			kept[k] = v
-		}
-	}
-	return kept
 }
 
 func orUnknown(kind string) string {
@@ -81,15 +125,4 @@ func orUnknown(kind string) string {
 		return "object of unknown kind"
 	}
 	return kind
-}
-
-// phase reads status.phase of a pod.
-func phase(raw []byte) string {
-	var p struct {
-		Status struct {
-			Phase string `json:"phase"`
-		} `json:"status"`
-	}
-	_ = json.Unmarshal(raw, &p)
-	return p.Status.Phase
 }
