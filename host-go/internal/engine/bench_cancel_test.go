@@ -76,7 +76,7 @@ func benchmarkInstanceLookup(b *testing.B, in *instance, withDeadline bool) {
 		if !withDeadline {
 			return in.Lookup(ctx, q, nil)
 		}
-		callCtx, cancel := context.WithTimeout(ctx, DefaultLookupTimeout)
+		callCtx, cancel := context.WithTimeout(ctx, defaultLookupTimeout)
 		defer cancel()
 		return in.Lookup(callCtx, q, nil)
 	}

@@ -42,7 +42,7 @@ func BenchmarkSwapReal10k(b *testing.B) {
 	q := query("svc4242.ns42.svc.cluster.local.")
 	next := 1
 	for b.Loop() {
-		if _, err := e.Swap(ctx, mods[next]); err != nil {
+		if _, err := e.swap(ctx, mods[next]); err != nil {
 			b.Fatal(err)
 		}
 		next = 1 - next

@@ -15,8 +15,8 @@
 // copy of the core's state. An Engine keeps a pool of them, each a full
 // replica: queries borrow any idle instance, state changes reach every
 // instance, and an instance whose call fails is replaced by a fresh one
-// into which the Engine replays the state it mirrors on the Go side. Swap
-// replaces the whole pool with one of another module.
+// into which the Engine replays the state it mirrors on the Go side.
+// SwapComponent replaces the whole pool with one of another module.
 //
 // A guest call that runs too long is cut off without per-call cost: the
 // core module is instrumented so that it yields to Go now and then and

@@ -25,19 +25,20 @@ type Config struct {
 	HashSeed uint64
 	// LookupTimeout bounds each guest call of Lookup, Transfer, AutoPath
 	// and Metadata, unless the caller's context ends first; CoreDNS's
-	// contexts have no deadline. 0 means DefaultLookupTimeout.
+	// contexts have no deadline. 0 means defaultLookupTimeout.
 	LookupTimeout time.Duration
 	// CallTimeout bounds each call the Engine makes on its own behalf
 	// (configure, apply, set-* and replays), which have no caller context.
-	// 0 means DefaultCallTimeout.
+	// 0 means defaultCallTimeout.
 	CallTimeout time.Duration
 	// Logf reports instance replacements and quarantined objects; nil
 	// discards them.
 	Logf func(format string, args ...any)
 }
 
-// Stats counts failures of the core, for metrics. Counters only grow.
-type Stats struct {
+// stats counts failures of the core (for tests and logs). Counters only
+// grow.
+type stats struct {
 	Traps               uint64 // guest calls that trapped, ran out of memory or broke the ABI
 	CutOffs             uint64 // guest calls cut off: past their deadline or their context ended
 	Replacements        uint64 // instances replaced by a fresh one with the state replayed
@@ -49,25 +50,25 @@ type Stats struct {
 // state. Lookup, Transfer, AutoPath and Metadata borrow an idle instance;
 // Apply, SetSynced and SetHost reach every instance. An instance whose
 // call fails is replaced by a fresh one that replays the state the Engine
-// keeps. Swap replaces the whole pool with one of another module.
+// keeps. SwapComponent replaces the whole pool with one of another module.
 //
 // All methods are safe for concurrent use.
 type Engine struct {
 	cfg   Config
 	conf  Configuration // the core's reading of cfg.Stanzas
 	state *state
-	// gen is the module serving and the pool of its instances. Swap
+	// gen is the module serving and the pool of its instances. swap
 	// replaces it under changeMu and genMu; queries load it without a lock.
 	gen atomic.Pointer[generation]
 	// changeMu serialises state changes, so that at most one is being
-	// spread over the instances at any time, and Swap holds it from its
+	// spread over the instances at any time, and swap holds it from its
 	// snapshot of the state to the switch, so that no change falls between.
 	changeMu sync.Mutex
-	// genMu orders Swap's switch with Close: once closed is set, no
+	// genMu orders swap's switch with Close: once closed is set, no
 	// generation is switched in (it would never be closed).
 	genMu  sync.Mutex
 	closed bool // under genMu
-	// swapMu lets one Swap run at a time.
+	// swapMu lets one swap run at a time.
 	swapMu sync.Mutex
 	now    func() time.Time
 
@@ -116,10 +117,10 @@ func withDefaults(cfg Config) (Config, error) {
 		cfg.PoolSize = runtime.GOMAXPROCS(0)
 	}
 	if cfg.LookupTimeout <= 0 {
-		cfg.LookupTimeout = DefaultLookupTimeout
+		cfg.LookupTimeout = defaultLookupTimeout
 	}
 	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = DefaultCallTimeout
+		cfg.CallTimeout = defaultCallTimeout
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -149,23 +150,23 @@ func (e *Engine) instantiate(ctx context.Context, mod *Module) (*instance, Confi
 	return in, conf, nil
 }
 
-// Configuration is the core's configuration of the stanzas, as New
+// configuration is the core's configuration of the stanzas, as New
 // returned it.
-func (e *Engine) Configuration() Configuration { return e.conf }
+func (e *Engine) configuration() Configuration { return e.conf }
 
-// HashSeed is the seed every instance was configured with.
-func (e *Engine) HashSeed() uint64 { return e.cfg.HashSeed }
+// hashSeed is the seed every instance was configured with.
+func (e *Engine) hashSeed() uint64 { return e.cfg.HashSeed }
 
 // Module is the compiled component the Engine runs now: the one given to
-// New, or to the latest Swap that succeeded.
+// New, or to the latest swap that succeeded.
 func (e *Engine) Module() *Module { return e.gen.Load().mod }
 
-// Swaps is the number of Swaps that succeeded.
-func (e *Engine) Swaps() uint64 { return e.swaps.Load() }
+// swapCount is the number of swaps that succeeded.
+func (e *Engine) swapCount() uint64 { return e.swaps.Load() }
 
-// Stats returns the failure counters.
-func (e *Engine) Stats() Stats {
-	return Stats{
+// stats returns the failure counters.
+func (e *Engine) stats() stats {
+	return stats{
 		Traps:               e.traps.Load(),
 		CutOffs:             e.cutOffs.Load(),
 		Replacements:        e.replacements.Load(),
@@ -229,7 +230,7 @@ func (e *Engine) Metadata(ctx context.Context, qname, client string) ([]Metadata
 }
 
 // borrow takes an idle instance of the generation serving. A generation
-// that Swap retires closes its pool, and a borrower that raced with the
+// that swap retires closes its pool, and a borrower that raced with the
 // switch gets ErrClosed from it: it then borrows from the new generation,
 // so a swap never fails a query. ErrClosed from the generation still
 // serving means the Engine is closed.
@@ -266,7 +267,7 @@ func (e *Engine) giveBack(g *generation, s *slot) {
 //
 // An error means the core failed on the batch in every instance that
 // tried it; those are replaced, leaving out any object the core fails on
-// by itself (counted in Stats.Quarantined).
+// by itself (counted in stats.Quarantined).
 func (e *Engine) Apply(stanza int, events []KeyedEvent) (ApplyReport, error) {
 	if err := e.checkStanza(stanza); err != nil {
 		return ApplyReport{}, err
@@ -394,7 +395,7 @@ func (e *Engine) spread(target uint64, change func(ctx context.Context, in *inst
 	}
 }
 
-// count classifies a failed call for Stats.
+// count classifies a failed call for stats.
 func (e *Engine) count(err error) {
 	if errors.Is(err, ErrCutOff) {
 		e.cutOffs.Add(1)
@@ -405,7 +406,7 @@ func (e *Engine) count(err error) {
 
 // Close stops the Engine: later calls return ErrClosed, calls in flight
 // finish (until ctx is done), then the instances are closed. The Module
-// serving (Module(): the one given to New, or to the last Swap) stays
+// serving (Module(): the one given to New, or to the last swap) stays
 // open: the caller owns it.
 func (e *Engine) Close(ctx context.Context) error {
 	e.genMu.Lock()

@@ -171,16 +171,16 @@ func TestNewDefaults(t *testing.T) {
 	}
 	defer e.Close(context.Background())
 	want := guestConfiguration(guestPlan([]string{"a."}, KindPod))
-	if !reflect.DeepEqual(conf, want) || !reflect.DeepEqual(e.Configuration(), want) {
+	if !reflect.DeepEqual(conf, want) || !reflect.DeepEqual(e.configuration(), want) {
 		t.Errorf("configuration = %+v, want %+v", conf, want)
 	}
 	if got, want := len(e.gen.Load().pool.slots), runtime.GOMAXPROCS(0); got != want {
 		t.Errorf("pool size %d, want GOMAXPROCS = %d", got, want)
 	}
-	if e.HashSeed() == 0 {
+	if e.hashSeed() == 0 {
 		t.Errorf("hash seed is 0, want a random one")
 	}
-	checkReplicas(t, e, newModel(e.HashSeed(), 1))
+	checkReplicas(t, e, newModel(e.hashSeed(), 1))
 }
 
 func TestEngineSpreadsChanges(t *testing.T) {
@@ -263,7 +263,7 @@ func TestEngineRefusesBadArguments(t *testing.T) {
 	if _, err := e.Metadata(context.Background(), "q.", "\xfe"); err == nil {
 		t.Errorf("Metadata(invalid UTF-8) succeeded")
 	}
-	if s := e.Stats(); s != (Stats{}) {
+	if s := e.stats(); s != (stats{}) {
 		t.Errorf("Stats = %+v after refused arguments, want zero", s)
 	}
 }
@@ -275,12 +275,12 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 		name    string
 		query   string
 		timeout time.Duration
-		want    Stats
+		want    stats
 	}{
-		{name: "trap", query: "trap.x.", want: Stats{Traps: 1, Replacements: 1}},
-		{name: "loop", query: "loop.x.", timeout: 50 * time.Millisecond, want: Stats{CutOffs: 1, Replacements: 1}},
-		{name: "memory", query: "grow.x.", want: Stats{Traps: 1, Replacements: 1}},
-		{name: "out of bounds", query: "oob.x.", want: Stats{Traps: 1, Replacements: 1}},
+		{name: "trap", query: "trap.x.", want: stats{Traps: 1, Replacements: 1}},
+		{name: "loop", query: "loop.x.", timeout: 50 * time.Millisecond, want: stats{CutOffs: 1, Replacements: 1}},
+		{name: "memory", query: "grow.x.", want: stats{Traps: 1, Replacements: 1}},
+		{name: "out of bounds", query: "oob.x.", want: stats{Traps: 1, Replacements: 1}},
 	}
 	for _, tt := range tests {
 		for _, size := range []int{1, 3} {
@@ -329,8 +329,8 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 						t.Fatalf("Lookup after the failure = %q, %v", out.Answer.Message, err)
 					}
 				}
-				waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
-				if got := e.Stats(); got != tt.want {
+				waitFor(t, "the replacement", func() bool { return e.stats().Replacements == 1 })
+				if got := e.stats(); got != tt.want {
 					t.Errorf("Stats = %+v, want %+v", got, tt.want)
 				}
 				checkReplicas(t, e, m)
@@ -374,8 +374,8 @@ func TestEngineLookupWaitsForAnInstance(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Lookup after the instance came back = %v", err)
 	}
-	if e.Stats() != (Stats{}) {
-		t.Errorf("Stats = %+v, want zero: waiting is not a failure", e.Stats())
+	if e.stats() != (stats{}) {
+		t.Errorf("Stats = %+v, want zero: waiting is not a failure", e.stats())
 	}
 }
 
@@ -398,7 +398,7 @@ func TestEngineQuarantinesPoisonObject(t *testing.T) {
 	}
 	m.apply(0, []KeyedEvent{batch[0], batch[2]})
 	checkReplicas(t, e, m)
-	if got := e.Stats(); got.Quarantined != 1 || got.Traps < 2 || got.Replacements != 2 {
+	if got := e.stats(); got.Quarantined != 1 || got.Traps < 2 || got.Replacements != 2 {
 		t.Errorf("Stats = %+v, want 1 quarantined, 2 replacements", got)
 	}
 	if !strings.Contains(log.String(), `leaving service "a/bad" out of the core`) {
@@ -494,8 +494,8 @@ func TestEngineConcurrent(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	waitFor(t, "replacements", func() bool { return e.Stats().Replacements == uint64(failures.Load()) })
-	t.Logf("%d lookups, %d failures, stats %+v", lookups.Load(), failures.Load(), e.Stats())
+	waitFor(t, "replacements", func() bool { return e.stats().Replacements == uint64(failures.Load()) })
+	t.Logf("%d lookups, %d failures, stats %+v", lookups.Load(), failures.Load(), e.stats())
 	if failures.Load() == 0 {
 		t.Errorf("no failure happened during the changes: the test proves little")
 	}
@@ -569,7 +569,7 @@ func TestEngineAutoPathAndMetadata(t *testing.T) {
 	if _, _, err := e.AutoPath(ctx, "q.", "trap"); !errors.As(err, &ce) || ce.Func != "autopath" {
 		t.Fatalf("AutoPath(trap) = %v, want a *CallError from autopath", err)
 	}
-	waitFor(t, "the first replacement", func() bool { return e.Stats().Replacements == 1 })
+	waitFor(t, "the first replacement", func() bool { return e.stats().Replacements == 1 })
 	check("after a replacement")
 
 	start := time.Now()
@@ -580,8 +580,8 @@ func TestEngineAutoPathAndMetadata(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Metadata(loop) cut off after %v, want about the 50ms LookupTimeout", d)
 	}
-	waitFor(t, "the second replacement", func() bool { return e.Stats().Replacements == 2 })
-	if got, want := e.Stats(), (Stats{Traps: 1, CutOffs: 1, Replacements: 2}); got != want {
+	waitFor(t, "the second replacement", func() bool { return e.stats().Replacements == 2 })
+	if got, want := e.stats(), (stats{Traps: 1, CutOffs: 1, Replacements: 2}); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
 	check("after a cut-off")
@@ -665,7 +665,7 @@ func TestEngineReplayChunks(t *testing.T) {
 	if _, err := e.Lookup(context.Background(), query("trap.x."), nil); err == nil {
 		t.Fatal("Lookup(trap) succeeded")
 	}
-	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
+	waitFor(t, "the replacement", func() bool { return e.stats().Replacements == 1 })
 	everyInstance(t, e, func(in *instance) {
 		if got, want := perStanza(t, in, "calls"), []uint32{3}; !reflect.DeepEqual(got, want) {
 			t.Errorf("replay apply calls = %v, want %v (512+512+276)", got, want)
@@ -688,9 +688,9 @@ func TestEngineQuarantineInLaterChunk(t *testing.T) {
 		t.Fatalf("Apply(poison in chunk 2) = %v, want the trap", err)
 	}
 	m.apply(0, slices.Delete(slices.Clone(events), 700, 701))
-	waitFor(t, "the replacements", func() bool { return e.Stats().Replacements == 2 })
+	waitFor(t, "the replacements", func() bool { return e.stats().Replacements == 2 })
 	checkReplicas(t, e, m)
-	if got := e.Stats(); got.Quarantined != 1 {
+	if got := e.stats(); got.Quarantined != 1 {
 		t.Errorf("Stats = %+v, want 1 quarantined", got)
 	}
 }
@@ -714,7 +714,7 @@ func TestEngineReplaySerial(t *testing.T) {
 	if _, err := e.Lookup(context.Background(), query("trap.x."), nil); err == nil {
 		t.Fatal("Lookup(trap) succeeded")
 	}
-	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
+	waitFor(t, "the replacement", func() bool { return e.stats().Replacements == 1 })
 	everyInstance(t, e, func(in *instance) {
 		// Stanza 1 reported 1700000002, 1700000001 and 1700000000: the
 		// largest wins. Stanza 2 has no zone to report a serial for, so

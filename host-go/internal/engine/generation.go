@@ -6,7 +6,7 @@ import (
 )
 
 // generation is one module and the pool of its instances. The Engine
-// serves from one generation at a time; Swap builds the next one beside
+// serves from one generation at a time; swap builds the next one beside
 // it, switches, then retires and drains the old one.
 type generation struct {
 	mod  *Module

@@ -16,8 +16,8 @@ import (
 // state. It runs one call at a time and is not safe for concurrent use.
 //
 // Each call is bounded by its context and by a time limit
-// (DefaultLookupTimeout for Lookup, Transfer, AutoPath and Metadata,
-// DefaultCallTimeout for the others; an Engine sets its own): the
+// (defaultLookupTimeout for Lookup, Transfer, AutoPath and Metadata,
+// defaultCallTimeout for the others; an Engine sets its own): the
 // Module's watchdog cuts off a call that overruns, which then fails with a
 // *CallError wrapping ErrCutOff.
 //

@@ -42,11 +42,11 @@ const (
 	exportRealloc = "cabi_realloc"
 	postPrefix    = "cabi_post_"
 
-	// DefaultMemoryLimitBytes caps an instance's linear memory unless
+	// defaultMemoryLimitBytes caps an instance's linear memory unless
 	// WithMemoryLimit says otherwise. A prototype core held 10k services
 	// in about 4 MiB: this leaves ample room for big clusters while
 	// keeping a runaway guest from taking the host down.
-	DefaultMemoryLimitBytes = 256 << 20
+	defaultMemoryLimitBytes = 256 << 20
 
 	pageSize = 1 << 16
 )
@@ -59,7 +59,7 @@ type compileOptions struct {
 }
 
 // WithMemoryLimit caps the linear memory of every instance of the module
-// (default DefaultMemoryLimitBytes). A guest that needs more traps (its
+// (default defaultMemoryLimitBytes). A guest that needs more traps (its
 // allocator fails) and the Engine replaces it. The limit belongs to the
 // Module rather than the Engine because wazero applies it when compiling.
 func WithMemoryLimit(bytes uint64) CompileOption {
@@ -126,7 +126,7 @@ func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Mod
 
 func limitPages(limit uint64) (uint32, error) {
 	if limit == 0 {
-		limit = DefaultMemoryLimitBytes
+		limit = defaultMemoryLimitBytes
 	}
 	pages := limit / pageSize
 	if pages < 1 || pages > 1<<16 {

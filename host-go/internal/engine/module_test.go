@@ -105,8 +105,8 @@ func TestCompile(t *testing.T) {
 				if got, want := mod.Digest(), hex.EncodeToString(sum[:]); got != want {
 					t.Errorf("Digest() = %s, want %s", got, want)
 				}
-				if got := mod.MemoryLimitBytes(); got != DefaultMemoryLimitBytes {
-					t.Errorf("MemoryLimitBytes() = %d, want %d", got, DefaultMemoryLimitBytes)
+				if got := mod.MemoryLimitBytes(); got != defaultMemoryLimitBytes {
+					t.Errorf("MemoryLimitBytes() = %d, want %d", got, defaultMemoryLimitBytes)
 				}
 				return
 			}

@@ -108,7 +108,7 @@ func TestRealCore(t *testing.T) {
 	}
 	s.in.fail("test", errors.New("killed by the test"))
 	e.giveBack(g, s)
-	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
+	waitFor(t, "the replacement", func() bool { return e.stats().Replacements == 1 })
 	everyInstance(t, e, func(in *instance) { checkRealCore(t, in, now) })
 }
 

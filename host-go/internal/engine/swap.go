@@ -32,7 +32,7 @@ type SwapError struct {
 func (e *SwapError) Error() string { return e.Reason + ": " + e.Err.Error() }
 func (e *SwapError) Unwrap() error { return e.Err }
 
-// Swap replaces the module serving with mod, without failing or delaying
+// swap replaces the module serving with mod, without failing or delaying
 // a query. The new pool (as many instances as the old) is built beside
 // the old one: each instance is configured with the same stanzas and hash
 // seed, and must plan them exactly as the serving module did (the stanzas'
@@ -47,7 +47,7 @@ func (e *SwapError) Unwrap() error { return e.Err }
 // A module that fails a step is refused with a *SwapError and the Engine
 // keeps serving the old one; mod stays the caller's. One Swap runs at a
 // time. ctx bounds the steps before the switch.
-func (e *Engine) Swap(ctx context.Context, mod *Module) (old *Module, err error) {
+func (e *Engine) swap(ctx context.Context, mod *Module) (old *Module, err error) {
 	e.swapMu.Lock()
 	defer e.swapMu.Unlock()
 	if e.isClosed() {
@@ -248,7 +248,7 @@ func (e *Engine) SwapComponent(ctx context.Context, component []byte) (old *Modu
 	if err != nil {
 		return nil, &SwapError{compileReason(err), err}
 	}
-	if old, err = e.Swap(ctx, mod); err != nil {
+	if old, err = e.swap(ctx, mod); err != nil {
 		_ = mod.Close(context.Background())
 		return nil, err
 	}

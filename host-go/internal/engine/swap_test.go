@@ -48,15 +48,15 @@ func TestSwapReplaysStateAndClosesOldPool(t *testing.T) {
 	first := e.Module()
 	oldGen := e.gen.Load()
 	next := compileGuest(t)
-	old, err := e.Swap(context.Background(), next)
+	old, err := e.swap(context.Background(), next)
 	if err != nil {
 		t.Fatalf("Swap: %v", err)
 	}
 	if old != first || e.Module() != next {
 		t.Errorf("after Swap: old %p (want %p), serving %p (want %p)", old, first, e.Module(), next)
 	}
-	if e.Swaps() != 1 {
-		t.Errorf("Swaps() = %d, want 1", e.Swaps())
+	if e.swapCount() != 1 {
+		t.Errorf("Swaps() = %d, want 1", e.swapCount())
 	}
 	if got := len(e.gen.Load().pool.slots); got != 2 {
 		t.Errorf("new pool has %d instances, want 2", got)
@@ -83,7 +83,7 @@ func TestSwapReplaysStateAndClosesOldPool(t *testing.T) {
 	if _, err := e.Lookup(context.Background(), query("trap.x."), nil); err == nil {
 		t.Fatal("Lookup(trap) succeeded")
 	}
-	waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
+	waitFor(t, "the replacement", func() bool { return e.stats().Replacements == 1 })
 	checkReplicas(t, e, m)
 }
 
@@ -94,7 +94,7 @@ func TestSwapRefusesPlansMismatch(t *testing.T) {
 	stanzas := []Stanza{{Zones: []string{"example.org"}}}
 	e := newEngine(t, real, Config{PoolSize: 2, Stanzas: stanzas})
 	guest := compileGuest(t)
-	_, err := e.Swap(context.Background(), guest)
+	_, err := e.swap(context.Background(), guest)
 	var se *SwapError
 	if !errors.As(err, &se) || se.Reason != SwapRefusedPlans {
 		t.Fatalf("Swap(test guest) = %v, want a %q refusal", err, SwapRefusedPlans)
@@ -102,8 +102,8 @@ func TestSwapRefusesPlansMismatch(t *testing.T) {
 	if !strings.Contains(err.Error(), "zones") {
 		t.Errorf("refusal %q does not say what differs", err)
 	}
-	if e.Module() != real || e.Swaps() != 0 {
-		t.Errorf("refused swap changed the engine: module %p (want %p), swaps %d", e.Module(), real, e.Swaps())
+	if e.Module() != real || e.swapCount() != 0 {
+		t.Errorf("refused swap changed the engine: module %p (want %p), swaps %d", e.Module(), real, e.swapCount())
 	}
 	if _, err := e.Lookup(context.Background(), query("www.example.org."), nil); err != nil {
 		t.Errorf("Lookup after a refused swap: %v", err)
@@ -138,7 +138,7 @@ func TestSwapRefusesOtherWIT(t *testing.T) {
 			t.Errorf("SwapComponent(%s) = %v, want a %q refusal", c.name, err, c.reason)
 		}
 	}
-	if e.Module() != serving || e.Swaps() != 0 {
+	if e.Module() != serving || e.swapCount() != 0 {
 		t.Errorf("refused swaps changed the engine")
 	}
 	checkReplicas(t, e, m)
@@ -150,7 +150,7 @@ func TestSwapRefusesFailingSelfCheck(t *testing.T) {
 	stanzas := []Stanza{{Zones: []string{"trap.test."}}}
 	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: stanzas})
 	serving := e.Module()
-	_, err := e.Swap(context.Background(), compileGuest(t))
+	_, err := e.swap(context.Background(), compileGuest(t))
 	var se *SwapError
 	if !errors.As(err, &se) || se.Reason != SwapRefusedSelfCheck {
 		t.Fatalf("Swap = %v, want a %q refusal", err, SwapRefusedSelfCheck)
@@ -171,7 +171,7 @@ func TestSwapRefusesConfigure(t *testing.T) {
 	e, _ := swapFixture(t, 1)
 	e.cfg.Stanzas = append([]Stanza{}, e.cfg.Stanzas...)
 	e.cfg.Stanzas[0].Properties = []Property{{Name: "bad", Args: []string{"refused"}, Line: 3}}
-	_, err := e.Swap(context.Background(), compileGuest(t))
+	_, err := e.swap(context.Background(), compileGuest(t))
 	var se *SwapError
 	var ce *ConfigError
 	if !errors.As(err, &se) || se.Reason != SwapRefusedConfigure || !errors.As(err, &ce) {
@@ -224,7 +224,7 @@ func TestSwapLosesNoChangeAndNoQuery(t *testing.T) {
 		}
 	})
 	for i := range 8 {
-		old, err := e.Swap(ctx, mods[i%2])
+		old, err := e.swap(ctx, mods[i%2])
 		if err != nil {
 			t.Fatalf("swap %d: %v", i+1, err)
 		}
@@ -255,7 +255,7 @@ func TestSwapLetsQueriesInFlightFinish(t *testing.T) {
 	next := compileGuest(t)
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.Swap(context.Background(), next)
+		_, err := e.swap(context.Background(), next)
 		done <- err
 	}()
 	waitFor(t, "the switch", func() bool { return e.Module() == next })
@@ -292,7 +292,7 @@ func TestSwapAfterClose(t *testing.T) {
 	if err := e.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.Swap(context.Background(), compileGuest(t))
+	_, err = e.swap(context.Background(), compileGuest(t))
 	var se *SwapError
 	if !errors.As(err, &se) || se.Reason != SwapRefusedClosed {
 		t.Fatalf("Swap after Close = %v, want a %q refusal", err, SwapRefusedClosed)

@@ -12,9 +12,9 @@ import (
 )
 
 // Every guest call has a deadline: its caller's, if any, but no later
-// than a time limit that depends on the call (DefaultLookupTimeout for
+// than a time limit that depends on the call (defaultLookupTimeout for
 // the calls that serve a query: lookup, transfer, autopath, metadata;
-// DefaultCallTimeout for the rest; or the Engine's Config). The calling
+// defaultCallTimeout for the rest; or the Engine's Config). The calling
 // goroutine only writes the deadline into the instance before the call
 // and clears it after: no goroutine, timer, channel or allocation per
 // call. One watchdog goroutine per Module looks at the instances at the
@@ -40,12 +40,12 @@ var ErrCutOff = errors.New("cut off")
 var errTimeLimit = errors.New("ran past the host's time limit")
 
 const (
-	// DefaultLookupTimeout bounds each lookup, transfer, autopath and
+	// defaultLookupTimeout bounds each lookup, transfer, autopath and
 	// metadata call whose context has no earlier deadline (CoreDNS's have
 	// none).
-	DefaultLookupTimeout = time.Second
-	// DefaultCallTimeout bounds every other call (configure, apply, set-*).
-	DefaultCallTimeout = 30 * time.Second
+	defaultLookupTimeout = time.Second
+	// defaultCallTimeout bounds every other call (configure, apply, set-*).
+	defaultCallTimeout = 30 * time.Second
 
 	// watchdogTick is how late the watchdog may look at a call, and how
 	// often at most it looks at calls with short deadlines.
@@ -68,7 +68,7 @@ type limits struct {
 	other time.Duration
 }
 
-var defaultLimits = limits{query: DefaultLookupTimeout, other: DefaultCallTimeout}
+var defaultLimits = limits{query: defaultLookupTimeout, other: defaultCallTimeout}
 
 func (l limits) of(f fn) time.Duration {
 	switch f {

@@ -82,8 +82,8 @@ func TestWatchdogCutsOffLoop(t *testing.T) {
 				t.Errorf("cut off after %v, want soon after %v", took, tt.within)
 			}
 			t.Logf("cut off after %v: %v", took, err)
-			waitFor(t, "the replacement", func() bool { return e.Stats().Replacements == 1 })
-			if got := e.Stats(); got != (Stats{CutOffs: 1, Replacements: 1}) {
+			waitFor(t, "the replacement", func() bool { return e.stats().Replacements == 1 })
+			if got := e.stats(); got != (stats{CutOffs: 1, Replacements: 1}) {
 				t.Errorf("Stats = %+v, want one cut-off and its replacement", got)
 			}
 			// Nothing spins any more: the process stays almost idle.
@@ -132,7 +132,7 @@ func TestWatchdogSparesCallsInTime(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if s := e.Stats(); s != (Stats{}) {
+	if s := e.stats(); s != (stats{}) {
 		t.Errorf("Stats = %+v, want no failures", s)
 	}
 }

@@ -113,7 +113,7 @@ func TestSnapshotDeliversWatchedKinds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Join(keys(s.Objects()), " "); got != tt.want {
+			if got := strings.Join(keys(s.objects), " "); got != tt.want {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}
 			if len(s.Skipped) != 2 {
@@ -128,7 +128,7 @@ func TestSnapshotTrims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range s.Objects() {
+	for _, o := range s.objects {
 		js := string(o.JSON)
 		for _, gone := range []string{"annotations", "managedFields", "\"image\"", "conditions"} {
 			if strings.Contains(js, gone) {
@@ -136,7 +136,7 @@ func TestSnapshotTrims(t *testing.T) {
 			}
 		}
 	}
-	svc := s.Objects()[2]
+	svc := s.objects[2]
 	for _, kept := range []string{`"resourceVersion":"9"`, "10.96.0.10", `"labels":{"app":"web"}`} {
 		if !strings.Contains(string(svc.JSON), kept) {
 			t.Errorf("service lost %s: %s", kept, svc.JSON)
@@ -168,8 +168,8 @@ func TestSnapshotFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(s.Objects()) != tt.want {
-				t.Errorf("%d objects, want %d", len(s.Objects()), tt.want)
+			if len(s.objects) != tt.want {
+				t.Errorf("%d objects, want %d", len(s.objects), tt.want)
 			}
 		})
 	}

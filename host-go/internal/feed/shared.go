@@ -100,9 +100,8 @@ func (l *Live) Attach(sink Sink) (*Attachment, error) {
 	return a, nil
 }
 
-// Shared reports whether a running feed has this source's key (for tests
-// and logs).
-func (l *Live) Shared() bool {
+// running reports whether a running feed has this source's key.
+func (l *Live) running() bool {
 	feeds.Lock()
 	defer feeds.Unlock()
 	return feeds.m[l.key] != nil

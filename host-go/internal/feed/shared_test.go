@@ -253,7 +253,7 @@ func TestLiveHandover(t *testing.T) {
 	// The reloaded stanza: same source, another client that is never used.
 	unused := fake.NewClientset()
 	next := newLive(&Connection{Endpoint: "https://handover.test"}, filter(), unused, nil, nil)
-	if !next.Shared() {
+	if !next.running() {
 		t.Fatal("same source, different key")
 	}
 	newSink := newCollector()
@@ -280,13 +280,13 @@ func TestLiveHandover(t *testing.T) {
 
 	// Another watch set: its own feed.
 	other := newLive(conn, watching(engine.KindService), fake.NewClientset(), nil, nil)
-	if other.Shared() {
+	if other.running() {
 		t.Error("a source watching other kinds shares the feed")
 	}
 
 	// The last holder goes: the feed stops; a new source lists again.
 	stop2()
-	if next.Shared() {
+	if next.running() {
 		t.Error("feed still registered with no sink attached")
 	}
 	again := newLive(conn, filter(), client, nil, nil)

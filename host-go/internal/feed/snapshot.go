@@ -64,9 +64,6 @@ func LoadSnapshot(path string, watches []engine.Watch) (*Snapshot, error) {
 	return s, nil
 }
 
-// Objects returns the objects the snapshot serves, namespaces first.
-func (s *Snapshot) Objects() []Object { return s.objects }
-
 func (s *Snapshot) String() string { return "snapshot " + s.path }
 
 // Run delivers the snapshot and reports it synced; then, until ctx ends,
