@@ -3,11 +3,8 @@ package engine
 import "context"
 
 // A batch of events reaches the core in chunks, whether it is applied live
-// (Engine.Apply) or replayed into a replacement (Engine.feed). The core
-// lifts each apply call's arguments into its own heap and a wasm linear
-// memory never shrinks, so one call with a whole initial list (20k+
-// objects) would leave every replica as big as that list's JSON for good:
-// 25 MiB per replica for 10k services, against 18.5 MiB in chunks of 512.
+// (Engine.Apply) or replayed into a replacement (Engine.feed), so that no
+// replica's memory grows to hold a whole initial list (RATIONALE.md).
 //
 // Chunking does not change what a change is. A live batch stays one
 // change (one seq): spread hands the batch to an instance it holds, which

@@ -16,10 +16,10 @@ import (
 // the calls that serve a query: lookup, transfer, autopath, metadata;
 // defaultCallTimeout for the rest; or the Engine's Config). The calling
 // goroutine only writes the deadline into the instance before the call
-// and clears it after: no goroutine, timer, channel or allocation per
-// call. One watchdog goroutine per Module looks at the instances at the
-// deadlines and, for a call past its deadline or whose caller's context
-// has ended, sets the instance's interrupt global (see instrument.go):
+// and clears it after (RATIONALE.md says why no more). One watchdog
+// goroutine per Module looks at the instances at the deadlines and, for a
+// call past its deadline or whose caller's context has ended, sets the
+// instance's interrupt global (wasm.Instrument):
 // the guest traps when it next yields, and the call returns a *CallError
 // wrapping ErrCutOff. Calls whose context can be cancelled are looked at
 // every watchdogTick, to notice a cancellation.
@@ -172,9 +172,7 @@ func (in *instance) interruptIfOverdue(now int64) int64 {
 // call that begins meanwhile without a deadline of its own is then due no
 // sooner than the watchdog looks. A call due sooner (its context has a
 // nearer deadline) pokes it. So the goroutine wakes about once per time
-// limit (a second by default) whatever the traffic; a wakeup costs tens
-// to hundreds of microseconds of CPU (200 µs on a 2-core VM), which a
-// 10 ms ticker would pay a hundred times a second.
+// limit (a second by default) whatever the traffic, not every tick.
 type watchdog struct {
 	mu        sync.Mutex
 	instances []*instance // under mu

@@ -6,18 +6,9 @@ import (
 	"strings"
 )
 
-// A guest call that runs too long must be cut off: a core stuck in a loop
-// would otherwise keep a CPU forever. wazero can do it by itself
-// (RuntimeConfig.WithCloseOnContextDone), but every call then pays for a
-// goroutine and a channel, and the compiled code leaves wasm at each loop
-// iteration to look at the context: lookups cost several times more.
-//
-// Leaving wasm now and then is needed all the same: Go cannot preempt
-// machine code it did not compile, so while a guest runs without coming
-// back to Go, a stop-the-world of the garbage collector waits for it, and
-// every goroutine of the process with it, the watchdog included.
-//
-// So Instrument rewrites the core module:
+// Instrument rewrites the core module so that the host can cut off a call
+// that runs too long (why this and not wazero's close-on-context-done, and
+// why these places: host-go/internal/engine/RATIONALE.md):
 //
 //   - two mutable i32 globals are appended to the global index space
 //     (existing indices stay valid): $interrupt, 0 at instantiation and
@@ -28,19 +19,11 @@ import (
 //     set, and refills $fuel;
 //   - every loop body, and the body of every function that may call
 //     itself (directly or not), starts with a check point:
-//     `$fuel -= 1; if $fuel == 0 { call $yield }`.
+//     `$fuel -= 1; if $fuel == 0 { call $yield }`. A call_indirect counts
+//     as a call to every function of its type whose address is taken.
 //
 // A guest thus comes back to Go at least every fuelPerYield check points,
-// and traps within as many after the watchdog sets $interrupt (see
-// watchdog.go). Loops are where a call can spin forever; the check points
-// at the entry of recursive functions bound recursion, which without
-// loops can still take exponential time (a function calling itself twice)
-// before it reaches wazero's call-stack limit. Without loops or
-// recursion, code runs once per call of its caller. A check point costs a
-// load, a store and a branch almost never taken: negligible in a loop, but
-// about a tenth of a real lookup if every function had one, hence only at
-// the entry of functions on a cycle of the call graph (a call_indirect
-// counts as a call to every function whose address is taken).
+// and traps within as many after the host sets $interrupt.
 //
 // The rewriter decodes every instruction of every function to find loops,
 // so it must know the immediates of every opcode the module may contain:
