@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -94,6 +95,9 @@ func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Mod
 	if err != nil {
 		return nil, err
 	}
+	if err := checkVersion(core); err != nil {
+		return nil, err
+	}
 	if n, err := wasm.ImportCount(core); err != nil {
 		return nil, err
 	} else if n != 0 {
@@ -176,17 +180,33 @@ func checkExports(cm wazero.CompiledModule) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	if found := otherVersions(exports); len(found) > 0 {
+	if found := otherVersions(slices.Collect(maps.Keys(exports))); len(found) > 0 {
 		return &VersionError{Found: found, Want: strings.TrimPrefix(WITInterface, witInterfacePrefix)}
 	}
 	return fmt.Errorf("%w: %s", ErrContract, strings.Join(problems, "; "))
 }
 
+// checkVersion refuses, before it is compiled, a core module that exports
+// the interface under other versions and not under ours.
+func checkVersion(core []byte) error {
+	names, err := wasm.ExportNames(core)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(names, coreFuncs[0].export) {
+		return nil // the full check follows compilation
+	}
+	if found := otherVersions(names); len(found) > 0 {
+		return &VersionError{Found: found, Want: strings.TrimPrefix(WITInterface, witInterfacePrefix)}
+	}
+	return nil
+}
+
 // otherVersions lists the interface versions that export names carry,
 // other than ours, sorted.
-func otherVersions(exports map[string]api.FunctionDefinition) []string {
+func otherVersions(exports []string) []string {
 	var found []string
-	for name := range exports {
+	for _, name := range exports {
 		rest, ok := strings.CutPrefix(strings.TrimPrefix(name, postPrefix), witInterfacePrefix)
 		if !ok {
 			continue

@@ -116,6 +116,34 @@ func readU32(b []byte) (uint32, int, error) {
 	return 0, 0, errors.New("LEB128 longer than 5 bytes")
 }
 
+// ExportNames returns the names a core module exports, in order: enough
+// to tell a module of another contract before compiling it.
+func ExportNames(core []byte) ([]string, error) {
+	if len(core) < preambleLen || [4]byte(core[:4]) != wasmMagic || [4]byte(core[4:8]) != coreModuleVersion {
+		return nil, fmt.Errorf("%w: the embedded module is not a core WebAssembly module", ErrMalformed)
+	}
+	sections, err := splitSections(core[preambleLen:], preambleLen)
+	if err != nil {
+		return nil, fmt.Errorf("embedded core module: %w", err)
+	}
+	var names []string
+	for _, s := range sections {
+		if s.id != sectionExport {
+			continue
+		}
+		r := reader{b: s.payload, base: s.start}
+		for range r.u32() {
+			names = append(names, r.name())
+			r.byte() // kind
+			r.u32()  // index
+		}
+		if err := r.finish(sectionName(s.id)); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
 // ImportCount returns how many imports a core module declares. The core
 // must be self-contained: anything it imported would have to be provided
 // by this host, which provides nothing.
