@@ -7,9 +7,6 @@ import (
 	"github.com/coredns/coredns/plugin/transfer"
 )
 
-// defaultNotifyInterval is the least time between two NOTIFYs for a zone.
-const defaultNotifyInterval = 5 * time.Second
-
 // notifier tells the transfer plugin's secondaries (its `to` addresses)
 // that a zone changed, so they transfer it at once instead of at the SOA
 // refresh (two hours). Neither the kubernetes plugin nor upstream

@@ -152,6 +152,9 @@ func (cf *corefile) moduleError(err error) error {
 // addStanzas makes the stanzas of the plans, each with its source, and
 // tells each which zones it is the first to serve (for NOTIFY).
 func (k *Kubernetai) addStanzas(cf *corefile, plans []engine.StanzaPlan) error {
+	if len(plans) != len(cf.stanzas) {
+		return fmt.Errorf("%s: the core planned %d stanzas of %d", cf.file, len(plans), len(cf.stanzas))
+	}
 	owner := map[string]int{}
 	for i := len(plans) - 1; i >= 0; i-- {
 		for _, z := range plans[i].Zones {
