@@ -8,7 +8,7 @@ import (
 // method writes the receiver's method for one function: check every
 // argument, lower them (through cabi_realloc), call the export, lift its
 // results from the return area, and free it (cabi_post_*).
-func (g *generator) method(fn *Func) error {
+func (g *generator) method(fn *Func) {
 	sig, _ := signature(fn)
 	name, id := goName(fn.Name), "fn"+goName(fn.Name)
 	results, zeros := g.results(fn)
@@ -42,7 +42,7 @@ func (g *generator) method(fn *Func) error {
 		g.p("return err")
 		g.p("}")
 		g.p("")
-		return nil
+		return
 	}
 	g.p("area, err := in.call(%s)", args)
 	g.p("if err != nil {")
@@ -57,7 +57,6 @@ func (g *generator) method(fn *Func) error {
 	g.p("return %s", strings.Join(g.returned(fn), ", "))
 	g.p("}")
 	g.p("")
-	return nil
 }
 
 // results are a function's Go results: a result<T, E> is (T, error), an
