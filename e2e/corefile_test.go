@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -19,9 +20,36 @@ func componentBytes(t *testing.T) []byte {
 	return b
 }
 
+// contractVersion is the version of the WIT package in wit/kubernetai.wit,
+// which the host and the core speak: `package coredns:kubernetai@VERSION;`.
+func contractVersion(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "wit", "kubernetai.wit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^package coredns:kubernetai@([^;\s]+);`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("wit/kubernetai.wit declares no versioned package coredns:kubernetai")
+	}
+	return string(m[1])
+}
+
+// otherContract is a component with its interface renamed to version 0.9.0:
+// a component built for another version of the contract.
+func otherContract(t *testing.T, component []byte) []byte {
+	t.Helper()
+	ours := []byte("coredns:kubernetai/core@" + contractVersion(t))
+	other := bytes.ReplaceAll(component, ours, []byte("coredns:kubernetai/core@0.9.0"))
+	if bytes.Equal(other, component) {
+		t.Fatalf("the component does not name %s", ours)
+	}
+	return other
+}
+
 func TestRefusedCorefiles(t *testing.T) {
 	snapshot := "apiVersion: v1\nkind: List\nitems: []\n"
-	other := bytes.ReplaceAll(componentBytes(t), []byte("coredns:kubernetai/core@0.2.0"), []byte("coredns:kubernetai/core@0.9.0"))
+	other := otherContract(t, componentBytes(t))
 	tests := []struct {
 		name   string
 		stanza string
@@ -39,7 +67,7 @@ func TestRefusedCorefiles(t *testing.T) {
 		{"not a component", "snapshot c.yaml\n        wasm junk.wasm", map[string]string{"junk.wasm": "not wasm at all"},
 			[]string{"wasm", "junk.wasm", "not a WebAssembly"}},
 		{"other WIT version", "snapshot c.yaml\n        wasm other.wasm", map[string]string{"other.wasm": string(other)},
-			[]string{"wasm", "other.wasm", "0.9.0", "0.2.0"}},
+			[]string{"wasm", "other.wasm", "0.9.0", contractVersion(t)}},
 		{"missing snapshot", "snapshot nowhere.yaml", nil,
 			[]string{"Corefile:4", "snapshot", "nowhere.yaml"}},
 		{"broken snapshot", "snapshot broken.yaml", map[string]string{"broken.yaml": "kind: [\n"},

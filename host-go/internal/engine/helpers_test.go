@@ -233,23 +233,21 @@ func fakeCore(funcs []fakeFunc, withImport bool) []byte {
 	return wasmSection(b, 10, code)
 }
 
+// ourVersion is the version of the contract this host speaks.
+var ourVersion = strings.TrimPrefix(WITInterface, witInterfacePrefix)
+
 // fakeFuncs is the full export set of interface core at version, with the
-// canonical signatures.
+// canonical signatures (those of coreFuncs: witgen's tests pin them).
 func fakeFuncs(version string) []fakeFunc {
-	const I, L = 0x7f, 0x7e
-	iface := "coredns:kubernetai/core@" + version + "#"
-	post := func(f string) fakeFunc { return fakeFunc{name: "cabi_post_" + iface + f, params: []byte{I}} }
-	return []fakeFunc{
-		{name: "cabi_realloc", params: []byte{I, I, I, I}, results: []byte{I}},
-		{name: iface + "configure", params: []byte{I, I, L}, results: []byte{I}}, post("configure"),
-		{name: iface + "set-host", params: []byte{I, I, I, I}},
-		{name: iface + "apply", params: []byte{I, L, I, I}, results: []byte{I}}, post("apply"),
-		{name: iface + "set-synced", params: []byte{I, I}},
-		{name: iface + "transfer", params: []byte{I, I, I, I, I}, results: []byte{I}}, post("transfer"),
-		{name: iface + "autopath", params: []byte{I, I, I, I}, results: []byte{I}}, post("autopath"),
-		{name: iface + "metadata", params: []byte{I, I, I, I}, results: []byte{I}}, post("metadata"),
-		{name: iface + "lookup", params: []byte{I, I, I, I}, results: []byte{I}}, post("lookup"),
+	rename := func(name string) string { return strings.Replace(name, WITInterface, witInterfacePrefix+version, 1) }
+	out := []fakeFunc{{name: exportRealloc, params: reallocSig.params, results: reallocSig.results}}
+	for _, f := range coreFuncs {
+		out = append(out, fakeFunc{name: rename(f.export), params: f.params, results: f.results})
+		if f.post != "" {
+			out = append(out, fakeFunc{name: rename(f.post), params: postSig.params})
+		}
 	}
+	return out
 }
 
 // renameCoreExports returns a component holding the core module of

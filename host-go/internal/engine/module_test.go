@@ -18,14 +18,14 @@ func TestCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	toVersion := func(v string) func(string) string {
-		return func(name string) string { return strings.Replace(name, "core@0.2.0#", "core@"+v+"#", 1) }
+		return func(name string) string { return strings.Replace(name, WITInterface+"#", witInterfacePrefix+v+"#", 1) }
 	}
 	dropLookup := func(name string) string {
-		return strings.Replace(name, "core@0.2.0#lookup", "core@0.2.0#look-up", 1)
+		return strings.Replace(name, WITInterface+"#lookup", WITInterface+"#look-up", 1)
 	}
-	reserved := append(fakeFuncs("0.2.0"), fakeFunc{name: wasm.InterruptExport})
+	reserved := append(fakeFuncs(ourVersion), fakeFunc{name: wasm.InterruptExport})
 	atomics := fakeCore([]fakeFunc{{name: "f", code: []byte{0xfe, 0x03, 0x00}}}, false) // atomic.fence
-	wrongSig := fakeFuncs("0.2.0")
+	wrongSig := fakeFuncs(ourVersion)
 	wrongSig[1].params = []byte{0x7f, 0x7f, 0x7f} // configure's seed as i32
 
 	tests := []struct {
@@ -36,7 +36,7 @@ func TestCompile(t *testing.T) {
 		contains  string // in the error message
 	}{
 		{name: "test guest", component: guest},
-		{name: "fake with every export", component: wrapComponent(fakeCore(fakeFuncs("0.2.0"), false))},
+		{name: "fake with every export", component: wrapComponent(fakeCore(fakeFuncs(ourVersion), false))},
 		{name: "empty", component: nil, is: wasm.ErrNotWasm},
 		{name: "garbage", component: []byte("GET / HTTP/1.1\r\n\r\n"), is: wasm.ErrNotWasm},
 		{name: "core module", component: core, is: wasm.ErrNotComponent},
@@ -51,7 +51,7 @@ func TestCompile(t *testing.T) {
 			name:      "other version",
 			component: renameCoreExports(t, guest, toVersion("0.1.0")),
 			is:        ErrContract,
-			contains:  "component implements coredns:kubernetai/core@0.1.0; this host understands coredns:kubernetai/core@0.2.0",
+			contains:  "component implements coredns:kubernetai/core@0.1.0; this host understands " + WITInterface,
 		},
 		{
 			name:      "other version, longer name",
@@ -63,17 +63,17 @@ func TestCompile(t *testing.T) {
 			name:      "missing export",
 			component: renameCoreExports(t, guest, dropLookup),
 			is:        ErrContract,
-			contains:  `missing "coredns:kubernetai/core@0.2.0#lookup"`,
+			contains:  `missing "` + WITInterface + `#lookup"`,
 		},
 		{
 			name:      "wrong signature",
 			component: wrapComponent(fakeCore(wrongSig, false)),
 			is:        ErrContract,
-			contains:  `"coredns:kubernetai/core@0.2.0#configure" has type (i32, i32, i32) -> (i32), want (i32, i32, i64) -> (i32)`,
+			contains:  `"` + WITInterface + `#configure" has type (i32, i32, i32) -> (i32), want (i32, i32, i64) -> (i32)`,
 		},
 		{
 			name:      "imports",
-			component: wrapComponent(fakeCore(fakeFuncs("0.2.0"), true)),
+			component: wrapComponent(fakeCore(fakeFuncs(ourVersion), true)),
 			is:        ErrContract,
 			contains:  "1 imports",
 		},
@@ -127,15 +127,15 @@ func TestCompile(t *testing.T) {
 
 func TestVersionError(t *testing.T) {
 	other := renameCoreExports(t, testGuest(t), func(name string) string {
-		return strings.Replace(name, "@0.2.0#", "@0.1.0#", 1)
+		return strings.Replace(name, WITInterface+"#", witInterfacePrefix+"0.1.0#", 1)
 	})
 	_, err := Compile(context.Background(), other)
 	var ve *VersionError
 	if !errors.As(err, &ve) {
 		t.Fatalf("error %v is not a *VersionError", err)
 	}
-	if len(ve.Found) != 1 || ve.Found[0] != "0.1.0" || ve.Want != "0.2.0" {
-		t.Errorf("VersionError = %+v, want Found [0.1.0], Want 0.2.0", ve)
+	if len(ve.Found) != 1 || ve.Found[0] != "0.1.0" || ve.Want != ourVersion {
+		t.Errorf("VersionError = %+v, want Found [0.1.0], Want %s", ve, ourVersion)
 	}
 }
 

@@ -114,7 +114,7 @@ func TestSwapRefusesOtherWIT(t *testing.T) {
 	e, m := swapFixture(t, 1)
 	serving := e.Module()
 	other := renameCoreExports(t, testGuest(t), func(name string) string {
-		return strings.Replace(name, "coredns:kubernetai/core@0.2.0", "coredns:kubernetai/core@0.1.0", 1)
+		return strings.Replace(name, WITInterface, witInterfacePrefix+"0.1.0", 1)
 	})
 	_, err := e.SwapComponent(context.Background(), other)
 	var se *SwapError
@@ -131,7 +131,7 @@ func TestSwapRefusesOtherWIT(t *testing.T) {
 	}{
 		{"not wasm", SwapRefusedNotWasm, []byte("#!/bin/sh\necho hello\n")},
 		{"truncated", SwapRefusedMalformed, testGuest(t)[:len(testGuest(t))/2]},
-		{"core module", SwapRefusedNotComponent, fakeCore(fakeFuncs("0.2.0"), false)},
+		{"core module", SwapRefusedNotComponent, fakeCore(fakeFuncs(ourVersion), false)},
 	} {
 		_, err := e.SwapComponent(context.Background(), c.bytes)
 		if !errors.As(err, &se) || se.Reason != c.reason {
