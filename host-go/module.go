@@ -1,0 +1,70 @@
+package kubernetai
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
+)
+
+// defaultComponent is the DNS core this plugin was built with: a CoreDNS
+// with kubernetai answers with no file besides its Corefile. `make embed`
+// refreshes it from plugin-rs.
+//
+//go:embed kubernetai.wasm
+var defaultComponent []byte
+
+// loadCore compiles the module the `wasm` option names, or the embedded
+// one, and has it read the stanzas; if the `wasm_memory` the core reads
+// differs from the limit the module was compiled with, it compiles it
+// again (wazero applies the limit when compiling). For a `wasm` file, it
+// also returns the file's version as read, which the plugin then watches
+// for new ones.
+func loadCore(ctx context.Context, cf *corefile) (*engine.Module, *moduleFile, engine.Runtime, error) {
+	bytes, file, err := cf.module()
+	if err != nil {
+		return nil, nil, engine.Runtime{}, err
+	}
+	mod, err := engine.Compile(ctx, bytes)
+	if err != nil {
+		return nil, nil, engine.Runtime{}, cf.moduleError(err)
+	}
+	conf, err := engine.ReadConfiguration(ctx, mod, cf.stanzas)
+	if err != nil {
+		_ = mod.Close(ctx)
+		return nil, nil, engine.Runtime{}, cf.coreError(err)
+	}
+	if limit := conf.Runtime.WasmMemory; limit/pageSize != mod.MemoryLimitBytes()/pageSize {
+		_ = mod.Close(ctx)
+		if mod, err = engine.Compile(ctx, bytes, engine.WithMemoryLimit(limit)); err != nil {
+			return nil, nil, engine.Runtime{}, fmt.Errorf("%s: wasm_memory of %d bytes: %w", cf.file, limit, err)
+		}
+	}
+	return mod, file, conf.Runtime, nil
+}
+
+// pageSize is the unit of wasm linear memory, and of its limit.
+const pageSize = 64 << 10
+
+// module reads the `wasm` file, or returns the embedded component.
+func (cf *corefile) module() ([]byte, *moduleFile, error) {
+	path := cf.wasmPath()
+	if path == "" {
+		return defaultComponent, nil, nil
+	}
+	b, fi, err := readModule(path)
+	if err != nil {
+		return nil, nil, cf.errorAt(cf.wasmStanza, cf.wasm.Line, "wasm", err.Error())
+	}
+	return b, &moduleFile{path: path, seen: fi, handled: fi}, nil
+}
+
+// moduleError reports a module Compile refuses: at the `wasm` option, or
+// for the embedded component, which the plugin was built with.
+func (cf *corefile) moduleError(err error) error {
+	if path := cf.wasmPath(); path != "" {
+		return cf.errorAt(cf.wasmStanza, cf.wasm.Line, "wasm", fmt.Sprintf("%s: %v", path, err))
+	}
+	return fmt.Errorf("the embedded component: %w", err)
+}
