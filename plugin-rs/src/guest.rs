@@ -152,8 +152,8 @@ fn kind_out(k: c::Kind) -> w::Kind {
 #[cfg(feature = "swap-probe")]
 mod probe {
     use super::w;
-    use crate::name::Name;
-    use crate::wire::{self, Owner, RData, Record, Response};
+    use crate::dns::message::{self as wire, Owner, RData, Record, Response};
+    use crate::dns::name::Name;
 
     pub const NAME: &str = "build.kubernetai.";
     pub const TEXT: &[u8] = b"swap-probe";

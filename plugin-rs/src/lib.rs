@@ -7,27 +7,28 @@
 //! zone transfers — and is compiled to a WebAssembly component that the Go
 //! plugin loads (see `wit/kubernetai.wit` for the contract).
 //!
-//! [`Kubernetai`] is the whole core; natively it is used directly by tests
-//! and benchmarks, and in wasm through the generated bindings (`guest`).
+//! Modules, each using only those listed before it:
+//!
+//! - `contract`: the types of the WIT contract;
+//! - `dns`: wire names, messages, reverse names;
+//! - `options`: the Corefile options, what each means and refuses;
+//! - `cluster`: Kubernetes objects, decoded, trimmed and indexed;
+//! - `stanza`: one cluster's answers, transfers, autopath and metadata;
+//! - `chain`: the stanzas of a server block in order, and the whole core,
+//!   [`Kubernetai`];
+//! - `guest` (wasm only): the component's exports.
 
-mod answers;
-mod autopath;
-mod chain;
-pub mod config;
+pub mod chain;
+pub mod cluster;
 pub mod contract;
-mod index;
-mod metadata;
-pub mod name;
-mod names;
-mod objects;
-mod transfer;
-pub mod wire;
-mod zones;
+pub mod dns;
+pub mod options;
+pub mod stanza;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
 
-pub use answers::{Served, Upstream};
 pub use chain::{Chain, Cluster, Host, Kubernetai};
 pub use contract::*;
-pub use wire::{Query, Record, Response};
+pub use dns::message::{Query, Record, Response};
+pub use stanza::{Served, Upstream};

@@ -10,10 +10,11 @@
 
 use std::net::IpAddr;
 
-use crate::answers::{Stanza, srv_weight};
-use crate::name::Name;
-use crate::objects::{Addressing, Port, Service, ServiceImport, Slice};
-use crate::wire::{Owner, RData, Record};
+use super::{Stanza, srv_weight};
+use crate::cluster::objects::{Addressing, Port, Service, ServiceImport, Slice};
+use crate::dns::message::{Owner, RData, Record};
+use crate::dns::name::Name;
+use crate::dns::reverse;
 
 impl Stanza {
     /// Whether this stanza answers transfers of `zone`: one of its forward
@@ -24,7 +25,7 @@ impl Stanza {
 
     pub(crate) fn is_forward(&self, i: usize) -> bool {
         let z = &self.config.zones[i];
-        !crate::zones::is_reverse(z) && !z.to_string().ends_with("arpa.")
+        !reverse::is_reverse(z) && !z.to_string().ends_with("arpa.")
     }
 
     /// The records of a transfer of `zone`. A client `serial` that is not

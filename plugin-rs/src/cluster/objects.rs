@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
 use serde::Deserialize;
 
-use crate::name::Name;
+use crate::dns::name::Name;
 
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 const MC_SERVICE_NAME_LABEL: &str = "multicluster.kubernetes.io/service-name";
@@ -96,7 +96,7 @@ pub struct Address {
     /// Name of the pod behind the endpoint, when short enough for a label.
     pub target_ref: Option<Box<str>>,
     /// Lower-case topology zone (kept only for `zonal`).
-    pub zone: Option<Box<str>>,
+    pub topology: Option<Box<str>>,
     /// The address with separators turned into dashes, as endpoint names
     /// use it (`10-0-0-1`, `fd00--1`).
     pub dashed: Box<str>,
@@ -138,7 +138,7 @@ impl Slice {
                 .addresses
                 .iter()
                 .zip(&other.addresses)
-                .all(|(a, b)| a.ip == b.ip && a.hostname == b.hostname && a.zone == b.zone)
+                .all(|(a, b)| a.ip == b.ip && a.hostname == b.hostname && a.topology == b.topology)
     }
 }
 
@@ -253,10 +253,10 @@ pub fn decode_service(json: &[u8]) -> Result<Service, Problem> {
     })
 }
 
-/// Decodes an EndpointSlice. `keep_zones` keeps topology zones (`zonal`);
+/// Decodes an EndpointSlice. `keep_topology` keeps topology zones (`zonal`);
 /// `multicluster` reads the multi-cluster labels instead of the service
 /// label.
-pub fn decode_slice(json: &[u8], keep_zones: bool, multicluster: bool) -> Result<Slice, Problem> {
+pub fn decode_slice(json: &[u8], keep_topology: bool, multicluster: bool) -> Result<Slice, Problem> {
     let es: discovery::EndpointSlice = decode("endpointslice", json)?;
     let meta = meta("endpointslice", &es.metadata, true)?;
     let labels = es.metadata.labels.unwrap_or_default();
@@ -276,7 +276,7 @@ pub fn decode_slice(json: &[u8], keep_zones: bool, multicluster: bool) -> Result
         }
         let target_ref =
             endpoint.target_ref.and_then(|r| r.name).filter(|n| n.len() <= MAX_TARGET_REF_LEN).map(Into::into);
-        let zone = endpoint.zone.filter(|_| keep_zones).map(|z| z.to_ascii_lowercase().into());
+        let topology = endpoint.zone.filter(|_| keep_topology).map(|z| z.to_ascii_lowercase().into());
         for text in endpoint.addresses {
             let ip: IpAddr = text
                 .parse()
@@ -285,7 +285,7 @@ pub fn decode_slice(json: &[u8], keep_zones: bool, multicluster: bool) -> Result
                 ip,
                 hostname: endpoint.hostname.clone().map(Into::into),
                 target_ref: target_ref.clone(),
-                zone: zone.clone(),
+                topology: topology.clone(),
                 dashed: dashed(&text).into(),
             });
         }
@@ -464,11 +464,11 @@ mod tests {
         assert_eq!(&*s.service, "web");
         assert_eq!(s.addresses.len(), 2);
         assert_eq!(s.addresses[0].endpoint_name(false), "web-0");
-        assert_eq!(s.addresses[0].zone.as_deref(), Some("zone-a"));
+        assert_eq!(s.addresses[0].topology.as_deref(), Some("zone-a"));
         assert_eq!(s.addresses[1].endpoint_name(false), "10-0-0-3");
         assert_eq!(s.addresses[1].endpoint_name(true), "web-1-pod");
         assert_eq!(s.ports[0].port, 8080);
-        assert_eq!(decode_slice(json, false, false).unwrap().addresses[0].zone, None);
+        assert_eq!(decode_slice(json, false, false).unwrap().addresses[0].topology, None);
 
         let no_label = br#"{"metadata":{"name":"x","namespace":"y"},"addressType":"IPv4","endpoints":[]}"#;
         assert!(decode_slice(no_label, false, false).is_err());

@@ -12,14 +12,14 @@
 
 use std::net::IpAddr;
 
-use crate::answers::{Served, Stanza, Upstream};
-use crate::config;
-use crate::contract::{
-    Answer, ApplyReport, Change, ConfigError, Event, HostInfo, MetadataEntry, Outcome, Plan, StanzaInput, UpstreamReply,
-};
-use crate::index::Seeded;
-use crate::name::Name;
-use crate::wire::{self, Query, Record, Response};
+mod core;
+
+pub use self::core::Kubernetai;
+
+use crate::contract::{Answer, HostInfo, MetadataEntry, Outcome, UpstreamReply};
+use crate::dns::message::{self as wire, Query, Record, Response};
+use crate::dns::name::Name;
+use crate::stanza::{Served, Stanza, Upstream};
 
 /// Records per message of a zone transfer handed to the host.
 const TRANSFER_BATCH: usize = 500;
@@ -34,7 +34,7 @@ pub struct Host {
 }
 
 impl Host {
-    fn from_info(info: &HostInfo) -> Host {
+    pub(crate) fn from_info(info: &HostInfo) -> Host {
         let local_ips = info
             .local_ips
             .iter()
@@ -169,77 +169,41 @@ impl<C: Cluster> Chain<C> {
     }
 }
 
-/// The whole core: the chain of real stanzas.
-#[derive(Debug)]
-pub struct Kubernetai {
-    chain: Chain<Stanza>,
-}
-
-impl Kubernetai {
-    /// Validates the stanzas and starts each with no objects, unsynced.
-    pub fn configure(inputs: &[StanzaInput], hash_seed: u64) -> Result<(Kubernetai, Vec<Plan>), ConfigError> {
-        let configs = config::parse(inputs)?;
-        let plans = configs.iter().map(config::StanzaConfig::plan).collect();
-        let seed = Seeded::new(hash_seed);
-        let stanzas = configs.into_iter().map(|c| Stanza::new(c, seed)).collect();
-        Ok((Kubernetai { chain: Chain::new(stanzas) }, plans))
+impl Cluster for Stanza {
+    fn serve(&self, query: &Query, up: &mut Upstream, host: &Host) -> Served {
+        self.answer(query, up, &host.local_ips)
     }
 
-    /// Sets what the host knows of its machine. Unparsable and loopback
-    /// addresses are ignored, as the kubernetes plugin ignores them.
-    pub fn set_host(&mut self, info: &HostInfo) {
-        self.chain.host = Host::from_info(info);
+    fn falls_through(&self, name: &Name) -> bool {
+        self.config.falls_through(name)
     }
 
-    pub fn set_synced(&mut self, stanza: u32, synced: bool) {
-        if let Some(s) = self.chain.stanzas.get_mut(stanza as usize) {
-            s.synced = synced;
-        }
+    fn synced(&self) -> bool {
+        self.synced
     }
 
-    /// Applies events to one stanza; undecodable objects are reported and
-    /// skipped, the rest applied.
-    pub fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport {
-        let mut report = ApplyReport::default();
-        let Some(s) = self.chain.stanzas.get_mut(stanza as usize) else {
-            report.skipped = events.len() as u32;
-            report.problems.push(format!("no stanza {stanza}"));
-            return report;
-        };
-        for event in events {
-            // Kinds the options do not call for (endpoints with
-            // `noendpoints`, say) are ignored, whoever sends them.
-            if !s.config.watches(event.kind) {
-                report.applied += 1;
-                continue;
-            }
-            match s.index.apply(now, event) {
-                Ok(()) => report.applied += 1,
-                Err(problem) => {
-                    report.skipped += 1;
-                    let verb = if event.change == Change::Delete { "delete" } else { "upsert" };
-                    report.problems.push(format!("{verb} skipped: {}", problem.0));
-                }
-            }
-        }
-        report.serials = s.serials();
-        report
+    fn negative(&self, zone: &Name, rcode: u8) -> Response {
+        Stanza::negative(self, zone, rcode)
     }
 
-    pub fn transfer(&self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
-        self.chain.transfer(zone, serial)
+    fn transfers(&self, zone: &Name) -> bool {
+        Stanza::transfers(self, zone)
     }
 
-    pub fn autopath(&self, qname: &str, client: &str) -> Option<Vec<String>> {
-        self.chain.autopath(qname, client)
+    fn transfer(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record> {
+        Stanza::transfer(self, zone, serial, &host.local_ips)
     }
 
-    pub fn metadata(&self, qname: &str, client: &str) -> Vec<MetadataEntry> {
-        self.chain.metadata(qname, client)
+    fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>> {
+        self.search_path(qname, client)
     }
 
-    pub fn lookup(&self, message: &[u8], replies: &[UpstreamReply]) -> Outcome {
-        self.chain.lookup(message, replies)
+    fn client_metadata(&self, client: &IpAddr) -> Option<Vec<MetadataEntry>> {
+        self.client_entries(client)
+    }
+
+    fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>> {
+        self.name_entries(qname)
     }
 }
 
@@ -248,8 +212,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::answers::Served;
-    use crate::wire::{Owner, RData, TYPE_A};
+    use crate::dns::message::{Owner, RData, TYPE_A};
 
     /// What a mock stanza does with a name in its zone.
     #[derive(Clone, Copy)]
@@ -521,7 +484,7 @@ mod tests {
 
     #[test]
     fn large_transfers_are_split_in_order() {
-        use crate::wire::{TYPE_SOA, parse_reply};
+        use crate::dns::message::{TYPE_SOA, parse_reply};
 
         const SERIAL: u32 = 7;
         for size in [1, TRANSFER_BATCH - 2, TRANSFER_BATCH - 1, 2 * TRANSFER_BATCH + 201] {

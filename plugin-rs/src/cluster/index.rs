@@ -15,8 +15,8 @@ use std::net::IpAddr;
 
 use siphasher::sip::SipHasher13;
 
+use super::objects::{self, Addressing, Pod, Problem, Service, ServiceImport, Slice};
 use crate::contract::{Change, Event, Kind};
-use crate::objects::{self, Addressing, Pod, Problem, Service, ServiceImport, Slice};
 
 /// SipHash-1-3 with keys derived from the host's seed.
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +114,7 @@ pub struct Index {
     slices_by_ip: Map<IpAddr, Vec<Key>>,
     pods_by_ip: Map<IpAddr, Vec<Key>>,
     /// Keep endpoint topology zones (`zonal`).
-    keep_zones: bool,
+    keep_topology: bool,
     /// Unix time of the last change DNS can see, outside multicluster zones.
     pub serial: u32,
     /// The same for multicluster zones.
@@ -122,14 +122,14 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn new(seed: Seeded, keep_zones: bool) -> Index {
+    pub fn new(seed: Seeded, keep_topology: bool) -> Index {
         Index {
             seed,
             namespaces: Map::with_hasher(seed),
             services_by_ip: Map::with_hasher(seed),
             slices_by_ip: Map::with_hasher(seed),
             pods_by_ip: Map::with_hasher(seed),
-            keep_zones,
+            keep_topology,
             serial: 0,
             mc_serial: 0,
         }
@@ -173,7 +173,7 @@ impl Index {
             (Kind::Service, Change::Upsert) => (self.upsert_service(objects::decode_service(json)?), false),
             (Kind::Service, Change::Delete) => (self.delete_service(&objects::decode_meta(json)?), false),
             (Kind::EndpointSlice, Change::Upsert) => {
-                (self.upsert_slice(objects::decode_slice(json, self.keep_zones, false)?, false), false)
+                (self.upsert_slice(objects::decode_slice(json, self.keep_topology, false)?, false), false)
             }
             (Kind::EndpointSlice, Change::Delete) => (self.delete_slice(&objects::decode_meta(json)?, false), false),
             (Kind::Pod, Change::Upsert) => match objects::decode_pod(json)? {
@@ -184,7 +184,7 @@ impl Index {
             (Kind::ServiceImport, Change::Upsert) => (self.upsert_import(objects::decode_service_import(json)?), true),
             (Kind::ServiceImport, Change::Delete) => (self.delete_import(&objects::decode_meta(json)?), true),
             (Kind::MulticlusterEndpointSlice, Change::Upsert) => {
-                (self.upsert_slice(objects::decode_slice(json, self.keep_zones, true)?, true), true)
+                (self.upsert_slice(objects::decode_slice(json, self.keep_topology, true)?, true), true)
             }
             (Kind::MulticlusterEndpointSlice, Change::Delete) => {
                 (self.delete_slice(&objects::decode_meta(json)?, true), true)

@@ -8,8 +8,10 @@
 use std::collections::BTreeSet;
 
 use crate::contract::{ConfigError, Kind, Plan, Property, StanzaInput};
-use crate::name::Name;
-use crate::zones;
+use crate::dns::name::Name;
+use crate::dns::reverse;
+
+pub mod zones;
 
 /// Answer TTL when `ttl` is not given, as the kubernetes plugin's.
 pub const DEFAULT_TTL: u32 = 5;
@@ -132,7 +134,7 @@ fn parse_stanza(index: u32, input: &StanzaInput) -> Result<StanzaConfig, ConfigE
     }
     let primary = zones
         .iter()
-        .position(|z| !zones::is_reverse(z) && !is_arpa_zone(z))
+        .position(|z| !reverse::is_reverse(z) && !is_arpa_zone(z))
         .ok_or_else(|| stanza_error("non-reverse zone name must be used".into()))?;
     let mut config = StanzaConfig {
         zones,

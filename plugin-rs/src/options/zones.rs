@@ -6,9 +6,9 @@
 //! that way. The same rules apply here so a Corefile means the same thing
 //! to kubernetai.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use crate::name::Name;
+use crate::dns::name::Name;
 
 const TRANSPORTS: [&str; 7] = ["tls://", "dns://", "quic://", "grpc://", "https3://", "https://", "unix://"];
 
@@ -37,16 +37,6 @@ pub fn normalize(text: &str) -> Result<Vec<Name>, String> {
     }
     let name = Name::parse(s).map_err(|e| format!("zone {text:?} is not a valid domain name: {e}"))?;
     Ok(vec![name.to_lowercase()])
-}
-
-/// Whether the name lies under in-addr.arpa or ip6.arpa (strictly below:
-/// the arpa zones themselves are not reverse names).
-pub fn is_reverse(name: &Name) -> bool {
-    let labels: Vec<&[u8]> = name.labels().collect();
-    labels.len() >= 3
-        && labels[labels.len() - 1].eq_ignore_ascii_case(b"arpa")
-        && (labels[labels.len() - 2].eq_ignore_ascii_case(b"in-addr")
-            || labels[labels.len() - 2].eq_ignore_ascii_case(b"ip6"))
 }
 
 /// Go's strconv.Atoi (ports, and the kubernetes plugin's `ttl`): an
@@ -131,21 +121,6 @@ fn reverse_name(digits: &[u8], v4: bool) -> Name {
     Name::parse(&text).unwrap_or_else(|_| Name::root())
 }
 
-/// The address a reverse name stands for, when it names a whole address.
-pub fn address_from_reverse(name: &Name) -> Option<IpAddr> {
-    let text = name.to_string().to_ascii_lowercase();
-    if let Some(rest) = text.strip_suffix(".in-addr.arpa.") {
-        let mut parts: Vec<&str> = rest.split('.').collect();
-        parts.reverse();
-        return parts.join(".").parse::<Ipv4Addr>().ok().map(IpAddr::V4);
-    }
-    let rest = text.strip_suffix(".ip6.arpa.")?;
-    let mut nibbles: Vec<&str> = rest.split('.').collect();
-    nibbles.reverse();
-    let groups: Vec<String> = nibbles.chunks(4).filter(|c| c.len() == 4).map(|c| c.concat()).collect();
-    groups.join(":").parse::<Ipv6Addr>().ok().map(IpAddr::V6)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,18 +162,5 @@ mod tests {
         for input in ["cluster.local:", "a..b", "", "::/0"] {
             assert!(normalize(input).is_err(), "{input}");
         }
-    }
-
-    #[test]
-    fn reverse_names() {
-        let v4 = Name::parse("1.0.0.10.in-addr.arpa.").unwrap();
-        assert_eq!(address_from_reverse(&v4), Some("10.0.0.1".parse().unwrap()));
-        let partial = Name::parse("0.10.in-addr.arpa.").unwrap();
-        assert_eq!(address_from_reverse(&partial), None);
-        let v6 = Name::parse("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.").unwrap();
-        assert_eq!(address_from_reverse(&v6), Some("fd00::1".parse().unwrap()));
-        assert!(is_reverse(&v4));
-        assert!(!is_reverse(&Name::parse("in-addr.arpa.").unwrap()));
-        assert!(!is_reverse(&Name::parse("cluster.local.").unwrap()));
     }
 }

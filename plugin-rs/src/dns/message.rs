@@ -9,7 +9,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::name::{MAX_NAME_LEN, Name};
+use super::name::{MAX_NAME_LEN, Name};
 
 pub const TYPE_A: u16 = 1;
 pub const TYPE_NS: u16 = 2;

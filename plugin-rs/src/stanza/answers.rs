@@ -13,15 +13,14 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use crate::chain::{Cluster, Host};
-use crate::config::{PodMode, StanzaConfig};
-use crate::contract::{MetadataEntry, UpstreamQuery, UpstreamReply, ZoneSerial};
-use crate::index::{Index, Namespace, Seeded};
-use crate::name::Name;
-use crate::names::{self, Request, Tree};
-use crate::objects::{Addressing, Port, Service, Slice};
-use crate::wire::{self, Owner, Query, RData, Record, Reply, Response};
-use crate::zones;
+use super::grammar::{self, Request, Tree};
+use super::{Lookup, NoSuchName, Served, Stanza, Upstream};
+use crate::cluster::index::{Namespace, Seeded};
+use crate::cluster::objects::{Addressing, Port, Service, Slice};
+use crate::dns::message::{self as wire, Owner, Query, RData, Record, Response};
+use crate::dns::name::Name;
+use crate::dns::reverse;
+use crate::options::PodMode;
 
 /// Longest CNAME chain followed, as the plugin's.
 const MAX_CNAME_CHAIN: usize = 10;
@@ -29,68 +28,6 @@ const MAX_CNAME_CHAIN: usize = 10;
 const DNS_VERSION_TTL: u32 = 28800;
 /// The Kubernetes DNS schema version this serves.
 const DNS_SCHEMA_VERSION: &str = "1.1.0";
-/// SOA records never claim a TTL above this.
-const MAX_SOA_TTL: u32 = 300;
-
-/// One cluster: its options, its objects, whether its source has synced.
-#[derive(Debug)]
-pub struct Stanza {
-    pub config: StanzaConfig,
-    pub index: Index,
-    pub synced: bool,
-    seed: Seeded,
-}
-
-/// What one stanza makes of a query.
-#[derive(Debug)]
-pub enum Served {
-    /// The name is outside the stanza's zones.
-    NotInZone,
-    Respond(Response),
-    /// The name does not exist here. Carries the matched zone as the client
-    /// wrote it, for the SOA of a negative answer.
-    NameError(Name),
-    /// Write nothing; CoreDNS answers with this code.
-    Rcode(u8),
-    /// The answer needs these names resolved by the host first.
-    Upstream(Vec<UpstreamQuery>),
-}
-
-/// The name does not exist (the plugin's errNoItems, errNsNotExposed and
-/// errInvalidRequest, which it treats alike).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NoSuchName;
-
-type Lookup<T> = Result<T, NoSuchName>;
-
-/// Replies the host fetched for CNAME targets outside the stanza, and the
-/// ones still needed.
-pub struct Upstream<'a> {
-    replies: &'a [UpstreamReply],
-    pub needed: Vec<UpstreamQuery>,
-    /// Set during lookups whose records are thrown away, so that they do
-    /// not send the host resolving names for nothing.
-    quiet: bool,
-}
-
-impl<'a> Upstream<'a> {
-    pub fn new(replies: &'a [UpstreamReply]) -> Upstream<'a> {
-        Upstream { replies, needed: Vec::new(), quiet: false }
-    }
-
-    fn reply(&mut self, target: &Name, qtype: u16) -> Option<Reply> {
-        let name = target.to_string();
-        if let Some(r) = self.replies.iter().find(|r| r.qtype == qtype && r.name.eq_ignore_ascii_case(&name)) {
-            // An empty message is a failed lookup: the CNAME is dropped, as
-            // the plugin drops it when its upstream lookup fails.
-            return if r.message.is_empty() { None } else { wire::parse_reply(&r.message).ok() };
-        }
-        if !self.quiet && !self.needed.iter().any(|q| q.qtype == qtype && q.name.eq_ignore_ascii_case(&name)) {
-            self.needed.push(UpstreamQuery { name, qtype });
-        }
-        None
-    }
-}
 
 /// The name being looked up: the question, or a CNAME target followed in
 /// the zone.
@@ -159,31 +96,6 @@ struct Found<'a> {
 }
 
 impl Stanza {
-    pub fn new(config: StanzaConfig, seed: Seeded) -> Stanza {
-        let index = Index::new(seed, config.zonal);
-        Stanza { config, index, synced: false, seed }
-    }
-
-    /// The longest of the stanza's zones holding `qname`, as the client
-    /// wrote it.
-    fn zone_of(&self, qname: &Name) -> Option<Name> {
-        let start = self.config.zones.iter().filter_map(|z| qname.suffix_start(z)).min()?;
-        Some(qname.suffix_from(start))
-    }
-
-    /// The serials of the zones the stanza transfers.
-    pub fn serials(&self) -> Vec<ZoneSerial> {
-        (0..self.config.zones.len())
-            .filter(|&i| self.is_forward(i))
-            .map(|i| {
-                let zone = &self.config.zones[i];
-                let serial =
-                    if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
-                ZoneSerial { zone: zone.to_string(), serial }
-            })
-            .collect()
-    }
-
     /// Answers `query` if it is in this stanza's zones.
     pub fn answer(&self, query: &Query, up: &mut Upstream, local_ips: &[IpAddr]) -> Served {
         let Some(zone) = self.zone_of(&query.qname) else { return Served::NotInZone };
@@ -245,32 +157,6 @@ impl Stanza {
                 additional: extra,
             }),
         }
-    }
-
-    /// A response with no answer and the zone's SOA, for NODATA, NXDOMAIN
-    /// and SERVFAIL alike.
-    pub fn negative(&self, zone: &Name, rcode: u8) -> Response {
-        Response { rcode, authoritative: true, authority: vec![self.soa(zone)], ..Response::default() }
-    }
-
-    /// The zone's SOA record. Names keep the zone's case as asked.
-    pub fn soa(&self, zone: &Name) -> Record {
-        let ttl = self.config.ttl;
-        let serial = if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
-        let under = |labels: &[&str]| Name::with_prefix(labels, zone).unwrap_or_else(|_| zone.clone());
-        Record::new(
-            Owner::Name(zone.clone()),
-            ttl.min(MAX_SOA_TTL),
-            RData::Soa {
-                mname: under(&["ns", "dns"]),
-                rname: under(&["hostmaster"]),
-                serial,
-                refresh: 7200,
-                retry: 1800,
-                expire: 86400,
-                minimum: ttl,
-            },
-        )
     }
 
     /// A and AAAA records, following CNAMEs of ExternalName services: in the
@@ -386,11 +272,11 @@ impl Stanza {
     fn records<'a>(&'a self, state: &'a State) -> Lookup<Vec<Found<'a>>> {
         let multicluster = self.config.is_multicluster_zone(state.zone);
         let base = state.base();
-        let r = names::parse(&base, multicluster, self.config.zonal).map_err(|_| NoSuchName)?;
+        let r = grammar::parse(&base, multicluster, self.config.zonal).map_err(|_| NoSuchName)?;
         if r.tree == Tree::None {
             return Ok(Vec::new());
         }
-        if zones::is_reverse(&state.name) {
+        if reverse::is_reverse(&state.name) {
             return Err(NoSuchName);
         }
         let namespace = self.exposed_namespace(r.namespace).ok_or(NoSuchName)?;
@@ -425,7 +311,7 @@ impl Stanza {
             return Err(NoSuchName);
         }
         // Zonal names are for headless services only.
-        if !r.zone.is_empty() && !svc.is_headless() {
+        if !r.topology.is_empty() && !svc.is_headless() {
             return Err(NoSuchName);
         }
         let mut found = Vec::new();
@@ -452,13 +338,13 @@ impl Stanza {
             }
             // Headless services, and endpoint names under any service.
             _ => {
-                let mut added = self.add_endpoints(&mut found, r, ns, svc, &r.zone);
-                if added == 0 && r.zone_prefer {
+                let mut added = self.add_endpoints(&mut found, r, ns, svc, &r.topology);
+                if added == 0 && r.topology_prefer {
                     added = self.add_endpoints(&mut found, r, ns, svc, b"");
                 }
                 // A zonal name of a headless service exists even when no
                 // endpoint is in that zone: NODATA, not NXDOMAIN.
-                if added == 0 && r.zone.is_empty() {
+                if added == 0 && r.topology.is_empty() {
                     return Err(NoSuchName);
                 }
             }
@@ -479,7 +365,7 @@ impl Stanza {
         let before = found.len();
         for slice in ns.slices_for(&svc.meta.name) {
             for addr in &slice.addresses {
-                if !topology.is_empty() && addr.zone.as_deref().map(str::as_bytes) != Some(topology) {
+                if !topology.is_empty() && addr.topology.as_deref().map(str::as_bytes) != Some(topology) {
                     continue;
                 }
                 let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
@@ -618,7 +504,7 @@ impl Stanza {
     /// name; the plugin names whichever its index returns first, which is
     /// not stable.
     fn ptr(&self, state: &State) -> Lookup<Vec<Record>> {
-        let Some(ip) = zones::address_from_reverse(&state.name) else {
+        let Some(ip) = reverse::address_from_reverse(&state.name) else {
             return self.records(state).map(|_| Vec::new());
         };
         let targets = self.names_for_ip(&ip);
@@ -731,44 +617,6 @@ impl Stanza {
             out.extend(local_ips.iter().map(|ip| (name.clone(), *ip)));
         }
         out
-    }
-}
-
-impl Cluster for Stanza {
-    fn serve(&self, query: &Query, up: &mut Upstream, host: &Host) -> Served {
-        self.answer(query, up, &host.local_ips)
-    }
-
-    fn falls_through(&self, name: &Name) -> bool {
-        self.config.falls_through(name)
-    }
-
-    fn synced(&self) -> bool {
-        self.synced
-    }
-
-    fn negative(&self, zone: &Name, rcode: u8) -> Response {
-        Stanza::negative(self, zone, rcode)
-    }
-
-    fn transfers(&self, zone: &Name) -> bool {
-        Stanza::transfers(self, zone)
-    }
-
-    fn transfer(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record> {
-        Stanza::transfer(self, zone, serial, &host.local_ips)
-    }
-
-    fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>> {
-        self.search_path(qname, client)
-    }
-
-    fn client_metadata(&self, client: &IpAddr) -> Option<Vec<MetadataEntry>> {
-        self.client_entries(client)
-    }
-
-    fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>> {
-        self.name_entries(qname)
     }
 }
 

@@ -1,0 +1,140 @@
+//! One stanza: a cluster's options, its objects, and everything it
+//! answers — queries (`answers`), zone transfers (`transfer`), autopath
+//! search paths (`autopath`) and metadata (`metadata`) — over the grammar
+//! of names in its zones (`grammar`).
+
+mod answers;
+mod autopath;
+mod grammar;
+mod metadata;
+mod transfer;
+
+use crate::cluster::index::{Index, Seeded};
+use crate::contract::{UpstreamQuery, UpstreamReply, ZoneSerial};
+use crate::dns::message::{self, Owner, RData, Record, Reply, Response};
+use crate::dns::name::Name;
+use crate::options::StanzaConfig;
+
+pub use answers::srv_weight;
+pub use transfer::serial_not_older;
+
+/// SOA records never claim a TTL above this.
+const MAX_SOA_TTL: u32 = 300;
+
+/// One cluster: its options, its objects, whether its source has synced.
+#[derive(Debug)]
+pub struct Stanza {
+    pub config: StanzaConfig,
+    pub index: Index,
+    pub synced: bool,
+    seed: Seeded,
+}
+
+/// What one stanza makes of a query.
+#[derive(Debug)]
+pub enum Served {
+    /// The name is outside the stanza's zones.
+    NotInZone,
+    Respond(Response),
+    /// The name does not exist here. Carries the matched zone as the client
+    /// wrote it, for the SOA of a negative answer.
+    NameError(Name),
+    /// Write nothing; CoreDNS answers with this code.
+    Rcode(u8),
+    /// The answer needs these names resolved by the host first.
+    Upstream(Vec<UpstreamQuery>),
+}
+
+/// The name does not exist (the plugin's errNoItems, errNsNotExposed and
+/// errInvalidRequest, which it treats alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoSuchName;
+
+type Lookup<T> = Result<T, NoSuchName>;
+
+/// Replies the host fetched for CNAME targets outside the stanza, and the
+/// ones still needed.
+pub struct Upstream<'a> {
+    replies: &'a [UpstreamReply],
+    pub needed: Vec<UpstreamQuery>,
+    /// Set during lookups whose records are thrown away, so that they do
+    /// not send the host resolving names for nothing.
+    quiet: bool,
+}
+
+impl<'a> Upstream<'a> {
+    pub fn new(replies: &'a [UpstreamReply]) -> Upstream<'a> {
+        Upstream { replies, needed: Vec::new(), quiet: false }
+    }
+
+    fn reply(&mut self, target: &Name, qtype: u16) -> Option<Reply> {
+        let name = target.to_string();
+        if let Some(r) = self.replies.iter().find(|r| r.qtype == qtype && r.name.eq_ignore_ascii_case(&name)) {
+            // An empty message is a failed lookup: the CNAME is dropped, as
+            // the plugin drops it when its upstream lookup fails.
+            return if r.message.is_empty() { None } else { message::parse_reply(&r.message).ok() };
+        }
+        if !self.quiet && !self.needed.iter().any(|q| q.qtype == qtype && q.name.eq_ignore_ascii_case(&name)) {
+            self.needed.push(UpstreamQuery { name, qtype });
+        }
+        None
+    }
+}
+
+impl Stanza {
+    pub fn new(config: StanzaConfig, seed: Seeded) -> Stanza {
+        let index = Index::new(seed, config.zonal);
+        Stanza { config, index, synced: false, seed }
+    }
+
+    /// The longest of the stanza's zones holding `qname`, as the client
+    /// wrote it.
+    fn zone_of(&self, qname: &Name) -> Option<Name> {
+        let start = self.config.zones.iter().filter_map(|z| qname.suffix_start(z)).min()?;
+        Some(qname.suffix_from(start))
+    }
+
+    /// The longest of the configured zones holding `name`.
+    pub fn config_zone_of(&self, name: &Name) -> Option<&Name> {
+        self.config.zones.iter().filter(|z| name.is_subdomain_of(z)).max_by_key(|z| z.wire().len())
+    }
+
+    /// The serials of the zones the stanza transfers.
+    pub fn serials(&self) -> Vec<ZoneSerial> {
+        (0..self.config.zones.len())
+            .filter(|&i| self.is_forward(i))
+            .map(|i| {
+                let zone = &self.config.zones[i];
+                let serial =
+                    if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
+                ZoneSerial { zone: zone.to_string(), serial }
+            })
+            .collect()
+    }
+
+    /// A response with no answer and the zone's SOA, for NODATA, NXDOMAIN
+    /// and SERVFAIL alike.
+    pub fn negative(&self, zone: &Name, rcode: u8) -> Response {
+        Response { rcode, authoritative: true, authority: vec![self.soa(zone)], ..Response::default() }
+    }
+
+    /// The zone's SOA record. Names keep the zone's case as asked.
+    pub fn soa(&self, zone: &Name) -> Record {
+        let ttl = self.config.ttl;
+        let serial = if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
+        let under = |labels: &[&str]| Name::with_prefix(labels, zone).unwrap_or_else(|_| zone.clone());
+        Record::new(
+            Owner::Name(zone.clone()),
+            ttl.min(MAX_SOA_TTL),
+            RData::Soa {
+                mname: under(&["ns", "dns"]),
+                rname: under(&["hostmaster"]),
+                serial,
+                refresh: 7200,
+                retry: 1800,
+                expire: 86400,
+                minimum: ttl,
+            },
+        )
+    }
+}
