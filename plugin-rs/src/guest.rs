@@ -152,16 +152,15 @@ fn kind_out(k: c::Kind) -> w::Kind {
 #[cfg(feature = "swap-probe")]
 mod probe {
     use super::w;
-    use crate::dns::message::{self as wire, Owner, RData, Record, Response};
-    use crate::dns::name::Name;
+    use crate::dns::{Name, Owner, RData, Record, RecordType, Response, message};
 
     pub const NAME: &str = "build.kubernetai.";
     pub const TEXT: &[u8] = b"swap-probe";
 
     pub fn answer(query: &[u8]) -> Option<w::Outcome> {
-        let q = wire::parse_query(query).ok()?;
+        let q = message::parse_query(query).ok()?;
         let probe = Name::parse(NAME).ok()?;
-        if q.qtype != wire::TYPE_TXT || !q.qname.eq_ignore_case(&probe) {
+        if q.qtype != RecordType::Txt || !q.qname.eq_ignore_case(&probe) {
             return None;
         }
         let response = Response {

@@ -30,5 +30,5 @@ mod guest;
 
 pub use chain::{Chain, Cluster, Host, Kubernetai};
 pub use contract::*;
-pub use dns::message::{Query, Record, Response};
+pub use dns::{Query, Record, Response};
 pub use stanza::{Served, Upstream};

@@ -17,8 +17,7 @@ mod core;
 pub use self::core::Kubernetai;
 
 use crate::contract::{Answer, HostInfo, MetadataEntry, Outcome, UpstreamReply};
-use crate::dns::message::{self as wire, Query, Record, Response};
-use crate::dns::name::Name;
+use crate::dns::{Name, Query, Rcode, Record, Response, message};
 use crate::stanza::{Served, Stanza, Upstream};
 
 /// Records per message of a zone transfer handed to the host.
@@ -58,7 +57,7 @@ pub trait Cluster {
     fn synced(&self) -> bool;
     /// A negative answer from the stanza for `zone` (as the client wrote
     /// it), with the zone's SOA.
-    fn negative(&self, zone: &Name, rcode: u8) -> Response;
+    fn negative(&self, zone: &Name, rcode: Rcode) -> Response;
     /// Whether the stanza answers transfers of `zone`.
     fn transfers(&self, zone: &Name) -> bool;
     /// The records of a transfer of `zone`.
@@ -86,13 +85,13 @@ impl<C: Cluster> Chain<C> {
 
     /// Answers one query through the chain.
     pub fn lookup(&self, message: &[u8], replies: &[UpstreamReply]) -> Outcome {
-        let query = match wire::parse_query(message) {
+        let query = match message::parse_query(message) {
             Ok(q) => q,
             Err((Some(header), _)) => {
-                let message = wire::encode_error(&header, wire::RCODE_FORMERR);
+                let message = message::encode_error(&header, Rcode::FormErr);
                 return Outcome::Answer(Answer { message, stanza: 0, fell_through: 0 });
             }
-            Err((None, _)) => return Outcome::Rcode(wire::RCODE_FORMERR),
+            Err((None, _)) => return Outcome::Rcode(Rcode::FormErr.into()),
         };
         let mut up = Upstream::new(replies);
         let mut passed = 0u64;
@@ -112,17 +111,17 @@ impl<C: Cluster> Chain<C> {
                         passed |= 1 << i;
                         continue;
                     }
-                    let rcode = if unsynced.is_some() { wire::RCODE_SERVFAIL } else { wire::RCODE_NXDOMAIN };
+                    let rcode = if unsynced.is_some() { Rcode::ServFail } else { Rcode::NxDomain };
                     return answer(stanza.negative(&zone, rcode));
                 }
                 Served::Respond(response) => return answer(response),
-                Served::Rcode(rcode) => return Outcome::Rcode(rcode),
+                Served::Rcode(rcode) => return Outcome::Rcode(rcode.into()),
                 Served::Upstream(needed) => return Outcome::Upstream(needed),
             }
         }
         match unsynced {
             Some((i, zone)) => Outcome::Answer(Answer {
-                message: self.stanzas[i].negative(&zone, wire::RCODE_SERVFAIL).encode(&query),
+                message: self.stanzas[i].negative(&zone, Rcode::ServFail).encode(&query),
                 stanza: i as u32,
                 fell_through: passed,
             }),
@@ -182,7 +181,7 @@ impl Cluster for Stanza {
         self.synced
     }
 
-    fn negative(&self, zone: &Name, rcode: u8) -> Response {
+    fn negative(&self, zone: &Name, rcode: Rcode) -> Response {
         Stanza::negative(self, zone, rcode)
     }
 
@@ -212,7 +211,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::dns::message::{Owner, RData, TYPE_A};
+    use crate::dns::{Owner, RData, RecordType};
 
     /// What a mock stanza does with a name in its zone.
     #[derive(Clone, Copy)]
@@ -289,10 +288,10 @@ mod tests {
                     answer: vec![Record::new(Owner::Question, 5, RData::A(ip))],
                     ..Response::default()
                 }),
-                Does::NoData => Served::Respond(self.negative(&zone, wire::RCODE_NOERROR)),
+                Does::NoData => Served::Respond(self.negative(&zone, Rcode::NoError)),
                 Does::Miss => Served::NameError(zone),
-                Does::Refuse => Served::Rcode(wire::RCODE_REFUSED),
-                Does::Fail => Served::Rcode(wire::RCODE_SERVFAIL),
+                Does::Refuse => Served::Rcode(Rcode::Refused),
+                Does::Fail => Served::Rcode(Rcode::ServFail),
             }
         }
         fn falls_through(&self, name: &Name) -> bool {
@@ -301,7 +300,7 @@ mod tests {
         fn synced(&self) -> bool {
             self.synced
         }
-        fn negative(&self, _: &Name, rcode: u8) -> Response {
+        fn negative(&self, _: &Name, rcode: Rcode) -> Response {
             Response { rcode, authoritative: true, ..Response::default() }
         }
         fn transfers(&self, zone: &Name) -> bool {
@@ -347,7 +346,7 @@ mod tests {
             recursion_desired: false,
             checking_disabled: false,
             qname: Name::parse(name).unwrap(),
-            qtype: TYPE_A,
+            qtype: RecordType::A,
             qclass: 1,
         };
         // Any response encoding carries the question; strip it to a query.
@@ -484,13 +483,13 @@ mod tests {
 
     #[test]
     fn large_transfers_are_split_in_order() {
-        use crate::dns::message::{TYPE_SOA, parse_reply};
+        use crate::dns::message::parse_reply;
 
         const SERIAL: u32 = 7;
         for size in [1, TRANSFER_BATCH - 2, TRANSFER_BATCH - 1, 2 * TRANSFER_BATCH + 201] {
             let total = size + 2;
             let chain = Chain::new(vec![mock("a.local", HIT).transfer_size(size)]);
-            let replies: Vec<wire::Reply> =
+            let replies: Vec<crate::dns::Reply> =
                 chain.transfer("a.local.", SERIAL).unwrap().iter().map(|m| parse_reply(m).unwrap()).collect();
             let mut want_sizes = vec![TRANSFER_BATCH; total / TRANSFER_BATCH];
             if total % TRANSFER_BATCH != 0 {
@@ -498,9 +497,9 @@ mod tests {
             }
             let sizes: Vec<usize> = replies.iter().map(|r| r.answers.len()).collect();
             assert_eq!(sizes, want_sizes, "{size} records");
-            let records: Vec<&wire::RawRecord> = replies.iter().flat_map(|r| &r.answers).collect();
+            let records: Vec<&crate::dns::RawRecord> = replies.iter().flat_map(|r| &r.answers).collect();
             let (first, last) = (records[0], records[total - 1]);
-            assert_eq!((first.rtype, last.rtype), (TYPE_SOA, TYPE_SOA), "{size} records");
+            assert_eq!((first.rtype, last.rtype), (RecordType::Soa, RecordType::Soa), "{size} records");
             assert_eq!(first, last, "{size} records");
             // The serial sits 20 octets from the end of SOA data.
             let serial = &first.rdata[first.rdata.len() - 20..first.rdata.len() - 16];
@@ -509,7 +508,7 @@ mod tests {
             let middle: Vec<u32> = records[1..total - 1]
                 .iter()
                 .map(|r| {
-                    assert_eq!(r.rtype, TYPE_A, "{size} records");
+                    assert_eq!(r.rtype, RecordType::A, "{size} records");
                     u32::from_be_bytes(r.rdata[..4].try_into().unwrap())
                 })
                 .collect();

@@ -17,9 +17,7 @@ use super::grammar::{self, Request, Tree};
 use super::{Lookup, NoSuchName, Served, Stanza, Upstream};
 use crate::cluster::index::{Namespace, Seeded};
 use crate::cluster::objects::{Addressing, Port, Service, Slice};
-use crate::dns::message::{self as wire, Owner, Query, RData, Record, Response};
-use crate::dns::name::Name;
-use crate::dns::reverse;
+use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response, reverse};
 use crate::options::PodMode;
 
 /// Longest CNAME chain followed, as the plugin's.
@@ -37,7 +35,7 @@ struct State<'z> {
     name: Name,
     /// The matched zone, in the case the client wrote it.
     zone: &'z Name,
-    qtype: u16,
+    qtype: RecordType,
 }
 
 impl State<'_> {
@@ -104,40 +102,40 @@ impl Stanza {
         let mut extra = Vec::new();
         let mut truncated = false;
         let result = match query.qtype {
-            wire::TYPE_A | wire::TYPE_AAAA => {
+            RecordType::A | RecordType::Aaaa => {
                 self.addresses(&state, up, local_ips, &mut Vec::new()).map(|(records, tc)| {
                     answer = records;
                     truncated = tc;
                 })
             }
-            wire::TYPE_TXT => self.txt(&state).map(|records| answer = records),
-            wire::TYPE_CNAME => self.cname(&state, local_ips).map(|records| answer = records),
-            wire::TYPE_PTR => self.ptr(&state).map(|records| answer = records),
+            RecordType::Txt => self.txt(&state).map(|records| answer = records),
+            RecordType::Cname => self.cname(&state, local_ips).map(|records| answer = records),
+            RecordType::Ptr => self.ptr(&state).map(|records| answer = records),
             // Kubernetes names have no mail exchangers: NODATA where the name
             // exists.
-            wire::TYPE_MX => self.services(&state, local_ips).map(|_| ()),
-            wire::TYPE_SRV => self.srv(&state, local_ips).map(|(records, additional)| {
+            RecordType::Mx => self.services(&state, local_ips).map(|_| ()),
+            RecordType::Srv => self.srv(&state, local_ips).map(|(records, additional)| {
                 answer = records;
                 extra = additional;
             }),
-            wire::TYPE_SOA => {
+            RecordType::Soa => {
                 if state.name.wire().len() == zone.wire().len() {
                     answer.push(self.soa(&zone));
                 }
                 Ok(())
             }
-            wire::TYPE_AXFR | wire::TYPE_IXFR => return Served::Rcode(wire::RCODE_REFUSED),
+            RecordType::Axfr | RecordType::Ixfr => return Served::Rcode(Rcode::Refused),
             // The plugin compares the lower-cased name with the zone as the
             // client wrote it, so `NS CLUSTER.LOCAL.` missed its NS records;
             // here any case finds them.
-            wire::TYPE_NS if state.is_apex() => self.ns(&state, local_ips).map(|(records, additional)| {
+            RecordType::Ns if state.is_apex() => self.ns(&state, local_ips).map(|(records, additional)| {
                 answer = records;
                 extra = additional;
             }),
             // Any other type: the name exists (NODATA) or not (NXDOMAIN), as
             // an A lookup finds it.
             _ => {
-                let fake = State { qtype: wire::TYPE_A, ..state };
+                let fake = State { qtype: RecordType::A, ..state };
                 let quiet = std::mem::replace(&mut up.quiet, true);
                 let result = self.addresses(&fake, up, local_ips, &mut Vec::new()).map(|_| ());
                 up.quiet = quiet;
@@ -147,9 +145,9 @@ impl Stanza {
         match result {
             Err(NoSuchName) => Served::NameError(zone),
             Ok(()) if !up.needed.is_empty() => Served::Upstream(std::mem::take(&mut up.needed)),
-            Ok(()) if answer.is_empty() => Served::Respond(self.negative(&zone, wire::RCODE_NOERROR)),
+            Ok(()) if answer.is_empty() => Served::Respond(self.negative(&zone, Rcode::NoError)),
             Ok(()) => Served::Respond(Response {
-                rcode: wire::RCODE_NOERROR,
+                rcode: Rcode::NoError,
                 authoritative: true,
                 truncated,
                 answer,
@@ -169,7 +167,7 @@ impl Stanza {
         chain: &mut Vec<Name>,
     ) -> Lookup<(Vec<Record>, bool)> {
         let found = self.services(state, local_ips)?;
-        let want_v4 = state.qtype == wire::TYPE_A;
+        let want_v4 = state.qtype == RecordType::A;
         let mut records = Vec::new();
         let mut truncated = false;
         let mut seen = Dedup::new(self.seed, found.len());
@@ -222,15 +220,15 @@ impl Stanza {
     /// The plugin's `Services`: what a name holds, by query type.
     fn services<'a>(&'a self, state: &'a State, local_ips: &[IpAddr]) -> Lookup<Vec<Found<'a>>> {
         match state.qtype {
-            wire::TYPE_TXT => return self.txt_services(state),
-            wire::TYPE_NS => return Ok(self.ns_services(state.zone, local_ips)),
+            RecordType::Txt => return self.txt_services(state),
+            RecordType::Ns => return Ok(self.ns_services(state.zone, local_ips)),
             _ => {}
         }
         if self.is_default_ns(state) {
             return Ok(self
                 .ns_addrs(state.zone, local_ips)
                 .into_iter()
-                .filter(|(_, ip)| (state.qtype == wire::TYPE_A) == ip.is_ipv4() && is_address_type(state.qtype))
+                .filter(|(_, ip)| (state.qtype == RecordType::A) == ip.is_ipv4() && state.qtype.is_address())
                 .map(|(_, ip)| Found {
                     held: Held::Ip(ip),
                     port: 0,
@@ -240,7 +238,7 @@ impl Stanza {
                 .collect());
         }
         let mut found = self.records(state)?;
-        if state.qtype == wire::TYPE_SRV {
+        if state.qtype == RecordType::Srv {
             // No SRV records for ExternalName services.
             found.retain(|f| !matches!(f.held, Held::Target(_)));
         }
@@ -559,7 +557,7 @@ impl Stanza {
             }
             if !seen_addr.contains(&(target.clone(), ip)) {
                 seen_addr.push((target.clone(), ip));
-                extra.push(Record::new(Owner::Name(target), f.ttl, address(ip)));
+                extra.push(Record::new(Owner::Name(target), f.ttl, RData::address(ip)));
             }
         }
         Ok((records, extra))
@@ -570,7 +568,7 @@ impl Stanza {
         let mut records: Vec<Record> = Vec::new();
         let mut extra = Vec::new();
         for (name, ip) in self.ns_addrs(state.zone, local_ips) {
-            extra.push(Record::new(Owner::Name(name.clone()), self.config.ttl, address(ip)));
+            extra.push(Record::new(Owner::Name(name.clone()), self.config.ttl, RData::address(ip)));
             if !records.iter().any(|r| r.data == RData::Ns(name.clone())) {
                 records.push(Record::new(state.owner.clone(), self.config.ttl, RData::Ns(name)));
             }
@@ -617,17 +615,6 @@ impl Stanza {
             out.extend(local_ips.iter().map(|ip| (name.clone(), *ip)));
         }
         out
-    }
-}
-
-fn is_address_type(qtype: u16) -> bool {
-    qtype == wire::TYPE_A || qtype == wire::TYPE_AAAA
-}
-
-fn address(ip: IpAddr) -> RData {
-    match ip {
-        IpAddr::V4(v4) => RData::A(v4),
-        IpAddr::V6(v6) => RData::Aaaa(v6),
     }
 }
 

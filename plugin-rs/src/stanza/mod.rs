@@ -11,8 +11,7 @@ mod transfer;
 
 use crate::cluster::index::{Index, Seeded};
 use crate::contract::{UpstreamQuery, UpstreamReply, ZoneSerial};
-use crate::dns::message::{self, Owner, RData, Record, Reply, Response};
-use crate::dns::name::Name;
+use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response, message};
 use crate::options::StanzaConfig;
 
 pub use answers::srv_weight;
@@ -40,7 +39,7 @@ pub enum Served {
     /// wrote it, for the SOA of a negative answer.
     NameError(Name),
     /// Write nothing; CoreDNS answers with this code.
-    Rcode(u8),
+    Rcode(Rcode),
     /// The answer needs these names resolved by the host first.
     Upstream(Vec<UpstreamQuery>),
 }
@@ -67,8 +66,9 @@ impl<'a> Upstream<'a> {
         Upstream { replies, needed: Vec::new(), quiet: false }
     }
 
-    fn reply(&mut self, target: &Name, qtype: u16) -> Option<Reply> {
+    fn reply(&mut self, target: &Name, qtype: RecordType) -> Option<Reply> {
         let name = target.to_string();
+        let qtype = u16::from(qtype);
         if let Some(r) = self.replies.iter().find(|r| r.qtype == qtype && r.name.eq_ignore_ascii_case(&name)) {
             // An empty message is a failed lookup: the CNAME is dropped, as
             // the plugin drops it when its upstream lookup fails.
@@ -114,7 +114,7 @@ impl Stanza {
 
     /// A response with no answer and the zone's SOA, for NODATA, NXDOMAIN
     /// and SERVFAIL alike.
-    pub fn negative(&self, zone: &Name, rcode: u8) -> Response {
+    pub fn negative(&self, zone: &Name, rcode: Rcode) -> Response {
         Response { rcode, authoritative: true, authority: vec![self.soa(zone)], ..Response::default() }
     }
 

@@ -12,9 +12,7 @@ use std::net::IpAddr;
 
 use super::{Stanza, srv_weight};
 use crate::cluster::objects::{Addressing, Port, Service, ServiceImport, Slice};
-use crate::dns::message::{Owner, RData, Record};
-use crate::dns::name::Name;
-use crate::dns::reverse;
+use crate::dns::{Name, Owner, RData, Record, reverse};
 
 impl Stanza {
     /// Whether this stanza answers transfers of `zone`: one of its forward
@@ -47,7 +45,7 @@ impl Stanza {
                 records.push(Record::new(Owner::Name(zone.clone()), ttl, RData::Ns(name.clone())));
             }
         }
-        records.extend(addrs.iter().map(|(name, ip)| Record::new(Owner::Name(name.clone()), ttl, address(*ip))));
+        records.extend(addrs.iter().map(|(name, ip)| Record::new(Owner::Name(name.clone()), ttl, RData::address(*ip))));
         let mut out = Emitter { records, zone, ttl };
         let multicluster = self.config.is_multicluster_zone(zone);
         for (namespace, ns) in self.index.sorted_namespaces() {
@@ -85,13 +83,6 @@ pub fn serial_not_older(a: u32, b: u32) -> bool {
     a == b || (a.wrapping_sub(b) as i32) > 0
 }
 
-fn address(ip: IpAddr) -> RData {
-    match ip {
-        IpAddr::V4(v4) => RData::A(v4),
-        IpAddr::V6(v6) => RData::Aaaa(v6),
-    }
-}
-
 struct Emitter<'z> {
     records: Vec<Record>,
     zone: &'z Name,
@@ -114,7 +105,7 @@ impl Emitter<'_> {
             Addressing::ExternalName(Some(target)) => self.push(&owner, RData::Cname(target.clone())),
             Addressing::ClusterIps(ips) if svc.transferable => {
                 for ip in ips {
-                    self.push(&owner, address(*ip));
+                    self.push(&owner, RData::address(*ip));
                 }
                 self.ports(&[name, namespace], &owner, &svc.ports, 100);
             }
@@ -137,7 +128,7 @@ impl Emitter<'_> {
             return;
         }
         for ip in &si.ips {
-            self.push(&owner, address(*ip));
+            self.push(&owner, RData::address(*ip));
         }
         self.ports(&[name, namespace], &owner, &si.ports, 100);
     }
@@ -168,9 +159,9 @@ impl Emitter<'_> {
     fn endpoints(&mut self, service: &[&str; 2], owner: &Name, slice: &Slice, pod_names: bool) {
         let weight = srv_weight(slice.addresses.len());
         for addr in &slice.addresses {
-            self.push(owner, address(addr.ip));
+            self.push(owner, RData::address(addr.ip));
             let Ok(host) = Name::with_prefix(&[addr.endpoint_name(pod_names)], owner) else { continue };
-            self.push(&host, address(addr.ip));
+            self.push(&host, RData::address(addr.ip));
             for p in &slice.ports {
                 if let Some(srv_owner) = self.port_name(service, p) {
                     let srv = RData::Srv { priority: 0, weight, port: p.port as u16, target: host.clone() };
