@@ -29,6 +29,5 @@ pub mod stanza;
 mod guest;
 
 pub use chain::{Chain, Cluster, Host, Kubernetai};
-pub use contract::*;
 pub use dns::{Query, Record, Response};
 pub use stanza::{Served, Upstream};

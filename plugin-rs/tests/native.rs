@@ -3,8 +3,10 @@
 mod conformance;
 
 use conformance::Core;
-use kubernetai::{
-    ApplyReport, ConfigError, Event, HostInfo, Kubernetai, MetadataEntry, Outcome, Plan, StanzaInput, UpstreamReply,
+use kubernetai::Kubernetai;
+use kubernetai::contract::{
+    ApplyReport, ConfigError, Configuration, Event, HostInfo, MetadataEntry, Outcome, Stanza, TransferPage,
+    UpstreamReply,
 };
 
 #[derive(Default)]
@@ -17,10 +19,10 @@ impl Native {
 }
 
 impl Core for Native {
-    fn configure(&mut self, stanzas: &[StanzaInput], seed: u64) -> Result<Vec<Plan>, ConfigError> {
-        let (core, plans) = Kubernetai::configure(stanzas, seed)?;
+    fn configure(&mut self, stanzas: &[Stanza], seed: u64) -> Result<Configuration, ConfigError> {
+        let (core, configuration) = Kubernetai::configure(stanzas, seed)?;
         self.0 = Some(core);
-        Ok(plans)
+        Ok(configuration)
     }
     fn set_host(&mut self, info: &HostInfo) {
         self.core().set_host(info)
@@ -31,8 +33,8 @@ impl Core for Native {
     fn set_synced(&mut self, stanza: u32, synced: bool) {
         self.core().set_synced(stanza, synced)
     }
-    fn transfer(&mut self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
-        self.core().transfer(zone, serial)
+    fn transfer(&mut self, zone: &str, serial: u32, cursor: &[u8]) -> Result<Option<TransferPage>, String> {
+        self.core().transfer(zone, serial, cursor)
     }
     fn autopath(&mut self, qname: &str, client: &str) -> Option<Vec<String>> {
         self.core().autopath(qname, client)

@@ -4,7 +4,8 @@
 use super::{Chain, Host};
 use crate::cluster::index::Seeded;
 use crate::contract::{
-    ApplyReport, Change, ConfigError, Event, HostInfo, MetadataEntry, Outcome, Plan, StanzaInput, UpstreamReply,
+    ApplyReport, Change, ConfigError, Configuration, Event, HostInfo, MetadataEntry, Outcome, Stanza as StanzaInput,
+    TransferPage, UpstreamReply,
 };
 use crate::options;
 use crate::stanza::Stanza;
@@ -16,13 +17,15 @@ pub struct Kubernetai {
 }
 
 impl Kubernetai {
-    /// Validates the stanzas and starts each with no objects, unsynced.
-    pub fn configure(inputs: &[StanzaInput], hash_seed: u64) -> Result<(Kubernetai, Vec<Plan>), ConfigError> {
-        let configs = options::parse(inputs)?;
-        let plans = configs.iter().map(options::StanzaConfig::plan).collect();
+    /// Validates the stanzas and starts each with no objects, unsynced;
+    /// returns what the host must do to feed them, and the runtime options.
+    pub fn configure(inputs: &[StanzaInput], hash_seed: u64) -> Result<(Kubernetai, Configuration), ConfigError> {
+        let options = options::parse(inputs)?;
         let seed = Seeded::new(hash_seed);
-        let stanzas = configs.into_iter().map(|c| Stanza::new(c, seed)).collect();
-        Ok((Kubernetai { chain: Chain::new(stanzas) }, plans))
+        let stanzas: Vec<Stanza> = options.stanzas.into_iter().map(|c| Stanza::new(c, seed)).collect();
+        let configuration =
+            Configuration { stanzas: stanzas.iter().map(Stanza::plan).collect(), runtime: options.runtime };
+        Ok((Kubernetai { chain: Chain::new(stanzas) }, configuration))
     }
 
     /// Sets what the host knows of its machine. Unparsable and loopback
@@ -37,22 +40,17 @@ impl Kubernetai {
         }
     }
 
-    /// Applies events to one stanza; undecodable objects are reported and
-    /// skipped, the rest applied.
+    /// Applies events to one stanza, in order (see `Index::apply`: objects
+    /// its selection leaves out are removed, kinds it does not read are
+    /// ignored); objects that cannot be read are reported and skipped.
     pub fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport {
-        let mut report = ApplyReport::default();
+        let mut report = ApplyReport { applied: 0, skipped: 0, problems: Vec::new(), serials: Vec::new() };
         let Some(s) = self.chain.stanzas.get_mut(stanza as usize) else {
             report.skipped = events.len() as u32;
             report.problems.push(format!("no stanza {stanza}"));
             return report;
         };
         for event in events {
-            // Kinds the options do not call for (endpoints with
-            // `noendpoints`, say) are ignored, whoever sends them.
-            if !s.config.watches(event.kind) {
-                report.applied += 1;
-                continue;
-            }
             match s.index.apply(now, event) {
                 Ok(()) => report.applied += 1,
                 Err(problem) => {
@@ -66,8 +64,12 @@ impl Kubernetai {
         report
     }
 
-    pub fn transfer(&self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
-        self.chain.transfer(zone, serial)
+    /// A zone transfer, whole in one page: no cursor is ever handed out.
+    pub fn transfer(&self, zone: &str, serial: u32, cursor: &[u8]) -> Result<Option<TransferPage>, String> {
+        if !cursor.is_empty() {
+            return Err("transfer: not a cursor this core gave".into());
+        }
+        Ok(self.chain.transfer(zone, serial).map(|messages| TransferPage { messages, next: None }))
     }
 
     pub fn autopath(&self, qname: &str, client: &str) -> Option<Vec<String>> {

@@ -15,7 +15,11 @@ use std::net::IpAddr;
 
 use siphasher::sip::SipHasher13;
 
-use super::objects::{self, Addressing, Pod, Problem, Service, ServiceImport, Slice};
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use super::objects::{self, Addressing, ImportJson, Meta, Object, Pod, Problem, Service, ServiceImport, Slice};
+use super::selection::Selection;
 use crate::contract::{Change, Event, Kind};
 
 /// SipHash-1-3 with keys derived from the host's seed.
@@ -105,10 +109,29 @@ impl Namespace {
     }
 }
 
+/// Which serials a change moves: outside multicluster zones (`local`), in
+/// them (`imported`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Changed {
+    local: bool,
+    imported: bool,
+}
+
+impl Changed {
+    fn local(changed: bool) -> Changed {
+        Changed { local: changed, imported: false }
+    }
+
+    fn imported(changed: bool) -> Changed {
+        Changed { local: false, imported: changed }
+    }
+}
+
 /// A stanza's objects and serials.
 #[derive(Debug)]
 pub struct Index {
     seed: Seeded,
+    selection: Selection,
     namespaces: Map<Box<str>, Namespace>,
     services_by_ip: Map<IpAddr, Vec<Key>>,
     slices_by_ip: Map<IpAddr, Vec<Key>>,
@@ -122,9 +145,10 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn new(seed: Seeded, keep_topology: bool) -> Index {
+    pub fn new(seed: Seeded, selection: Selection, keep_topology: bool) -> Index {
         Index {
             seed,
+            selection,
             namespaces: Map::with_hasher(seed),
             services_by_ip: Map::with_hasher(seed),
             slices_by_ip: Map::with_hasher(seed),
@@ -133,6 +157,11 @@ impl Index {
             serial: 0,
             mc_serial: 0,
         }
+    }
+
+    /// What the host must list and watch to feed this index.
+    pub fn watches(&self) -> Vec<crate::contract::Watch> {
+        self.selection.watches()
     }
 
     pub fn namespace(&self, name: &str) -> Option<&Namespace> {
@@ -161,41 +190,101 @@ impl Index {
         self.pods_by_ip.get(ip).map_or(&[], Vec::as_slice)
     }
 
-    /// Applies one event. Deleting something unknown is not a problem: the
-    /// host may replay deletions it is unsure were delivered.
+    /// Applies one event. Objects of kinds the stanza does not read are
+    /// ignored; an object its selection leaves out is removed, as a watch
+    /// reports an object that stops matching as deleted. Deleting something
+    /// unknown is not a problem: the host may replay deletions it is unsure
+    /// were delivered. An object that cannot be read changes nothing.
     pub fn apply(&mut self, now: i64, event: &Event) -> Result<(), Problem> {
-        let json = &event.object;
-        let (changed, multicluster) = match (event.kind, event.change) {
-            (Kind::Namespace, Change::Upsert) => {
-                (self.set_namespace(objects::decode_namespace(json)?.name, true), false)
-            }
-            (Kind::Namespace, Change::Delete) => (self.set_namespace(objects::decode_meta(json)?.name, false), false),
-            (Kind::Service, Change::Upsert) => (self.upsert_service(objects::decode_service(json)?), false),
-            (Kind::Service, Change::Delete) => (self.delete_service(&objects::decode_meta(json)?), false),
-            (Kind::EndpointSlice, Change::Upsert) => {
-                (self.upsert_slice(objects::decode_slice(json, self.keep_topology, false)?, false), false)
-            }
-            (Kind::EndpointSlice, Change::Delete) => (self.delete_slice(&objects::decode_meta(json)?, false), false),
-            (Kind::Pod, Change::Upsert) => match objects::decode_pod(json)? {
-                Some(pod) => (self.upsert_pod(pod), false),
-                None => (self.delete_pod(&objects::decode_meta(json)?), false),
-            },
-            (Kind::Pod, Change::Delete) => (self.delete_pod(&objects::decode_meta(json)?), false),
-            (Kind::ServiceImport, Change::Upsert) => (self.upsert_import(objects::decode_service_import(json)?), true),
-            (Kind::ServiceImport, Change::Delete) => (self.delete_import(&objects::decode_meta(json)?), true),
-            (Kind::MulticlusterEndpointSlice, Change::Upsert) => {
-                (self.upsert_slice(objects::decode_slice(json, self.keep_topology, true)?, true), true)
-            }
-            (Kind::MulticlusterEndpointSlice, Change::Delete) => {
-                (self.delete_slice(&objects::decode_meta(json)?, true), true)
-            }
+        if !self.selection.reads(event.kind) {
+            return Ok(());
+        }
+        let changed = match event.change {
+            Change::Delete => self.remove(event.kind, &objects::decode_meta(event.kind, &event.object)?),
+            Change::Upsert => self.upsert(event.kind, &event.object)?,
         };
-        if changed {
-            // SOA serials are 32-bit Unix time, as the kubernetes plugin's.
-            let serial = now as u32;
-            if multicluster { self.mc_serial = serial } else { self.serial = serial }
+        // SOA serials are 32-bit Unix time, as the kubernetes plugin's.
+        if changed.local {
+            self.serial = now as u32;
+        }
+        if changed.imported {
+            self.mc_serial = now as u32;
         }
         Ok(())
+    }
+
+    fn upsert(&mut self, kind: Kind, json: &[u8]) -> Result<Changed, Problem> {
+        Ok(match kind {
+            Kind::Namespace => {
+                let (ns, meta) = objects::parse::<core::Namespace>(kind, json)?;
+                let selected = self.selection.selects(kind, ns.labels(), "");
+                Changed::local(self.set_namespace(meta.name, selected))
+            }
+            Kind::Service => {
+                let (svc, meta) = objects::parse::<core::Service>(kind, json)?;
+                if !self.selection.selects(kind, svc.labels(), "") {
+                    return Ok(self.remove(kind, &meta));
+                }
+                Changed::local(self.upsert_service(objects::trim_service(svc, meta)?))
+            }
+            Kind::EndpointSlice => {
+                let (slice, meta) = objects::parse::<EndpointSlice>(kind, json)?;
+                if !self.selection.selects(kind, slice.labels(), "") {
+                    return Ok(self.remove(kind, &meta));
+                }
+                self.upsert_slice_in_sets(slice, meta)?
+            }
+            Kind::Pod => {
+                let (pod, meta) = objects::parse::<core::Pod>(kind, json)?;
+                if objects::deleting(&pod) || !self.selection.selects(kind, pod.labels(), objects::pod_phase(&pod)) {
+                    return Ok(self.remove(kind, &meta));
+                }
+                Changed::local(objects::trim_pod(pod, meta)?.is_some_and(|p| self.upsert_pod(p)))
+            }
+            Kind::ServiceImport => {
+                let (si, meta) = objects::parse::<ImportJson>(kind, json)?;
+                if !self.selection.selects(kind, si.labels(), "") {
+                    return Ok(self.remove(kind, &meta));
+                }
+                Changed::imported(self.upsert_import(objects::trim_service_import(si, meta)?))
+            }
+        })
+    }
+
+    /// Puts a slice in the sets its labels route it to, and takes it out of
+    /// the others (its labels may have changed). Trimmed for every set
+    /// first: a slice that cannot be read changes nothing.
+    fn upsert_slice_in_sets(&mut self, slice: EndpointSlice, meta: Meta) -> Result<Changed, Problem> {
+        let sets = self.selection.slice_sets(slice.labels());
+        let trim = |slice, meta, imported| objects::trim_slice(slice, meta, self.keep_topology, imported);
+        Ok(match (sets.local, sets.imported) {
+            (true, true) => {
+                let (local, imported) = (trim(slice.clone(), meta.clone(), false)?, trim(slice, meta, true)?);
+                Changed { local: self.upsert_slice(local, false), imported: self.upsert_slice(imported, true) }
+            }
+            (true, false) => {
+                let local = trim(slice, meta, false)?;
+                Changed { imported: self.delete_slice(&local.meta, true), local: self.upsert_slice(local, false) }
+            }
+            (false, true) => {
+                let imported = trim(slice, meta, true)?;
+                Changed { local: self.delete_slice(&imported.meta, false), imported: self.upsert_slice(imported, true) }
+            }
+            (false, false) => self.remove(Kind::EndpointSlice, &meta),
+        })
+    }
+
+    /// Removes an object, wherever it is held.
+    fn remove(&mut self, kind: Kind, meta: &Meta) -> Changed {
+        match kind {
+            Kind::Namespace => Changed::local(self.set_namespace(meta.name.clone(), false)),
+            Kind::Service => Changed::local(self.delete_service(meta)),
+            Kind::EndpointSlice => {
+                Changed { local: self.delete_slice(meta, false), imported: self.delete_slice(meta, true) }
+            }
+            Kind::Pod => Changed::local(self.delete_pod(meta)),
+            Kind::ServiceImport => Changed::imported(self.delete_import(meta)),
+        }
     }
 
     fn entry(&mut self, namespace: &str) -> &mut Namespace {
@@ -236,7 +325,7 @@ impl Index {
         changed
     }
 
-    fn delete_service(&mut self, meta: &objects::Meta) -> bool {
+    fn delete_service(&mut self, meta: &Meta) -> bool {
         let key: Key = (meta.namespace.clone(), meta.name.clone());
         let Some(old) = self.namespaces.get_mut(&key.0).and_then(|ns| ns.services.remove(&key.1)) else {
             return false;
@@ -274,7 +363,7 @@ impl Index {
         changed
     }
 
-    fn delete_slice(&mut self, meta: &objects::Meta, multicluster: bool) -> bool {
+    fn delete_slice(&mut self, meta: &Meta, multicluster: bool) -> bool {
         let key: Key = (meta.namespace.clone(), meta.name.clone());
         let Some(ns) = self.namespaces.get_mut(&key.0) else { return false };
         let (slices, slices_of) =
@@ -302,7 +391,7 @@ impl Index {
         changed
     }
 
-    fn delete_pod(&mut self, meta: &objects::Meta) -> bool {
+    fn delete_pod(&mut self, meta: &Meta) -> bool {
         let key: Key = (meta.namespace.clone(), meta.name.clone());
         let Some(old) = self.namespaces.get_mut(&key.0).and_then(|ns| ns.pods.remove(&key.1)) else {
             return false;
@@ -323,7 +412,7 @@ impl Index {
         changed
     }
 
-    fn delete_import(&mut self, meta: &objects::Meta) -> bool {
+    fn delete_import(&mut self, meta: &Meta) -> bool {
         let removed = self.namespaces.get_mut(&meta.namespace).and_then(|ns| ns.imports.remove(&meta.name)).is_some();
         self.tidy(&meta.namespace);
         removed
@@ -400,7 +489,7 @@ mod tests {
 
     #[test]
     fn services_and_reverse_index() {
-        let mut idx = Index::new(Seeded::new(1), false);
+        let mut idx = Index::new(Seeded::new(1), Selection::all(), false);
         idx.apply(100, &ev(Change::Upsert, Kind::Service, &svc("web", "10.0.0.1", 80, "1"))).unwrap();
         assert_eq!(idx.serial, 100);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
@@ -428,7 +517,7 @@ mod tests {
 
     #[test]
     fn services_sharing_an_address_stay_sorted() {
-        let mut idx = Index::new(Seeded::new(5), false);
+        let mut idx = Index::new(Seeded::new(5), Selection::all(), false);
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         let mut put = |namespace: &str, name: &str, ip: &str, version: &str| {
             let json = format!(
@@ -453,7 +542,7 @@ mod tests {
 
     #[test]
     fn slices_follow_their_service_and_addresses() {
-        let mut idx = Index::new(Seeded::new(2), false);
+        let mut idx = Index::new(Seeded::new(2), Selection::all(), false);
         idx.apply(1, &ev(Change::Upsert, Kind::EndpointSlice, &slice("db-b", "db", &["10.1.0.2"], "1"))).unwrap();
         idx.apply(2, &ev(Change::Upsert, Kind::EndpointSlice, &slice("db-a", "db", &["10.1.0.1"], "1"))).unwrap();
         let ns = idx.namespace("shop").unwrap();
@@ -477,7 +566,7 @@ mod tests {
 
     #[test]
     fn pods_count_only_when_their_ips_change() {
-        let mut idx = Index::new(Seeded::new(3), false);
+        let mut idx = Index::new(Seeded::new(3), Selection::all(), false);
         let pod = |labels: &str, ip: &str| {
             format!(
                 r#"{{"metadata":{{"name":"p","namespace":"shop","labels":{{{labels}}}}},"status":{{"podIPs":[{{"ip":"{ip}"}}]}}}}"#
@@ -498,7 +587,7 @@ mod tests {
 
     #[test]
     fn namespaces_and_multicluster_serials() {
-        let mut idx = Index::new(Seeded::new(4), false);
+        let mut idx = Index::new(Seeded::new(4), Selection::all(), false);
         idx.apply(5, &ev(Change::Upsert, Kind::Namespace, r#"{"metadata":{"name":"shop"}}"#)).unwrap();
         assert!(idx.namespace("shop").unwrap().exists);
         assert_eq!(idx.serial, 5);
@@ -522,5 +611,169 @@ mod tests {
     fn seeds_key_the_hash() {
         use std::hash::BuildHasher;
         assert_ne!(Seeded::new(1).hash_one("web"), Seeded::new(2).hash_one("web"));
+    }
+
+    /// An index selecting as a stanza with these options does.
+    fn index_for(props: &[(&str, &[&str])]) -> Index {
+        let stanza = crate::contract::Stanza {
+            zones: vec!["cluster.local".into(), "clusterset.local".into()],
+            properties: props
+                .iter()
+                .map(|(name, args)| crate::contract::Property {
+                    name: name.to_string(),
+                    args: args.iter().map(|a| a.to_string()).collect(),
+                    line: 1,
+                })
+                .collect(),
+            line: 1,
+        };
+        let config = &crate::options::parse(&[stanza]).unwrap().stanzas[0];
+        Index::new(Seeded::new(9), Selection::new(config), false)
+    }
+
+    /// An object's JSON with these labels (and, for a pod, this phase).
+    fn labelled(kind: Kind, name: &str, labels: &[(&str, &str)], phase: &str) -> String {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!(r#""{k}":"{v}""#)).collect();
+        let meta = format!(r#""metadata":{{"name":"{name}","namespace":"shop","labels":{{{}}}}}"#, labels.join(","));
+        match kind {
+            Kind::Namespace => format!(r#"{{"metadata":{{"name":"{name}","labels":{{{}}}}}}}"#, labels.join(",")),
+            Kind::Service => format!(r#"{{{meta},"spec":{{"clusterIP":"10.0.0.1"}}}}"#),
+            Kind::EndpointSlice => {
+                format!(r#"{{{meta},"addressType":"IPv4","endpoints":[{{"addresses":["10.1.0.1"]}}]}}"#)
+            }
+            Kind::Pod => format!(r#"{{{meta},"status":{{"phase":"{phase}","podIPs":[{{"ip":"10.2.0.1"}}]}}}}"#),
+            Kind::ServiceImport => format!(r#"{{{meta},"spec":{{"type":"Headless"}}}}"#),
+        }
+    }
+
+    /// Whether the index holds `name` of `kind` (in namespace `shop`).
+    fn holds(idx: &Index, kind: Kind, name: &str) -> bool {
+        let ns = idx.namespace(if kind == Kind::Namespace { name } else { "shop" });
+        match kind {
+            Kind::Namespace => ns.is_some_and(|ns| ns.exists),
+            Kind::Service => ns.is_some_and(|ns| ns.services.contains_key(name)),
+            Kind::EndpointSlice => ns.is_some_and(|ns| ns.slice(name).is_some()),
+            Kind::Pod => ns.is_some_and(|ns| ns.pods.contains_key(name)),
+            Kind::ServiceImport => ns.is_some_and(|ns| ns.imports.contains_key(name)),
+        }
+    }
+
+    #[test]
+    fn selection_in_apply_adds_and_removes() {
+        let mut idx = index_for(&[
+            ("labels", &["app=web"]),
+            ("namespace_labels", &["team=a"]),
+            ("pods", &["verified"]),
+            ("multicluster", &["clusterset.local"]),
+        ]);
+        let web = [("app", "web"), ("kubernetes.io/service-name", "web")];
+        let db = [("app", "db"), ("kubernetes.io/service-name", "web")];
+        let team = [("team", "a")];
+        // (kind, labels, phase, held afterwards), applied in order to one
+        // object of each kind: each step is an update of the one before.
+        type Step<'a> = (Kind, &'a [(&'a str, &'a str)], &'a str, bool);
+        let steps: &[Step] = &[
+            (Kind::Service, &web, "", true),
+            (Kind::Service, &db, "", false),
+            (Kind::Service, &db, "", false),
+            (Kind::Service, &web, "", true),
+            (Kind::EndpointSlice, &web, "", true),
+            (Kind::EndpointSlice, &db, "", false),
+            (Kind::Pod, &web, "Running", true),
+            (Kind::Pod, &web, "Succeeded", false),
+            (Kind::Pod, &web, "Pending", true),
+            (Kind::Pod, &web, "Unknown", false),
+            (Kind::Pod, &web, "Failed", false),
+            (Kind::Pod, &db, "Running", false),
+            (Kind::Namespace, &team, "", true),
+            (Kind::Namespace, &web, "", false),
+            (Kind::ServiceImport, &team, "", true),
+            (Kind::ServiceImport, &web, "", false),
+        ];
+        for (i, (kind, labels, phase, held)) in steps.iter().enumerate() {
+            let name = if *kind == Kind::Namespace { "shop" } else { "web" };
+            let json = labelled(*kind, name, labels, phase);
+            // Left out is not a problem: the object is applied, or removed.
+            assert_eq!(idx.apply(i as i64 + 1, &ev(Change::Upsert, *kind, &json)), Ok(()), "step {i}");
+            assert_eq!(holds(&idx, *kind, name), *held, "step {i}: {kind:?} {labels:?} {phase}");
+        }
+    }
+
+    #[test]
+    fn slices_move_between_sets_as_their_labels_change() {
+        let own = ("kubernetes.io/service-name", "web");
+        let imported = ("multicluster.kubernetes.io/service-name", "web");
+        // (options, labels of each successive version, [local, imported]
+        // held after each)
+        type Case<'a> = (&'a [(&'a str, &'a [&'a str])], &'a [(&'a [(&'a str, &'a str)], [bool; 2])]);
+        let cases: &[Case] = &[
+            (
+                &[("multicluster", &["clusterset.local"])],
+                &[
+                    (&[own], [true, false]),
+                    (&[imported], [false, true]),
+                    (&[own, imported], [true, true]),
+                    (&[own], [true, false]),
+                    (&[imported], [false, true]),
+                ],
+            ),
+            (
+                &[("multicluster", &["clusterset.local"]), ("noendpoints", &[])],
+                &[(&[imported], [false, true]), (&[own], [false, false]), (&[own, imported], [false, true])],
+            ),
+            (&[], &[(&[own], [true, false]), (&[imported], [false, false]), (&[own, imported], [true, false])]),
+        ];
+        for (props, versions) in cases {
+            let mut idx = index_for(props);
+            for (i, (labels, [local, mc])) in versions.iter().enumerate() {
+                let json = labelled(Kind::EndpointSlice, "web-x", labels, "");
+                assert_eq!(idx.apply(i as i64 + 1, &ev(Change::Upsert, Kind::EndpointSlice, &json)), Ok(()));
+                let ns = idx.namespace("shop");
+                let held = [
+                    ns.is_some_and(|ns| ns.slices_for("web").count() == 1),
+                    ns.is_some_and(|ns| ns.mc_slices_for("web").count() == 1),
+                ];
+                assert_eq!(held, [*local, *mc], "{props:?} version {i}: {labels:?}");
+                assert_eq!(idx.slices_at(&"10.1.0.1".parse().unwrap()).len(), usize::from(*local));
+            }
+            // A deletion takes it out of every set.
+            let gone = r#"{"metadata":{"name":"web-x","namespace":"shop"}}"#;
+            idx.apply(99, &ev(Change::Delete, Kind::EndpointSlice, gone)).unwrap();
+            assert!(idx.namespace("shop").is_none(), "{props:?}");
+        }
+    }
+
+    #[test]
+    fn moving_a_slice_moves_the_serials_it_shows_in() {
+        let mut idx = index_for(&[("multicluster", &["clusterset.local"])]);
+        let own = ("kubernetes.io/service-name", "web");
+        let imported = ("multicluster.kubernetes.io/service-name", "web");
+        let put = |idx: &mut Index, now: i64, labels: &[(&str, &str)]| {
+            let json = labelled(Kind::EndpointSlice, "web-x", labels, "");
+            idx.apply(now, &ev(Change::Upsert, Kind::EndpointSlice, &json)).unwrap();
+            (idx.serial, idx.mc_serial)
+        };
+        assert_eq!(put(&mut idx, 10, &[own]), (10, 0));
+        assert_eq!(put(&mut idx, 20, &[imported]), (20, 20));
+        assert_eq!(put(&mut idx, 30, &[own, imported]), (30, 20));
+    }
+
+    #[test]
+    fn unreadable_objects_change_nothing_and_unread_kinds_are_ignored() {
+        let mut idx = index_for(&[]);
+        let own = [("kubernetes.io/service-name", "web")];
+        let json = labelled(Kind::EndpointSlice, "web-x", &own, "");
+        idx.apply(1, &ev(Change::Upsert, Kind::EndpointSlice, &json)).unwrap();
+        // A version DNS cannot read (no service name) is a problem, and the
+        // held version stays.
+        let unnamed = labelled(Kind::EndpointSlice, "web-x", &[], "");
+        assert!(idx.apply(2, &ev(Change::Upsert, Kind::EndpointSlice, &unnamed)).is_err());
+        assert!(holds(&idx, Kind::EndpointSlice, "web-x"));
+        assert_eq!(idx.serial, 1);
+        // Pods without `pods verified`: not read, not a problem.
+        let pod = labelled(Kind::Pod, "p", &[], "Running");
+        assert_eq!(idx.apply(3, &ev(Change::Upsert, Kind::Pod, &pod)), Ok(()));
+        assert!(!holds(&idx, Kind::Pod, "p"));
+        assert_eq!(idx.apply(4, &ev(Change::Upsert, Kind::Pod, "not json")), Ok(()));
     }
 }

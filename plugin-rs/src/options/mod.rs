@@ -1,44 +1,36 @@
-//! Stanza options: what each means, and which values are refused.
+//! The Corefile's options: what each means, and which values are refused.
 //!
-//! Every property of a `kubernetai` block reaches the core. The core
-//! interprets the DNS options; connection and source options belong to the
-//! host, which validates their values, but the core still knows their
-//! names so that one table decides what is an unknown property.
+//! Every option line of a `kubernetai` block reaches the core, the host's
+//! own options (sources, connections, the runtime) included: one table
+//! (`table`) knows every option, where it may be given and how often, and
+//! how its arguments read; the core hands the host back what it needs,
+//! validated and typed, in the configuration. Durations read as Go reads
+//! them (`duration`), sizes as README documents them (`size`), label
+//! selectors as the kubernetes plugin reads them (`selector`), zones as
+//! CoreDNS normalises them (`zones`).
 
 use std::collections::BTreeSet;
 
-use crate::contract::{ConfigError, Kind, Plan, Property, StanzaInput};
-use crate::dns::name::Name;
-use crate::dns::reverse;
+use crate::contract::{ConfigError, Runtime, Source, Stanza as StanzaInput};
+use crate::dns::{Name, reverse};
 
+mod args;
+pub mod duration;
+pub mod selector;
+pub mod size;
+mod source;
+mod table;
 pub mod zones;
 
-/// Answer TTL when `ttl` is not given, as the kubernetes plugin's.
-pub const DEFAULT_TTL: u32 = 5;
-const MAX_TTL: i64 = 3600;
+use duration::Duration;
+use selector::Selector;
+use table::{Scope, Target};
+
+pub use table::{DEFAULT_TTL, TABLE};
 
 /// Stanzas per server block: outcomes name the stanzas a query passed
 /// through in a 64-bit set.
 pub const MAX_STANZAS: usize = 64;
-
-/// Properties the host interprets (connections, sources, the runtime).
-pub const HOST_PROPERTIES: [&str; 15] = [
-    "endpoint",
-    "tls",
-    "kubeconfig",
-    "apiserver_qps",
-    "apiserver_burst",
-    "apiserver_max_inflight",
-    "startup_timeout",
-    "labels",
-    "namespace_labels",
-    "snapshot",
-    "wasm",
-    "pool",
-    "wasm_timeout",
-    "wasm_memory",
-    "notify_interval",
-];
 
 /// How pod names (`a-b-c-d.ns.pod.zone`) are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +40,8 @@ pub enum PodMode {
     Verified,
 }
 
-/// One stanza's DNS options, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One stanza's options, validated.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StanzaConfig {
     /// Lower-case zones, in Corefile order.
     pub zones: Vec<Name>,
@@ -68,9 +60,39 @@ pub struct StanzaConfig {
     pub ignore_empty_service: bool,
     pub multicluster: Vec<Name>,
     pub zonal: bool,
+    /// `labels`: selects Services, EndpointSlices and Pods.
+    pub labels: Option<Selector>,
+    /// `namespace_labels`: selects Namespaces (and ServiceImports).
+    pub namespace_labels: Option<Selector>,
+    pub source: Source,
+    /// Line of the option that chose the source, else of the stanza.
+    pub source_line: u32,
+    pub startup_timeout: Duration,
 }
 
 impl StanzaConfig {
+    /// A stanza with these zones and every option at its default.
+    fn new(zones: Vec<Name>, primary: usize) -> StanzaConfig {
+        StanzaConfig {
+            zones,
+            primary,
+            namespaces: BTreeSet::new(),
+            pods: PodMode::Disabled,
+            endpoint_pod_names: false,
+            ttl: DEFAULT_TTL,
+            endpoints: true,
+            fallthrough: Vec::new(),
+            ignore_empty_service: false,
+            multicluster: Vec::new(),
+            zonal: false,
+            labels: None,
+            namespace_labels: None,
+            source: Source::Snapshot(String::new()),
+            source_line: 0,
+            startup_timeout: table::DEFAULT_STARTUP_TIMEOUT,
+        }
+    }
+
     pub fn primary_zone(&self) -> &Name {
         &self.zones[self.primary]
     }
@@ -83,34 +105,17 @@ impl StanzaConfig {
     pub fn is_multicluster_zone(&self, zone: &Name) -> bool {
         self.multicluster.iter().any(|z| zone.is_subdomain_of(z))
     }
-
-    /// Whether the stanza reads objects of this kind.
-    pub fn watches(&self, kind: Kind) -> bool {
-        match kind {
-            Kind::Namespace | Kind::Service => true,
-            Kind::EndpointSlice => self.endpoints,
-            Kind::Pod => self.pods == PodMode::Verified,
-            Kind::ServiceImport | Kind::MulticlusterEndpointSlice => !self.multicluster.is_empty(),
-        }
-    }
-
-    /// What the host must watch for this stanza.
-    pub fn plan(&self) -> Plan {
-        let all = [
-            Kind::Namespace,
-            Kind::Service,
-            Kind::EndpointSlice,
-            Kind::Pod,
-            Kind::ServiceImport,
-            Kind::MulticlusterEndpointSlice,
-        ];
-        let kinds = all.into_iter().filter(|k| self.watches(*k)).collect();
-        Plan { zones: self.zones.iter().map(Name::to_string).collect(), kinds }
-    }
 }
 
-/// Validates every stanza.
-pub fn parse(stanzas: &[StanzaInput]) -> Result<Vec<StanzaConfig>, ConfigError> {
+/// A server block's options: each stanza's, and the runtime's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub stanzas: Vec<StanzaConfig>,
+    pub runtime: Runtime,
+}
+
+/// Validates every stanza and the server block's runtime options.
+pub fn parse(stanzas: &[StanzaInput]) -> Result<Options, ConfigError> {
     if stanzas.is_empty() {
         return Err(ConfigError { stanza: 0, line: 0, property: String::new(), reason: "no stanzas".into() });
     }
@@ -119,10 +124,24 @@ pub fn parse(stanzas: &[StanzaInput]) -> Result<Vec<StanzaConfig>, ConfigError> 
         let reason = format!("at most {MAX_STANZAS} kubernetai stanzas per server block");
         return Err(ConfigError { stanza: MAX_STANZAS as u32, line: last.line, property: String::new(), reason });
     }
-    stanzas.iter().enumerate().map(|(i, s)| parse_stanza(i as u32, s)).collect()
+    let mut runtime = table::default_runtime();
+    let mut server_options = Vec::new();
+    let stanzas = stanzas
+        .iter()
+        .enumerate()
+        .map(|(i, s)| parse_stanza(i as u32, s, &mut runtime, &mut server_options))
+        .collect::<Result<_, _>>()?;
+    Ok(Options { stanzas, runtime })
 }
 
-fn parse_stanza(index: u32, input: &StanzaInput) -> Result<StanzaConfig, ConfigError> {
+/// Validates one stanza. `server_options` are the server-wide options
+/// given so far in the server block, with their lines.
+fn parse_stanza(
+    index: u32,
+    input: &StanzaInput,
+    runtime: &mut Runtime,
+    server_options: &mut Vec<(&'static str, u32)>,
+) -> Result<StanzaConfig, ConfigError> {
     let stanza_error =
         |reason: String| ConfigError { stanza: index, line: input.line, property: String::new(), reason };
     let mut zones = Vec::new();
@@ -136,19 +155,8 @@ fn parse_stanza(index: u32, input: &StanzaInput) -> Result<StanzaConfig, ConfigE
         .iter()
         .position(|z| !reverse::is_reverse(z) && !is_arpa_zone(z))
         .ok_or_else(|| stanza_error("non-reverse zone name must be used".into()))?;
-    let mut config = StanzaConfig {
-        zones,
-        primary,
-        namespaces: BTreeSet::new(),
-        pods: PodMode::Disabled,
-        endpoint_pod_names: false,
-        ttl: DEFAULT_TTL,
-        endpoints: true,
-        fallthrough: Vec::new(),
-        ignore_empty_service: false,
-        multicluster: Vec::new(),
-        zonal: false,
-    };
+    let mut config = StanzaConfig::new(zones, primary);
+    let mut source = source::SourceOptions::default();
     let mut seen: Vec<(&str, u32)> = Vec::new();
     for property in &input.properties {
         let error = |reason: String| ConfigError {
@@ -157,13 +165,25 @@ fn parse_stanza(index: u32, input: &StanzaInput) -> Result<StanzaConfig, ConfigE
             property: property.name.clone(),
             reason,
         };
-        if property.name != "namespaces"
-            && let Some((_, line)) = seen.iter().find(|(n, _)| *n == property.name)
-        {
-            return Err(error(format!("given more than once (first on line {line})")));
+        let spec = table::find(&property.name).ok_or_else(|| error(format!("unknown property {:?}", property.name)))?;
+        let first = |given: &[(&str, u32)]| given.iter().find(|(n, _)| *n == spec.name).map(|(_, line)| *line);
+        match spec.scope {
+            Scope::Stanza => {
+                if let Some(line) = first(&seen) {
+                    return Err(error(format!("given more than once (first on line {line})")));
+                }
+            }
+            Scope::Server => {
+                if let Some(line) = first(server_options) {
+                    return Err(error(format!("given more than once in this server block (first on line {line})")));
+                }
+                server_options.push((spec.name, property.line));
+            }
+            Scope::Repeatable => {}
         }
-        seen.push((&property.name, property.line));
-        apply_property(&mut config, property).map_err(error)?;
+        seen.push((spec.name, property.line));
+        let mut target = Target { stanza: &mut config, source: &mut source, runtime };
+        (spec.read)(&mut target, property).map_err(error)?;
     }
     let has = |name: &str| seen.iter().any(|(n, _)| *n == name);
     let whole = |property: &str, reason: &str| {
@@ -176,6 +196,9 @@ fn parse_stanza(index: u32, input: &StanzaInput) -> Result<StanzaConfig, ConfigE
     if config.zonal && !config.endpoints {
         return Err(whole("zonal", "zonal requires the endpoint cache; remove noendpoints"));
     }
+    (config.source, config.source_line) = source
+        .finish(input.line)
+        .map_err(|(property, line, reason)| ConfigError { stanza: index, line, property, reason })?;
     Ok(config)
 }
 
@@ -186,90 +209,10 @@ fn is_arpa_zone(zone: &Name) -> bool {
     text == "in-addr.arpa." || text == "ip6.arpa." || text == "arpa."
 }
 
-fn apply_property(config: &mut StanzaConfig, p: &Property) -> Result<(), String> {
-    match p.name.as_str() {
-        "endpoint_pod_names" => flag(p).map(|()| config.endpoint_pod_names = true),
-        "noendpoints" => flag(p).map(|()| config.endpoints = false),
-        "zonal" => flag(p).map(|()| config.zonal = true),
-        "pods" => {
-            config.pods = match one(p)? {
-                "disabled" => PodMode::Disabled,
-                "insecure" => PodMode::Insecure,
-                "verified" => PodMode::Verified,
-                other => return Err(format!("wrong value {other:?}, must be one of: disabled, verified, insecure")),
-            };
-            Ok(())
-        }
-        "namespaces" => {
-            if p.args.is_empty() {
-                return Err("needs at least one namespace".into());
-            }
-            config.namespaces.extend(p.args.iter().cloned());
-            Ok(())
-        }
-        "ttl" => {
-            let value = one(p)?;
-            let ttl = zones::parse_go_int(value).ok_or_else(|| format!("{value:?} is not an integer"))?;
-            if !(0..=MAX_TTL).contains(&ttl) {
-                return Err(format!("ttl must be in range [0, {MAX_TTL}]: {ttl}"));
-            }
-            config.ttl = ttl as u32;
-            Ok(())
-        }
-        "fallthrough" => {
-            config.fallthrough = if p.args.is_empty() { vec![Name::root()] } else { zone_args(&p.args)? };
-            Ok(())
-        }
-        "ignore" => match one(p)? {
-            "empty_service" => {
-                config.ignore_empty_service = true;
-                Ok(())
-            }
-            other => Err(format!("unable to parse ignore value: {other:?}")),
-        },
-        "multicluster" => {
-            if p.args.is_empty() {
-                return Err("needs at least one zone".into());
-            }
-            let zones = zone_args(&p.args)?;
-            if let Some(z) = zones.iter().find(|z| !config.zones.contains(z)) {
-                let all: Vec<String> = config.zones.iter().map(Name::to_string).collect();
-                return Err(format!(
-                    "is not authoritative for the multicluster zone {z} (authoritative zones: {})",
-                    all.join(" ")
-                ));
-            }
-            config.multicluster = zones;
-            Ok(())
-        }
-        name if HOST_PROPERTIES.contains(&name) => Ok(()),
-        name => Err(format!("unknown property {name:?}")),
-    }
-}
-
-fn flag(p: &Property) -> Result<(), String> {
-    if p.args.is_empty() { Ok(()) } else { Err(format!("takes no arguments, got {:?}", p.args.join(" "))) }
-}
-
-fn one(p: &Property) -> Result<&str, String> {
-    match p.args.as_slice() {
-        [value] => Ok(value),
-        [] => Err("needs a value".into()),
-        _ => Err(format!("takes one value, got {}: {:?}", p.args.len(), p.args.join(" "))),
-    }
-}
-
-fn zone_args(args: &[String]) -> Result<Vec<Name>, String> {
-    let mut out = Vec::new();
-    for arg in args {
-        out.extend(zones::normalize(arg)?);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::{Connection, Property};
 
     fn stanza(zones: &[&str], props: &[(&str, &[&str])]) -> StanzaInput {
         StanzaInput {
@@ -288,7 +231,7 @@ mod tests {
     }
 
     fn parse_one(zones: &[&str], props: &[(&str, &[&str])]) -> Result<StanzaConfig, ConfigError> {
-        parse(&[stanza(zones, props)]).map(|mut v| v.remove(0))
+        parse(&[stanza(zones, props)]).map(|mut o| o.stanzas.remove(0))
     }
 
     #[test]
@@ -297,8 +240,36 @@ mod tests {
         assert_eq!(c.ttl, 5);
         assert_eq!(c.pods, PodMode::Disabled);
         assert!(c.endpoints && c.fallthrough.is_empty() && c.namespaces.is_empty());
-        assert_eq!(c.plan().kinds, vec![Kind::Namespace, Kind::Service, Kind::EndpointSlice]);
-        assert_eq!(c.plan().zones, vec!["cluster.local."]);
+        assert_eq!(c.zones.iter().map(Name::to_string).collect::<Vec<_>>(), vec!["cluster.local."]);
+        // What the stanza watches: see cluster::selection.
+        assert_eq!((c.labels.as_ref(), c.namespace_labels.as_ref()), (None, None));
+        assert_eq!(c.startup_timeout, Duration::from_secs(5));
+        assert_eq!((c.source.clone(), c.source_line), (Source::ApiServer(in_cluster()), 9));
+        let runtime = parse(&[stanza(&["cluster.local"], &[])]).unwrap().runtime;
+        assert_eq!(
+            runtime,
+            Runtime {
+                wasm: String::new(),
+                wasm_line: 0,
+                pool: 0,
+                wasm_timeout_ns: 1_000_000_000,
+                wasm_memory: 256 << 20,
+                notify_interval_ns: 5_000_000_000,
+            }
+        );
+    }
+
+    fn in_cluster() -> Connection {
+        Connection {
+            endpoint: String::new(),
+            ignored_endpoints: Vec::new(),
+            tls: Vec::new(),
+            kubeconfig: String::new(),
+            context: String::new(),
+            qps: 0.0,
+            burst: 0,
+            max_inflight: 0,
+        }
     }
 
     #[test]
@@ -323,7 +294,6 @@ mod tests {
                 ("ignore", &["empty_service"]),
                 ("multicluster", &["remote.example"]),
                 ("zonal", &[]),
-                ("snapshot", &["cluster.yaml"]),
                 ("wasm", &["core.wasm"]),
                 ("pool", &["4"]),
             ],
@@ -336,9 +306,20 @@ mod tests {
         assert_eq!(c.fallthrough, vec![Name::parse("in-addr.arpa").unwrap()]);
         assert!(c.ignore_empty_service && c.zonal);
         assert_eq!(c.multicluster, vec![Name::parse("remote.example").unwrap()]);
-        let kinds = c.plan().kinds;
-        assert!(kinds.contains(&Kind::Pod) && kinds.contains(&Kind::ServiceImport));
-        assert!(kinds.contains(&Kind::MulticlusterEndpointSlice));
+        assert_eq!(c.labels.as_ref().map(ToString::to_string).as_deref(), Some("app=web"));
+        assert_eq!(c.startup_timeout, Duration::from_secs(10));
+        let connection = Connection {
+            endpoint: "https://10.0.0.1:6443".into(),
+            tls: vec!["c".into(), "k".into(), "ca".into()],
+            kubeconfig: "kc".into(),
+            context: "ctx".into(),
+            qps: 5.0,
+            burst: 10,
+            max_inflight: 3,
+            ..in_cluster()
+        };
+        // The source's line is the first connection option's.
+        assert_eq!((c.source, c.source_line), (Source::ApiServer(connection), 10));
     }
 
     #[test]
@@ -403,26 +384,9 @@ mod tests {
     fn errors_name_the_stanza() {
         let err = parse(&[stanza(&["a.local"], &[]), stanza(&["b.local"], &[("pods", &[])])]).unwrap_err();
         assert_eq!(err.stanza, 1);
-        assert_eq!(err.to_string(), "stanza 2 (line 10): pods: needs a value");
+        let shown = format!("stanza {} (line {}): {}: {}", err.stanza + 1, err.line, err.property, err.reason);
+        assert!(shown.starts_with("stanza 2 (line 10): pods: needs a value"), "{shown}");
         assert!(parse(&[]).is_err());
-    }
-
-    #[test]
-    fn noendpoints_drops_endpoint_slices_from_the_plan() {
-        let c = parse_one(&["cluster.local"], &[("noendpoints", &[])]).unwrap();
-        assert!(!c.endpoints);
-        assert_eq!(c.plan().kinds, vec![Kind::Namespace, Kind::Service]);
-        assert!(!c.watches(Kind::EndpointSlice));
-        // Only the local slices: multicluster ones follow `multicluster`.
-        let c = parse_one(
-            &["cluster.local", "clusterset.local"],
-            &[("noendpoints", &[]), ("pods", &["verified"]), ("multicluster", &["clusterset.local"])],
-        )
-        .unwrap();
-        assert_eq!(
-            c.plan().kinds,
-            vec![Kind::Namespace, Kind::Service, Kind::Pod, Kind::ServiceImport, Kind::MulticlusterEndpointSlice]
-        );
     }
 
     #[test]
@@ -432,5 +396,205 @@ mod tests {
         let c = parse_one(&["cluster.local", "in-addr.arpa"], &[("fallthrough", &["in-addr.arpa"])]).unwrap();
         assert!(!c.falls_through(&Name::parse("x.cluster.local").unwrap()));
         assert!(c.falls_through(&Name::parse("1.0.0.10.in-addr.arpa").unwrap()));
+    }
+
+    /// A value each option takes, for every option of the table: a new
+    /// option without a row here fails this test.
+    const EXAMPLES: &[(&str, &[&str])] = &[
+        ("snapshot", &["cluster.yaml"]),
+        ("namespaces", &["a", "b"]),
+        ("labels", &["app", "in", "(web,", "db)"]),
+        ("namespace_labels", &["team=a"]),
+        ("pods", &["insecure"]),
+        ("endpoint_pod_names", &[]),
+        ("ttl", &["30"]),
+        ("noendpoints", &[]),
+        ("fallthrough", &[]),
+        ("ignore", &["empty_service"]),
+        ("multicluster", &["cluster.local"]),
+        ("zonal", &[]),
+        ("startup_timeout", &["1m30s"]),
+        ("endpoint", &["https://10.0.0.1:6443", "https://10.0.0.2:6443"]),
+        ("tls", &["cert.pem", "key.pem", "ca.pem"]),
+        ("kubeconfig", &["kubeconfig"]),
+        ("apiserver_qps", &["2.5"]),
+        ("apiserver_burst", &["7"]),
+        ("apiserver_max_inflight", &["0"]),
+        ("wasm", &["core.wasm"]),
+        ("pool", &["3"]),
+        ("wasm_timeout", &["250ms"]),
+        ("wasm_memory", &["64Mi"]),
+        ("notify_interval", &["1.5s"]),
+    ];
+
+    #[test]
+    fn every_option_of_the_table_is_read() {
+        let names: Vec<&str> = TABLE.iter().map(|s| s.name).collect();
+        let examples: Vec<&str> = EXAMPLES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, examples, "one example per option, in the table's order");
+        for (name, args) in EXAMPLES {
+            assert!(parse_one(&["cluster.local"], &[(*name, *args)]).is_ok(), "{name} {args:?}");
+        }
+    }
+
+    #[test]
+    fn option_values() {
+        let c = parse_one(&["cluster.local"], &[("snapshot", &["a.yaml"])]).unwrap();
+        assert_eq!((c.source, c.source_line), (Source::Snapshot("a.yaml".into()), 10));
+        let c =
+            parse_one(&["cluster.local"], &[("ttl", &["1"]), ("endpoint", &["https://a:1", "https://b:2"])]).unwrap();
+        let connection = Connection {
+            endpoint: "https://a:1".into(),
+            ignored_endpoints: vec!["https://b:2".into()],
+            ..in_cluster()
+        };
+        assert_eq!((c.source, c.source_line), (Source::ApiServer(connection), 11));
+        let c = parse_one(&["cluster.local"], &[("kubeconfig", &["kc"]), ("apiserver_qps", &["0.1"])]).unwrap();
+        let connection = Connection { kubeconfig: "kc".into(), qps: f64::from(0.1f32), ..in_cluster() };
+        assert_eq!(c.source, Source::ApiServer(connection));
+        let c = parse_one(&["cluster.local"], &[("startup_timeout", &["0"])]).unwrap();
+        assert_eq!(c.startup_timeout, Duration(0));
+        let c = parse_one(&["cluster.local"], &[("namespace_labels", &["b=1,", "a"])]).unwrap();
+        assert_eq!(c.namespace_labels.map(|s| s.to_string()).as_deref(), Some("a,b=1"));
+        let runtime = parse(&[stanza(
+            &["cluster.local"],
+            &[
+                ("wasm", &["core.wasm"]),
+                ("pool", &["+3"]),
+                ("wasm_timeout", &["1m"]),
+                ("wasm_memory", &["4Gi"]),
+                ("notify_interval", &["1ns"]),
+            ],
+        )])
+        .unwrap()
+        .runtime;
+        assert_eq!(
+            runtime,
+            Runtime {
+                wasm: "core.wasm".into(),
+                wasm_line: 10,
+                pool: 3,
+                wasm_timeout_ns: 60_000_000_000,
+                wasm_memory: 4 << 30,
+                notify_interval_ns: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn refused_values_name_the_option_and_reason() {
+        // (property and arguments, reason); the error names the property
+        // at line 10.
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("snapshot", &[], "needs a value: takes one value, got 0"),
+            ("snapshot", &["a", "b"], "takes one value, got 2"),
+            ("snapshot", &[""], "needs a file name, got an empty one"),
+            ("startup_timeout", &["soon"], "\"soon\" is not a duration such as 5s"),
+            ("startup_timeout", &["-1s"], "\"-1s\" is not a duration"),
+            ("startup_timeout", &["5"], "\"5\" is not a duration"),
+            ("labels", &[], "needs a label selector"),
+            ("labels", &[""], "needs a label selector"),
+            ("labels", &["a", "in", "("], "unable to parse label selector \"a in (\""),
+            ("labels", &["tier!=hidden"], "unable to parse label selector \"tier!=hidden\": \"!=\" is not a valid"),
+            ("namespace_labels", &["==x"], "unable to parse"),
+            ("namespace_labels", &[" "], "needs a label selector"),
+            ("pool", &["0"], "\"0\" is not an integer >= 1"),
+            ("pool", &["many"], "\"many\" is not an integer >= 1"),
+            ("pool", &["4294967296"], "\"4294967296\" is out of range: at most 4294967295"),
+            ("endpoint", &[], "needs a URL"),
+            ("endpoint", &["::::"], "\"::::\" is not a URL with http:// or https:// and a host"),
+            ("endpoint", &["10.0.0.1:6443"], "is not a URL with http:// or https://"),
+            ("tls", &["a", "b"], "needs CERT KEY CACERT, got 2 values"),
+            ("tls", &["a", "", "c"], "needs a file name, got an empty one"),
+            ("kubeconfig", &[], "needs FILE [CONTEXT], got 0 values"),
+            ("kubeconfig", &["a", "b", "c"], "needs FILE [CONTEXT], got 3 values"),
+            ("apiserver_qps", &["-1"], "\"-1\" is not a number >= 0"),
+            ("apiserver_qps", &["NaN"], "\"NaN\" is not a number >= 0"),
+            ("apiserver_qps", &["inf"], "\"inf\" is not a number >= 0"),
+            ("apiserver_qps", &["1e39"], "\"1e39\" is not a number >= 0"),
+            ("apiserver_burst", &["x"], "\"x\" is not an integer >= 0"),
+            ("apiserver_max_inflight", &["-2"], "\"-2\" is not an integer >= 0"),
+            ("wasm", &[], "needs a value"),
+            ("wasm", &[""], "needs a file name, got an empty one"),
+            ("wasm_timeout", &["soon"], "\"soon\" is not a duration such as 5s"),
+            ("wasm_timeout", &["0s"], "0s is out of range: want between 1ms and 1m0s"),
+            ("wasm_timeout", &["2h"], "2h0m0s is out of range"),
+            ("wasm_timeout", &["999us"], "999\u{b5}s is out of range"),
+            ("wasm_memory", &["lots"], "\"lots\" is not a size such as 64Mi or 256MiB"),
+            ("wasm_memory", &["1Mi"], "\"1Mi\" is out of range: want between 4Mi and 4Gi"),
+            ("wasm_memory", &["99999999999999999Gi"], "is out of range"),
+            ("notify_interval", &["0s"], "must be longer than 0s"),
+            ("notify_interval", &["-1s"], "\"-1s\" is not a duration"),
+            ("fallthrough", &["10.0.0.0/33"], "invalid CIDR \"10.0.0.0/33\""),
+            ("multicluster", &["10.0.0.0/33"], "invalid CIDR"),
+        ];
+        for (name, args, reason) in cases {
+            let err = parse_one(&["cluster.local"], &[(*name, *args)]).unwrap_err();
+            assert_eq!((err.property.as_str(), err.line), (*name, 10), "{name} {args:?}: {err:?}");
+            assert!(err.reason.contains(reason), "{name} {args:?}: {} does not contain {reason}", err.reason);
+        }
+    }
+
+    #[test]
+    fn refused_stanzas_name_the_option_and_reason() {
+        // (zones, properties, property at fault, its line, reason)
+        type Refused<'a> = (&'a [&'a str], &'a [(&'a str, &'a [&'a str])], &'a str, u32, &'a str);
+        let cases: &[Refused] = &[
+            (&["10.0.0.0/33"], &[], "", 9, "invalid CIDR \"10.0.0.0/33\": the prefix length must be between 0 and 32"),
+            (
+                &["cluster.local"],
+                &[("snapshot", &["a.yaml"]), ("endpoint", &["https://a"])],
+                "endpoint",
+                11,
+                "a stanza reads either a snapshot or an API server, not both (snapshot on line 10)",
+            ),
+            (
+                &["cluster.local"],
+                &[("apiserver_burst", &["1"]), ("snapshot", &["a.yaml"])],
+                "apiserver_burst",
+                10,
+                "not both (snapshot on line 11)",
+            ),
+            (
+                &["cluster.local"],
+                &[("labels", &["a"]), ("labels", &["b"])],
+                "labels",
+                11,
+                "given more than once (first on line 10)",
+            ),
+            (
+                &["cluster.local"],
+                &[("wasm", &["a.wasm"]), ("wasm", &["b.wasm"])],
+                "wasm",
+                11,
+                "given more than once in this server block (first on line 10)",
+            ),
+            (
+                &["cluster.local"],
+                &[("wasm_timeout", &["1s"]), ("wasm_timeout", &["2s"])],
+                "wasm_timeout",
+                11,
+                "given more than once in this server block",
+            ),
+        ];
+        for (zones, props, property, line, reason) in cases {
+            let err = parse_one(zones, props).unwrap_err();
+            assert_eq!((err.property.as_str(), err.line), (*property, *line), "{props:?}: {err:?}");
+            assert!(err.reason.contains(reason), "{props:?}: {} does not contain {reason}", err.reason);
+        }
+    }
+
+    #[test]
+    fn server_options_once_per_server_block() {
+        let a = stanza(&["a.local"], &[("pool", &["2"]), ("wasm", &["x.wasm"])]);
+        let mut b = stanza(&["b.local"], &[("wasm", &["y.wasm"])]);
+        b.properties[0].line = 20;
+        let err = parse(&[a.clone(), b]).unwrap_err();
+        assert_eq!((err.stanza, err.line, err.property.as_str()), (1, 20, "wasm"));
+        assert_eq!(err.reason, "given more than once in this server block (first on line 11)");
+        // In any stanza: the runtime holds what the second one gave.
+        let c = stanza(&["c.local"], &[("notify_interval", &["1s"])]);
+        let options = parse(&[a, c]).unwrap();
+        assert_eq!((options.runtime.pool, options.runtime.notify_interval_ns), (2, 1_000_000_000));
     }
 }

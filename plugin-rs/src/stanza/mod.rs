@@ -10,7 +10,8 @@ mod metadata;
 mod transfer;
 
 use crate::cluster::index::{Index, Seeded};
-use crate::contract::{UpstreamQuery, UpstreamReply, ZoneSerial};
+use crate::cluster::selection::Selection;
+use crate::contract::{StanzaPlan, UpstreamQuery, UpstreamReply, ZoneSerial};
 use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response, message};
 use crate::options::StanzaConfig;
 
@@ -83,7 +84,7 @@ impl<'a> Upstream<'a> {
 
 impl Stanza {
     pub fn new(config: StanzaConfig, seed: Seeded) -> Stanza {
-        let index = Index::new(seed, config.zonal);
+        let index = Index::new(seed, Selection::new(&config), config.zonal);
         Stanza { config, index, synced: false, seed }
     }
 
@@ -97,6 +98,17 @@ impl Stanza {
     /// The longest of the configured zones holding `name`.
     pub fn config_zone_of(&self, name: &Name) -> Option<&Name> {
         self.config.zones.iter().filter(|z| name.is_subdomain_of(z)).max_by_key(|z| z.wire().len())
+    }
+
+    /// What the host must do to feed this stanza.
+    pub fn plan(&self) -> StanzaPlan {
+        StanzaPlan {
+            zones: self.config.zones.iter().map(Name::to_string).collect(),
+            watches: self.index.watches(),
+            source: self.config.source.clone(),
+            source_line: self.config.source_line,
+            startup_timeout_ns: self.config.startup_timeout.nanos(),
+        }
     }
 
     /// The serials of the zones the stanza transfers.

@@ -2,7 +2,7 @@
 
 use super::services::alpha;
 use super::zonal::zonal;
-use super::{Core, NOW, Scenario, fixture, render_message};
+use super::{Core, NOW, Scenario, fixture, render_message, transfer_all};
 
 fn alpha_on_host() -> Scenario {
     alpha().local_ips(&["192.0.2.53"])
@@ -142,7 +142,7 @@ pub fn run(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
     for (scenario, zone, serial, want) in CASES {
         let mut core = new_core();
         scenario().load(core.as_mut());
-        let got = core.transfer(zone, *serial).map(|messages| listing(&messages));
+        let got = transfer_all(core.as_mut(), zone, *serial).map(|messages| listing(&messages));
         let want = want.map(|w| w.trim().to_string());
         if got != want {
             failures.push(format!("[transfer] {zone} serial {serial}\n--- want\n{want:?}\n--- got\n{got:?}\n"));
@@ -157,7 +157,7 @@ pub fn run(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
 fn run_bulk(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
     let mut core = new_core();
     bulk().load(core.as_mut());
-    let Some(messages) = core.transfer("cluster.local.", 0) else {
+    let Some(messages) = transfer_all(core.as_mut(), "cluster.local.", 0) else {
         return vec!["[transfer] bulk: not authoritative".into()];
     };
     let mut failures = Vec::new();
