@@ -8,7 +8,7 @@ use crate::contract::{
     TransferPage, UpstreamReply,
 };
 use crate::options;
-use crate::stanza::Stanza;
+use crate::stanza::{PAGE_RECORDS, Stanza};
 
 /// The whole core: the chain of real stanzas.
 #[derive(Debug)]
@@ -64,12 +64,21 @@ impl Kubernetai {
         report
     }
 
-    /// A zone transfer, whole in one page: no cursor is ever handed out.
+    /// A page of a zone transfer, of at most about `PAGE_RECORDS` records.
     pub fn transfer(&self, zone: &str, serial: u32, cursor: &[u8]) -> Result<Option<TransferPage>, String> {
-        if !cursor.is_empty() {
-            return Err("transfer: not a cursor this core gave".into());
-        }
-        Ok(self.chain.transfer(zone, serial).map(|messages| TransferPage { messages, next: None }))
+        self.chain.transfer(zone, serial, cursor, PAGE_RECORDS)
+    }
+
+    /// A page of a zone transfer of about `records` records: the same
+    /// transfer as `transfer`'s, cut elsewhere (for tests of the cuts).
+    pub fn transfer_in_pages_of(
+        &self,
+        zone: &str,
+        serial: u32,
+        cursor: &[u8],
+        records: usize,
+    ) -> Result<Option<TransferPage>, String> {
+        self.chain.transfer(zone, serial, cursor, records)
     }
 
     pub fn autopath(&self, qname: &str, client: &str) -> Option<Vec<String>> {

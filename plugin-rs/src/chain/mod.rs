@@ -16,9 +16,9 @@ mod core;
 
 pub use self::core::Kubernetai;
 
-use crate::contract::{Answer, HostInfo, MetadataEntry, Outcome, UpstreamReply};
-use crate::dns::{Name, Query, Rcode, Record, Response, message};
-use crate::stanza::{Served, Stanza, Upstream};
+use crate::contract::{Answer, HostInfo, MetadataEntry, Outcome, TransferPage, UpstreamReply};
+use crate::dns::{Name, Query, Rcode, Response, message};
+use crate::stanza::{Page, Served, Stanza, Upstream};
 
 /// Records per message of a zone transfer handed to the host.
 const TRANSFER_BATCH: usize = 500;
@@ -60,8 +60,9 @@ pub trait Cluster {
     fn negative(&self, zone: &Name, rcode: Rcode) -> Response;
     /// Whether the stanza answers transfers of `zone`.
     fn transfers(&self, zone: &Name) -> bool;
-    /// The records of a transfer of `zone`.
-    fn transfer(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record>;
+    /// A page of the transfer of `zone`: the first for an empty `cursor`,
+    /// else the one it names; about `budget` records.
+    fn transfer(&self, zone: &Name, serial: u32, cursor: &[u8], budget: usize, host: &Host) -> Result<Page, String>;
     /// The start of an autopath search list, when the stanza's zones hold
     /// `qname` and it knows a pod at `client`.
     fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>>;
@@ -129,13 +130,22 @@ impl<C: Cluster> Chain<C> {
         }
     }
 
-    /// The transfer of `zone` by the first stanza serving it, in messages
-    /// of at most a few hundred records each.
-    pub fn transfer(&self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
-        let zone = Name::parse(zone).ok()?.to_lowercase();
-        let stanza = self.stanzas.iter().find(|s| s.transfers(&zone))?;
-        let records = stanza.transfer(&zone, serial, &self.host);
-        Some(records.chunks(TRANSFER_BATCH).map(Response::encode_records).collect())
+    /// A page of the transfer of `zone` by the first stanza serving it
+    /// (see `Cluster::transfer`), in messages of at most a few hundred
+    /// records each. None when no stanza serves the zone.
+    pub fn transfer(
+        &self,
+        zone: &str,
+        serial: u32,
+        cursor: &[u8],
+        budget: usize,
+    ) -> Result<Option<TransferPage>, String> {
+        let Ok(zone) = Name::parse(zone) else { return Ok(None) };
+        let zone = zone.to_lowercase();
+        let Some(stanza) = self.stanzas.iter().find(|s| s.transfers(&zone)) else { return Ok(None) };
+        let page = stanza.transfer(&zone, serial, cursor, budget, &self.host)?;
+        let messages = page.records.chunks(TRANSFER_BATCH).map(Response::encode_records).collect();
+        Ok(Some(TransferPage { messages, next: page.next }))
     }
 
     /// The autopath search list for a query for `qname` from `client`:
@@ -189,8 +199,8 @@ impl Cluster for Stanza {
         Stanza::transfers(self, zone)
     }
 
-    fn transfer(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record> {
-        Stanza::transfer(self, zone, serial, &host.local_ips)
+    fn transfer(&self, zone: &Name, serial: u32, cursor: &[u8], budget: usize, host: &Host) -> Result<Page, String> {
+        Stanza::transfer(self, zone, serial, cursor, budget, &host.local_ips)
     }
 
     fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>> {
@@ -211,7 +221,8 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::dns::{Owner, RData, RecordType};
+    use crate::dns::{Owner, RData, Record, RecordType};
+    use crate::stanza::PAGE_RECORDS;
 
     /// What a mock stanza does with a name in its zone.
     #[derive(Clone, Copy)]
@@ -307,8 +318,9 @@ mod tests {
             self.transfers && zone.eq_ignore_case(&self.zone)
         }
         /// An SOA, `transfer_size` A records numbered in their addresses,
-        /// and the SOA again.
-        fn transfer(&self, zone: &Name, serial: u32, _: &Host) -> Vec<Record> {
+        /// and the SOA again; cut in pages of `budget` records, the cursor
+        /// holding the next record's index.
+        fn transfer(&self, zone: &Name, serial: u32, cursor: &[u8], budget: usize, _: &Host) -> Result<Page, String> {
             let soa = Record::new(
                 Owner::Name(zone.clone()),
                 1,
@@ -324,7 +336,15 @@ mod tests {
             );
             let numbered = (0..self.transfer_size as u32)
                 .map(|i| Record::new(Owner::Name(zone.clone()), 1, RData::A(Ipv4Addr::from(0x0A00_0000 + i))));
-            std::iter::once(soa.clone()).chain(numbered).chain(std::iter::once(soa)).collect()
+            let all: Vec<Record> = std::iter::once(soa.clone()).chain(numbered).chain(std::iter::once(soa)).collect();
+            let start = if cursor.is_empty() {
+                0
+            } else {
+                std::str::from_utf8(cursor).ok().and_then(|c| c.parse().ok()).ok_or("bad cursor")?
+            };
+            let end = (start + budget).min(all.len());
+            let next = (end < all.len()).then(|| end.to_string().into_bytes());
+            Ok(Page { records: all[start..end].to_vec(), next })
         }
         fn autopath(&self, qname: &Name, _: &IpAddr) -> Option<Vec<String>> {
             let ns = self.pod_namespace.filter(|_| qname.is_subdomain_of(&self.zone))?;
@@ -481,6 +501,20 @@ mod tests {
         assert_eq!(run(later, "x.a.local."), "fallthrough passed 0b11");
     }
 
+    /// Every page's messages, following the cursors.
+    fn whole_transfer(chain: &Chain<Mock>, zone: &str, serial: u32, budget: usize) -> Option<Vec<Vec<u8>>> {
+        let mut messages = Vec::new();
+        let mut cursor = Vec::new();
+        loop {
+            let page = chain.transfer(zone, serial, &cursor, budget).unwrap()?;
+            messages.extend(page.messages);
+            match page.next {
+                Some(next) => cursor = next,
+                None => return Some(messages),
+            }
+        }
+    }
+
     #[test]
     fn large_transfers_are_split_in_order() {
         use crate::dns::message::parse_reply;
@@ -489,8 +523,8 @@ mod tests {
         for size in [1, TRANSFER_BATCH - 2, TRANSFER_BATCH - 1, 2 * TRANSFER_BATCH + 201] {
             let total = size + 2;
             let chain = Chain::new(vec![mock("a.local", HIT).transfer_size(size)]);
-            let replies: Vec<crate::dns::Reply> =
-                chain.transfer("a.local.", SERIAL).unwrap().iter().map(|m| parse_reply(m).unwrap()).collect();
+            let messages = whole_transfer(&chain, "a.local.", SERIAL, PAGE_RECORDS).unwrap();
+            let replies: Vec<crate::dns::Reply> = messages.iter().map(|m| parse_reply(m).unwrap()).collect();
             let mut want_sizes = vec![TRANSFER_BATCH; total / TRANSFER_BATCH];
             if total % TRANSFER_BATCH != 0 {
                 want_sizes.push(total % TRANSFER_BATCH);
@@ -520,12 +554,38 @@ mod tests {
     #[test]
     fn transfer_goes_to_the_first_authoritative_stanza() {
         let chain = Chain::new(vec![mock("a.local", HIT).no_transfer(), mock("b.local", HIT), mock("a.local", HIT)]);
-        assert!(chain.transfer("a.local.", 0).is_some());
-        assert!(chain.transfer("b.local", 0).is_some());
-        assert!(chain.transfer("c.local.", 0).is_none());
-        assert!(chain.transfer("not a..name", 0).is_none());
+        let served = |chain: &Chain<Mock>, zone| whole_transfer(chain, zone, 0, PAGE_RECORDS).is_some();
+        assert!(served(&chain, "a.local."));
+        assert!(served(&chain, "b.local"));
+        assert!(!served(&chain, "c.local."));
+        assert!(!served(&chain, "not a..name"));
         let only_first = Chain::new(vec![mock("a.local", HIT).no_transfer()]);
-        assert!(only_first.transfer("a.local.", 0).is_none());
+        assert!(!served(&only_first, "a.local."));
+    }
+
+    #[test]
+    fn pages_are_batched_on_their_own_and_cursors_pass_through() {
+        use crate::dns::message::parse_reply;
+
+        let chain = Chain::new(vec![mock("a.local", HIT).transfer_size(2 * TRANSFER_BATCH + 201)]);
+        let mut sizes = Vec::new();
+        let mut cursor = Vec::new();
+        loop {
+            let page = chain.transfer("a.local.", 0, &cursor, 700).unwrap().unwrap();
+            sizes.push(page.messages.iter().map(|m| parse_reply(m).unwrap().answers.len()).collect::<Vec<_>>());
+            match page.next {
+                Some(next) => cursor = next,
+                None => break,
+            }
+        }
+        // A message never holds records of two pages.
+        assert_eq!(sizes, vec![vec![TRANSFER_BATCH, 200], vec![TRANSFER_BATCH, 3]]);
+        let paged = whole_transfer(&chain, "a.local.", 0, 700).unwrap();
+        let records = |messages: &[Vec<u8>]| -> Vec<crate::dns::RawRecord> {
+            messages.iter().flat_map(|m| parse_reply(m).unwrap().answers).collect()
+        };
+        assert_eq!(records(&paged), records(&whole_transfer(&chain, "a.local.", 0, PAGE_RECORDS).unwrap()));
+        assert_eq!(chain.transfer("a.local.", 0, b"x", 700), Err("bad cursor".into()));
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! users, and fixed keys (all wasm32-unknown-unknown offers) would let
 //! them choose colliding names.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
+use std::ops::Bound;
 
 use siphasher::sip::SipHasher13;
 
@@ -48,17 +49,20 @@ pub type Map<K, V> = HashMap<K, V, Seeded>;
 /// (namespace, name) of an object, as the reverse indexes keep them.
 pub type Key = (Box<str>, Box<str>);
 
-/// Everything known in one namespace.
+/// Everything known in one namespace. Services and imports are kept in
+/// name order, so that a zone transfer can resume after any of them
+/// without sorting or scanning (see `stanza::transfer`); the rest is looked
+/// up by name only.
 #[derive(Debug)]
 pub struct Namespace {
     /// The Namespace object itself exists (and passed `namespace_labels`).
     pub exists: bool,
-    pub services: Map<Box<str>, Service>,
+    pub services: BTreeMap<Box<str>, Service>,
     slices: Map<Box<str>, Slice>,
     /// Slice names per service name, sorted so answers have a stable order.
     slices_of: Map<Box<str>, BTreeSet<Box<str>>>,
     pub pods: Map<Box<str>, Pod>,
-    pub imports: Map<Box<str>, ServiceImport>,
+    pub imports: BTreeMap<Box<str>, ServiceImport>,
     mc_slices: Map<Box<str>, Slice>,
     mc_slices_of: Map<Box<str>, BTreeSet<Box<str>>>,
 }
@@ -67,11 +71,11 @@ impl Namespace {
     fn new(seed: Seeded) -> Namespace {
         Namespace {
             exists: false,
-            services: Map::with_hasher(seed),
+            services: BTreeMap::new(),
             slices: Map::with_hasher(seed),
             slices_of: Map::with_hasher(seed),
             pods: Map::with_hasher(seed),
-            imports: Map::with_hasher(seed),
+            imports: BTreeMap::new(),
             mc_slices: Map::with_hasher(seed),
             mc_slices_of: Map::with_hasher(seed),
         }
@@ -88,24 +92,30 @@ impl Namespace {
 
     /// The EndpointSlices of a service, by slice name.
     pub fn slices_for<'a>(&'a self, service: &str) -> impl Iterator<Item = &'a Slice> + 'a {
-        Self::members(&self.slices_of, &self.slices, service)
+        self.slices_from(service, "", false)
     }
 
     /// The multi-cluster EndpointSlices of an imported service.
     pub fn mc_slices_for<'a>(&'a self, service: &str) -> impl Iterator<Item = &'a Slice> + 'a {
-        Self::members(&self.mc_slices_of, &self.mc_slices, service)
+        self.slices_from(service, "", true)
+    }
+
+    /// The EndpointSlices of a service (`imported`: of an imported one)
+    /// from the one named `first` on, by slice name.
+    pub fn slices_from<'a>(
+        &'a self,
+        service: &str,
+        first: &'a str,
+        imported: bool,
+    ) -> impl Iterator<Item = &'a Slice> + 'a {
+        let (of, slices) =
+            if imported { (&self.mc_slices_of, &self.mc_slices) } else { (&self.slices_of, &self.slices) };
+        let names = of.get(service).into_iter().flat_map(move |set| set.range::<str, _>(keys_from(first)));
+        names.filter_map(|n| slices.get(n))
     }
 
     pub fn slice(&self, name: &str) -> Option<&Slice> {
         self.slices.get(name)
-    }
-
-    fn members<'a>(
-        of: &'a Map<Box<str>, BTreeSet<Box<str>>>,
-        slices: &'a Map<Box<str>, Slice>,
-        service: &str,
-    ) -> impl Iterator<Item = &'a Slice> + 'a {
-        of.get(service).into_iter().flatten().filter_map(|n| slices.get(n))
     }
 }
 
@@ -132,7 +142,8 @@ impl Changed {
 pub struct Index {
     seed: Seeded,
     selection: Selection,
-    namespaces: Map<Box<str>, Namespace>,
+    /// In name order, as services are.
+    namespaces: BTreeMap<Box<str>, Namespace>,
     services_by_ip: Map<IpAddr, Vec<Key>>,
     slices_by_ip: Map<IpAddr, Vec<Key>>,
     pods_by_ip: Map<IpAddr, Vec<Key>>,
@@ -149,7 +160,7 @@ impl Index {
         Index {
             seed,
             selection,
-            namespaces: Map::with_hasher(seed),
+            namespaces: BTreeMap::new(),
             services_by_ip: Map::with_hasher(seed),
             slices_by_ip: Map::with_hasher(seed),
             pods_by_ip: Map::with_hasher(seed),
@@ -168,11 +179,9 @@ impl Index {
         self.namespaces.get(name)
     }
 
-    /// Namespaces in name order.
-    pub fn sorted_namespaces(&self) -> Vec<(&str, &Namespace)> {
-        let mut all: Vec<(&str, &Namespace)> = self.namespaces.iter().map(|(k, v)| (&**k, v)).collect();
-        all.sort_by_key(|(k, _)| *k);
-        all
+    /// Namespaces in name order, from the one named `first` on.
+    pub fn namespaces_from<'a>(&'a self, first: &str) -> impl Iterator<Item = (&'a str, &'a Namespace)> + 'a {
+        self.namespaces.range::<str, _>(keys_from(first)).map(|(k, v)| (&**k, v))
     }
 
     /// The services holding `ip` as a cluster IP, sorted by namespace then
@@ -417,6 +426,11 @@ impl Index {
         self.tidy(&meta.namespace);
         removed
     }
+}
+
+/// Keys from `first` on, for ranges of maps keyed by `Box<str>`.
+pub fn keys_from(first: &str) -> (Bound<&str>, Bound<&str>) {
+    (Bound::Included(first), Bound::Unbounded)
 }
 
 fn cluster_ips(svc: &Service) -> &[IpAddr] {

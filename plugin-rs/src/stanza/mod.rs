@@ -5,6 +5,7 @@
 
 mod answers;
 mod autopath;
+mod cursor;
 mod grammar;
 mod metadata;
 mod transfer;
@@ -16,7 +17,7 @@ use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response,
 use crate::options::StanzaConfig;
 
 pub use answers::srv_weight;
-pub use transfer::serial_not_older;
+pub use transfer::{PAGE_RECORDS, Page, serial_not_older};
 
 /// SOA records never claim a TTL above this.
 const MAX_SOA_TTL: u32 = 300;
@@ -117,9 +118,7 @@ impl Stanza {
             .filter(|&i| self.is_forward(i))
             .map(|i| {
                 let zone = &self.config.zones[i];
-                let serial =
-                    if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
-                ZoneSerial { zone: zone.to_string(), serial }
+                ZoneSerial { zone: zone.to_string(), serial: self.serial_of(zone) }
             })
             .collect()
     }
@@ -130,10 +129,19 @@ impl Stanza {
         Response { rcode, authoritative: true, authority: vec![self.soa(zone)], ..Response::default() }
     }
 
+    /// The SOA serial of one of the stanza's zones.
+    pub fn serial_of(&self, zone: &Name) -> u32 {
+        if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial }
+    }
+
     /// The zone's SOA record. Names keep the zone's case as asked.
     pub fn soa(&self, zone: &Name) -> Record {
+        self.soa_at(zone, self.serial_of(zone))
+    }
+
+    /// The zone's SOA record with this serial.
+    pub fn soa_at(&self, zone: &Name, serial: u32) -> Record {
         let ttl = self.config.ttl;
-        let serial = if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
         let under = |labels: &[&str]| Name::with_prefix(labels, zone).unwrap_or_else(|_| zone.clone());
         Record::new(
             Owner::Name(zone.clone()),

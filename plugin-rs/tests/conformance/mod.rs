@@ -20,7 +20,7 @@ mod pods;
 mod ptr;
 mod services;
 mod srv;
-mod transfer;
+pub mod transfer;
 mod zonal;
 
 pub use clients::run as clients_run;
@@ -52,10 +52,15 @@ pub trait Core {
 /// A whole zone transfer: the messages of every page, in order, following
 /// the cursors; None when no stanza is authoritative.
 pub fn transfer_all(core: &mut dyn Core, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
+    follow_pages(|cursor| core.transfer(zone, serial, cursor))
+}
+
+/// The messages of every page `page` gives, from the empty cursor on.
+pub fn follow_pages(mut page: impl FnMut(&[u8]) -> Result<Option<TransferPage>, String>) -> Option<Vec<Vec<u8>>> {
     let mut messages = Vec::new();
     let mut cursor = Vec::new();
     loop {
-        let page = core.transfer(zone, serial, &cursor).expect("the core's own cursors are good")?;
+        let page = page(&cursor).expect("the core's own cursors are good")?;
         messages.extend(page.messages);
         match page.next {
             Some(next) => cursor = next,

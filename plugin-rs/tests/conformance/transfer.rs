@@ -1,7 +1,8 @@
 //! Zone transfers: contents, order, and the IXFR "up to date" answer.
 
+use super::fixture::ep;
 use super::services::alpha;
-use super::zonal::zonal;
+use super::zonal::{multicluster, zonal};
 use super::{Core, NOW, Scenario, fixture, render_message, transfer_all};
 
 fn alpha_on_host() -> Scenario {
@@ -149,6 +150,67 @@ pub fn run(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
         }
     }
     failures.extend(run_bulk(new_core));
+    failures
+}
+
+/// Loads a scenario in a fresh core and transfers a zone (with a client
+/// serial) in pages of a number of records: every page's messages.
+pub type Paged = dyn Fn(&Scenario, &str, u32, usize) -> Option<Vec<Vec<u8>>>;
+
+/// Page sizes the paged runs cut transfers in.
+const BUDGETS: [usize; 8] = [1, 2, 3, 4, 5, 8, 13, 40];
+
+/// A multicluster zone with headless imports of several slices, and more
+/// than one namespace.
+fn imports() -> Scenario {
+    let mut objects = multicluster().objects.remove(0);
+    objects.extend([
+        fixture::namespace("tools"),
+        fixture::service_import("tools", "cache", true, &[], &["redis:6379/TCP"]),
+        fixture::mc_slice(
+            "tools",
+            "cache-east",
+            "cache",
+            "east",
+            &[ep(&["10.5.0.1"]), ep(&["10.5.0.2"]).host("c-1"), ep(&["10.5.0.3"])],
+            &["redis:6379/TCP"],
+        ),
+        fixture::mc_slice("tools", "cache-west", "cache", "west", &[ep(&["10.6.0.1"])], &["redis:6379/TCP"]),
+        fixture::service_import("tools", "api", false, &["10.9.0.9"], &["http:80/TCP"]),
+    ]);
+    let mut scenario = multicluster();
+    scenario.objects[0] = objects;
+    scenario
+}
+
+/// Transfers cut in pages of any size: the pages' records, concatenated,
+/// are the whole transfer's (the table's listing, where it has one).
+pub fn paged_run(new_core: &dyn Fn() -> Box<dyn Core>, paged: &Paged) -> Vec<String> {
+    let mut runs: Vec<TransferCase> = CASES.to_vec();
+    runs.extend([
+        (imports as fn() -> Scenario, "clusterset.local.", 0, None),
+        (imports, "cluster.local.", 0, None),
+        (bulk, "cluster.local.", 0, None),
+    ]);
+    let mut failures = Vec::new();
+    for (scenario, zone, serial, want) in runs {
+        let mut core = new_core();
+        scenario().load(core.as_mut());
+        let whole = transfer_all(core.as_mut(), zone, serial).map(|m| listing(&m));
+        if let Some(want) = want
+            && whole.as_deref() != Some(want.trim())
+        {
+            failures.push(format!("[transfer pages] {zone}: the whole transfer is not the table's"));
+        }
+        for budget in BUDGETS {
+            let got = paged(&scenario(), zone, serial, budget).map(|m| listing(&m));
+            if got != whole {
+                failures.push(format!(
+                    "[transfer pages] {zone} in pages of {budget}\n--- want\n{whole:?}\n--- got\n{got:?}\n"
+                ));
+            }
+        }
+    }
     failures
 }
 

@@ -29,7 +29,7 @@ fn not_zonal() -> Scenario {
     Scenario::new().stanza(&["cluster.local"], &[], zoned_objects())
 }
 
-fn multicluster() -> Scenario {
+pub fn multicluster() -> Scenario {
     Scenario::new().stanza(
         &["cluster.local", "clusterset.local"],
         &[("multicluster", &["clusterset.local"])],
