@@ -47,7 +47,9 @@ impl Kubernetai {
         let mut report = ApplyReport { applied: 0, skipped: 0, problems: Vec::new(), serials: Vec::new() };
         let Some(s) = self.chain.stanzas.get_mut(stanza as usize) else {
             report.skipped = events.len() as u32;
-            report.problems.push(format!("no stanza {stanza}"));
+            // Numbered from 1, as every message for a person numbers them.
+            let configured = self.chain.stanzas.len();
+            report.problems.push(format!("no stanza {} ({configured} configured)", u64::from(stanza) + 1));
             return report;
         };
         for event in events {
@@ -91,5 +93,30 @@ impl Kubernetai {
 
     pub fn lookup(&self, message: &[u8], replies: &[UpstreamReply]) -> Outcome {
         self.chain.lookup(message, replies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{Change, Kind, Property};
+
+    #[test]
+    fn messages_number_stanzas_from_one() {
+        let stanza = StanzaInput {
+            zones: vec!["cluster.local".into()],
+            properties: vec![Property { name: "ttl".into(), args: vec![], line: 2 }],
+            line: 1,
+        };
+        let err = Kubernetai::configure(&[stanza.clone(), stanza.clone()], 1).unwrap_err();
+        // The contract's index is 0-based; its people-facing reasons are not.
+        assert_eq!(err.stanza, 0);
+        let ok = StanzaInput { properties: Vec::new(), ..stanza };
+        let (mut core, _) = Kubernetai::configure(&[ok], 1).unwrap();
+        let event =
+            Event { change: Change::Upsert, kind: Kind::Namespace, object: br#"{"metadata":{"name":"a"}}"#.to_vec() };
+        let report = core.apply(1, 1, &[event]);
+        assert_eq!((report.applied, report.skipped), (0, 1));
+        assert_eq!(report.problems, vec!["no stanza 2 (1 configured)".to_string()]);
     }
 }
