@@ -629,18 +629,7 @@ mod tests {
 
     /// An index selecting as a stanza with these options does.
     fn index_for(props: &[(&str, &[&str])]) -> Index {
-        let stanza = crate::contract::Stanza {
-            zones: vec!["cluster.local".into(), "clusterset.local".into()],
-            properties: props
-                .iter()
-                .map(|(name, args)| crate::contract::Property {
-                    name: name.to_string(),
-                    args: args.iter().map(|a| a.to_string()).collect(),
-                    line: 1,
-                })
-                .collect(),
-            line: 1,
-        };
+        let stanza = crate::options::stanza(&["cluster.local", "clusterset.local"], props);
         let config = &crate::options::parse(&[stanza]).unwrap().stanzas[0];
         Index::new(Seeded::new(9), Selection::new(config), false)
     }

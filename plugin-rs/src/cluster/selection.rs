@@ -127,21 +127,9 @@ fn text(selector: Option<&Selector>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::{Property, Stanza};
 
     fn selection(props: &[(&str, &[&str])]) -> Selection {
-        let stanza = Stanza {
-            zones: vec!["cluster.local".into(), "clusterset.local".into()],
-            properties: props
-                .iter()
-                .map(|(name, args)| Property {
-                    name: name.to_string(),
-                    args: args.iter().map(|a| a.to_string()).collect(),
-                    line: 1,
-                })
-                .collect(),
-            line: 1,
-        };
+        let stanza = crate::options::stanza(&["cluster.local", "clusterset.local"], props);
         Selection::new(&crate::options::parse(&[stanza]).unwrap().stanzas[0])
     }
 

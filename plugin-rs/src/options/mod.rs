@@ -9,12 +9,11 @@
 //! selectors as the kubernetes plugin reads them (`selector`), zones as
 //! CoreDNS normalises them (`zones`).
 
-use std::collections::BTreeSet;
-
-use crate::contract::{ConfigError, Runtime, Source, Stanza as StanzaInput};
+use crate::contract::{ConfigError, Runtime, Stanza as StanzaInput};
 use crate::dns::{Name, reverse};
 
 mod args;
+mod config;
 pub mod duration;
 pub mod selector;
 pub mod size;
@@ -22,96 +21,32 @@ mod source;
 mod table;
 pub mod zones;
 
-use duration::Duration;
-use selector::Selector;
 use table::{Scope, Target};
 
-pub use table::{DEFAULT_TTL, TABLE};
+pub use config::{DEFAULT_TTL, Options, PodMode, StanzaConfig};
+pub use table::TABLE;
 
 /// Stanzas per server block: outcomes name the stanzas a query passed
 /// through in a 64-bit set.
 pub const MAX_STANZAS: usize = 64;
 
-/// How pod names (`a-b-c-d.ns.pod.zone`) are answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PodMode {
-    Disabled,
-    Insecure,
-    Verified,
-}
-
-/// One stanza's options, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StanzaConfig {
-    /// Lower-case zones, in Corefile order.
-    pub zones: Vec<Name>,
-    /// Index in `zones` of the first forward (non-reverse) zone: PTR
-    /// targets live under it.
-    pub primary: usize,
-    /// Exposed namespaces; empty exposes all.
-    pub namespaces: BTreeSet<String>,
-    pub pods: PodMode,
-    pub endpoint_pod_names: bool,
-    pub ttl: u32,
-    /// False with `noendpoints`.
-    pub endpoints: bool,
-    /// Zones whose misses go on down the chain; empty when off.
-    pub fallthrough: Vec<Name>,
-    pub ignore_empty_service: bool,
-    pub multicluster: Vec<Name>,
-    pub zonal: bool,
-    /// `labels`: selects Services, EndpointSlices and Pods.
-    pub labels: Option<Selector>,
-    /// `namespace_labels`: selects Namespaces (and ServiceImports).
-    pub namespace_labels: Option<Selector>,
-    pub source: Source,
-    /// Line of the option that chose the source, else of the stanza.
-    pub source_line: u32,
-    pub startup_timeout: Duration,
-}
-
-impl StanzaConfig {
-    /// A stanza with these zones and every option at its default.
-    fn new(zones: Vec<Name>, primary: usize) -> StanzaConfig {
-        StanzaConfig {
-            zones,
-            primary,
-            namespaces: BTreeSet::new(),
-            pods: PodMode::Disabled,
-            endpoint_pod_names: false,
-            ttl: DEFAULT_TTL,
-            endpoints: true,
-            fallthrough: Vec::new(),
-            ignore_empty_service: false,
-            multicluster: Vec::new(),
-            zonal: false,
-            labels: None,
-            namespace_labels: None,
-            source: Source::Snapshot(String::new()),
-            source_line: 0,
-            startup_timeout: table::DEFAULT_STARTUP_TIMEOUT,
-        }
+/// A stanza as the host sends it, for tests: the stanza on line 9, its
+/// properties on lines 10, 11, ...
+#[cfg(test)]
+pub fn stanza(zones: &[&str], props: &[(&str, &[&str])]) -> StanzaInput {
+    StanzaInput {
+        zones: zones.iter().map(|z| z.to_string()).collect(),
+        properties: props
+            .iter()
+            .enumerate()
+            .map(|(i, (name, args))| crate::contract::Property {
+                name: name.to_string(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+                line: 10 + i as u32,
+            })
+            .collect(),
+        line: 9,
     }
-
-    pub fn primary_zone(&self) -> &Name {
-        &self.zones[self.primary]
-    }
-
-    /// Whether a miss for `name` falls through.
-    pub fn falls_through(&self, name: &Name) -> bool {
-        self.fallthrough.iter().any(|z| name.is_subdomain_of(z))
-    }
-
-    pub fn is_multicluster_zone(&self, zone: &Name) -> bool {
-        self.multicluster.iter().any(|z| zone.is_subdomain_of(z))
-    }
-}
-
-/// A server block's options: each stanza's, and the runtime's.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Options {
-    pub stanzas: Vec<StanzaConfig>,
-    pub runtime: Runtime,
 }
 
 /// Validates every stanza and the server block's runtime options.
@@ -124,7 +59,7 @@ pub fn parse(stanzas: &[StanzaInput]) -> Result<Options, ConfigError> {
         let reason = format!("at most {MAX_STANZAS} kubernetai stanzas per server block");
         return Err(ConfigError { stanza: MAX_STANZAS as u32, line: last.line, property: String::new(), reason });
     }
-    let mut runtime = table::default_runtime();
+    let mut runtime = config::default_runtime();
     let mut server_options = Vec::new();
     let stanzas = stanzas
         .iter()
@@ -211,24 +146,9 @@ fn is_arpa_zone(zone: &Name) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::duration::Duration;
     use super::*;
-    use crate::contract::{Connection, Property};
-
-    fn stanza(zones: &[&str], props: &[(&str, &[&str])]) -> StanzaInput {
-        StanzaInput {
-            zones: zones.iter().map(|z| z.to_string()).collect(),
-            properties: props
-                .iter()
-                .enumerate()
-                .map(|(i, (name, args))| Property {
-                    name: name.to_string(),
-                    args: args.iter().map(|a| a.to_string()).collect(),
-                    line: 10 + i as u32,
-                })
-                .collect(),
-            line: 9,
-        }
-    }
+    use crate::contract::{Connection, Source};
 
     fn parse_one(zones: &[&str], props: &[(&str, &[&str])]) -> Result<StanzaConfig, ConfigError> {
         parse(&[stanza(zones, props)]).map(|mut o| o.stanzas.remove(0))

@@ -6,10 +6,11 @@
 use crate::contract::{Property, Runtime};
 
 use super::args::{count, flag, go_int, one};
+use super::config::{PodMode, StanzaConfig};
 use super::duration::Duration;
 use super::selector::Selector;
 use super::source::SourceOptions;
-use super::{PodMode, StanzaConfig, size, zones};
+use super::{size, zones};
 
 /// Where an option may be given, and how often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,25 +39,17 @@ pub struct Spec {
     pub read: Reader,
 }
 
-/// Answer TTL when `ttl` is not given, as the kubernetes plugin's.
-pub const DEFAULT_TTL: u32 = 5;
-const MAX_TTL: i64 = 3600;
-
-/// `startup_timeout` when not given, as the kubernetes plugin's.
-pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
-/// `wasm_timeout` when not given, and its bounds: a call shorter than a
-/// millisecond cannot be told from a slow machine; a call longer than a
-/// minute holds a query's instance longer than any client waits.
-pub const DEFAULT_WASM_TIMEOUT: Duration = Duration::from_secs(1);
+/// Bounds of `wasm_timeout`: a call shorter than a millisecond cannot be
+/// told from a slow machine; a call longer than a minute holds a query's
+/// instance longer than any client waits.
 const MIN_WASM_TIMEOUT: Duration = Duration::from_millis(1);
 const MAX_WASM_TIMEOUT: Duration = Duration::from_secs(60);
-/// `wasm_memory` when not given, and its bounds: the core needs a few MiB
-/// of its own before any object; wasm32 addresses 4 GiB at most.
-pub const DEFAULT_WASM_MEMORY: u64 = 256 << 20;
+/// Bounds of `wasm_memory`: the core needs a few MiB of its own before any
+/// object; wasm32 addresses 4 GiB at most.
 const MIN_WASM_MEMORY: u64 = 4 << 20;
 const MAX_WASM_MEMORY: u64 = 4 << 30;
-/// `notify_interval` when not given.
-pub const DEFAULT_NOTIFY_INTERVAL: Duration = Duration::from_secs(5);
+/// Largest `ttl`, as the kubernetes plugin's.
+const MAX_TTL: i64 = 3600;
 
 /// Every option, in the README's order.
 pub const TABLE: &[Spec] = &[
@@ -101,18 +94,6 @@ pub const TABLE: &[Spec] = &[
 /// The option named `name`.
 pub fn find(name: &str) -> Option<&'static Spec> {
     TABLE.iter().find(|s| s.name == name)
-}
-
-/// The runtime options as they are when none is given.
-pub fn default_runtime() -> Runtime {
-    Runtime {
-        wasm: String::new(),
-        wasm_line: 0,
-        pool: 0,
-        wasm_timeout_ns: DEFAULT_WASM_TIMEOUT.nanos(),
-        wasm_memory: DEFAULT_WASM_MEMORY,
-        notify_interval_ns: DEFAULT_NOTIFY_INTERVAL.nanos(),
-    }
 }
 
 fn namespaces(t: &mut Target, p: &Property) -> Result<(), String> {

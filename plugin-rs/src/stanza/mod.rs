@@ -13,10 +13,9 @@ mod transfer;
 use crate::cluster::index::{Index, Seeded};
 use crate::cluster::selection::Selection;
 use crate::contract::{StanzaPlan, UpstreamQuery, UpstreamReply, ZoneSerial};
-use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response, message};
+use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response, message, reverse};
 use crate::options::StanzaConfig;
 
-pub use answers::srv_weight;
 pub use transfer::{PAGE_RECORDS, Page, serial_not_older};
 
 /// SOA records never claim a TTL above this.
@@ -110,6 +109,12 @@ impl Stanza {
             source_line: self.config.source_line,
             startup_timeout_ns: self.config.startup_timeout.nanos(),
         }
+    }
+
+    /// Whether the stanza's `i`th zone is a forward one, which it transfers.
+    fn is_forward(&self, i: usize) -> bool {
+        let z = &self.config.zones[i];
+        !reverse::is_reverse(z) && !z.to_string().ends_with("arpa.")
     }
 
     /// The serials of the zones the stanza transfers.

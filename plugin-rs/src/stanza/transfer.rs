@@ -17,11 +17,12 @@
 
 use std::net::IpAddr;
 
+use super::Stanza;
+use super::answers::srv_weight;
 use super::cursor::{Cursor, Position};
-use super::{Stanza, srv_weight};
 use crate::cluster::index::{Namespace, keys_from};
 use crate::cluster::objects::{Addressing, Meta, Port, Service, ServiceImport, Slice};
-use crate::dns::{Name, Owner, RData, Record, reverse};
+use crate::dns::{Name, Owner, RData, Record};
 
 /// Records a page holds: a bound on the work of one call, whatever the
 /// zone's size. A page may end up to one unit past it.
@@ -40,11 +41,6 @@ impl Stanza {
     /// zones, exactly.
     pub fn transfers(&self, zone: &Name) -> bool {
         self.config.zones.iter().enumerate().any(|(i, z)| z.eq_ignore_case(zone) && self.is_forward(i))
-    }
-
-    pub(crate) fn is_forward(&self, i: usize) -> bool {
-        let z = &self.config.zones[i];
-        !reverse::is_reverse(z) && !z.to_string().ends_with("arpa.")
     }
 
     /// A page of the transfer of `zone`: the first when `cursor` is empty,
