@@ -51,18 +51,20 @@ pub type Key = (Box<str>, Box<str>);
 
 /// Everything known in one namespace. Services and imports are kept in
 /// name order, so that a zone transfer can resume after any of them
-/// without sorting or scanning (see `stanza::transfer`); the rest is looked
-/// up by name only.
+/// without sorting or scanning (see `stanza::transfer`): a tree costs a
+/// query a few more comparisons than a hash table, where a second,
+/// ordered copy of every name would cost memory per object. The rest is
+/// looked up by name only.
 #[derive(Debug)]
 pub struct Namespace {
     /// The Namespace object itself exists (and passed `namespace_labels`).
     pub exists: bool,
-    pub services: BTreeMap<Box<str>, Service>,
+    services: BTreeMap<Box<str>, Service>,
     slices: Map<Box<str>, Slice>,
     /// Slice names per service name, sorted so answers have a stable order.
     slices_of: Map<Box<str>, BTreeSet<Box<str>>>,
     pub pods: Map<Box<str>, Pod>,
-    pub imports: BTreeMap<Box<str>, ServiceImport>,
+    imports: BTreeMap<Box<str>, ServiceImport>,
     mc_slices: Map<Box<str>, Slice>,
     mc_slices_of: Map<Box<str>, BTreeSet<Box<str>>>,
 }
@@ -90,14 +92,42 @@ impl Namespace {
             && self.mc_slices.is_empty()
     }
 
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.get(name)
+    }
+
+    pub fn import(&self, name: &str) -> Option<&ServiceImport> {
+        self.imports.get(name)
+    }
+
+    /// Services in name order, from the one named `first` on.
+    pub fn services_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services.range::<str, _>(keys_from(first)).map(|(_, svc)| svc)
+    }
+
+    /// Imports in name order, from the one named `first` on.
+    pub fn imports_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a ServiceImport> + 'a {
+        self.imports.range::<str, _>(keys_from(first)).map(|(_, si)| si)
+    }
+
     /// The EndpointSlices of a service, by slice name.
     pub fn slices_for<'a>(&'a self, service: &str) -> impl Iterator<Item = &'a Slice> + 'a {
-        self.slices_from(service, "", false)
+        Self::members(&self.slices_of, &self.slices, service)
     }
 
     /// The multi-cluster EndpointSlices of an imported service.
     pub fn mc_slices_for<'a>(&'a self, service: &str) -> impl Iterator<Item = &'a Slice> + 'a {
-        self.slices_from(service, "", true)
+        Self::members(&self.mc_slices_of, &self.mc_slices, service)
+    }
+
+    /// Every slice of `of[service]`: iterated whole, which queries do, it
+    /// costs no search for a start.
+    fn members<'a>(
+        of: &'a Map<Box<str>, BTreeSet<Box<str>>>,
+        slices: &'a Map<Box<str>, Slice>,
+        service: &str,
+    ) -> impl Iterator<Item = &'a Slice> + 'a {
+        of.get(service).into_iter().flatten().filter_map(|n| slices.get(n))
     }
 
     /// The EndpointSlices of a service (`imported`: of an imported one)
@@ -142,8 +172,11 @@ impl Changed {
 pub struct Index {
     seed: Seeded,
     selection: Selection,
-    /// In name order, as services are.
-    namespaces: BTreeMap<Box<str>, Namespace>,
+    namespaces: Map<Box<str>, Namespace>,
+    /// The names of `namespaces` in order, for transfers: a namespace is
+    /// looked up by every query, and hashing beats comparing names down a
+    /// tree; there are few namespaces, so the copy of their names is cheap.
+    namespace_order: BTreeSet<Box<str>>,
     services_by_ip: Map<IpAddr, Vec<Key>>,
     slices_by_ip: Map<IpAddr, Vec<Key>>,
     pods_by_ip: Map<IpAddr, Vec<Key>>,
@@ -160,7 +193,8 @@ impl Index {
         Index {
             seed,
             selection,
-            namespaces: BTreeMap::new(),
+            namespaces: Map::with_hasher(seed),
+            namespace_order: BTreeSet::new(),
             services_by_ip: Map::with_hasher(seed),
             slices_by_ip: Map::with_hasher(seed),
             pods_by_ip: Map::with_hasher(seed),
@@ -181,7 +215,8 @@ impl Index {
 
     /// Namespaces in name order, from the one named `first` on.
     pub fn namespaces_from<'a>(&'a self, first: &str) -> impl Iterator<Item = (&'a str, &'a Namespace)> + 'a {
-        self.namespaces.range::<str, _>(keys_from(first)).map(|(k, v)| (&**k, v))
+        let names = self.namespace_order.range::<str, _>(keys_from(first));
+        names.filter_map(|name| self.namespaces.get(name).map(|ns| (&**name, ns)))
     }
 
     /// The services holding `ip` as a cluster IP, sorted by namespace then
@@ -298,13 +333,18 @@ impl Index {
 
     fn entry(&mut self, namespace: &str) -> &mut Namespace {
         let seed = self.seed;
-        self.namespaces.entry(namespace.into()).or_insert_with(|| Namespace::new(seed))
+        let order = &mut self.namespace_order;
+        self.namespaces.entry(namespace.into()).or_insert_with(|| {
+            order.insert(namespace.into());
+            Namespace::new(seed)
+        })
     }
 
     /// Drops a namespace's entry once nothing is left in it.
     fn tidy(&mut self, namespace: &str) {
         if self.namespaces.get(namespace).is_some_and(Namespace::is_empty) {
             self.namespaces.remove(namespace);
+            self.namespace_order.remove(namespace);
         }
     }
 
@@ -428,9 +468,11 @@ impl Index {
     }
 }
 
-/// Keys from `first` on, for ranges of maps keyed by `Box<str>`.
-pub fn keys_from(first: &str) -> (Bound<&str>, Bound<&str>) {
-    (Bound::Included(first), Bound::Unbounded)
+/// Keys from `first` on, for ranges of maps keyed by `Box<str>`; every key
+/// when `first` is empty, without comparing any.
+fn keys_from(first: &str) -> (Bound<&str>, Bound<&str>) {
+    let start = if first.is_empty() { Bound::Unbounded } else { Bound::Included(first) };
+    (start, Bound::Unbounded)
 }
 
 fn cluster_ips(svc: &Service) -> &[IpAddr] {
@@ -654,10 +696,10 @@ mod tests {
         let ns = idx.namespace(if kind == Kind::Namespace { name } else { "shop" });
         match kind {
             Kind::Namespace => ns.is_some_and(|ns| ns.exists),
-            Kind::Service => ns.is_some_and(|ns| ns.services.contains_key(name)),
+            Kind::Service => ns.is_some_and(|ns| ns.service(name).is_some()),
             Kind::EndpointSlice => ns.is_some_and(|ns| ns.slice(name).is_some()),
             Kind::Pod => ns.is_some_and(|ns| ns.pods.contains_key(name)),
-            Kind::ServiceImport => ns.is_some_and(|ns| ns.imports.contains_key(name)),
+            Kind::ServiceImport => ns.is_some_and(|ns| ns.import(name).is_some()),
         }
     }
 

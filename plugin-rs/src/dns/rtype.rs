@@ -3,56 +3,55 @@
 /// The Internet class.
 pub const CLASS_IN: u16 = 1;
 
-/// A record type (RFC 1035 §3.2.2 and its successors): the ones the core
-/// reads or writes by name, any other by number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RecordType {
-    A,
-    Ns,
-    Cname,
-    Soa,
-    Ptr,
-    Mx,
-    Txt,
-    Aaaa,
-    Srv,
-    Dname,
-    Opt,
-    Ixfr,
-    Axfr,
-    Other(u16),
-}
-
-/// Every named type with its number, the one place the numbers are written.
-const NUMBERS: [(RecordType, u16); 13] = [
-    (RecordType::A, 1),
-    (RecordType::Ns, 2),
-    (RecordType::Cname, 5),
-    (RecordType::Soa, 6),
-    (RecordType::Ptr, 12),
-    (RecordType::Mx, 15),
-    (RecordType::Txt, 16),
-    (RecordType::Aaaa, 28),
-    (RecordType::Srv, 33),
-    (RecordType::Dname, 39),
-    (RecordType::Opt, 41),
-    (RecordType::Ixfr, 251),
-    (RecordType::Axfr, 252),
-];
-
-impl From<u16> for RecordType {
-    fn from(number: u16) -> RecordType {
-        NUMBERS.iter().find(|(_, n)| *n == number).map_or(RecordType::Other(number), |(t, _)| *t)
-    }
-}
-
-impl From<RecordType> for u16 {
-    fn from(rtype: RecordType) -> u16 {
-        match rtype {
-            RecordType::Other(n) => n,
-            named => NUMBERS.iter().find(|(t, _)| *t == named).map_or(0, |(_, n)| *n),
+/// Declares the record types the core names, each with its number once,
+/// and both conversions as matches (each record written converts one).
+macro_rules! record_types {
+    ($($(#[$doc:meta])* $name:ident = $number:literal,)*) => {
+        /// A record type (RFC 1035 §3.2.2 and its successors): the ones the
+        /// core reads or writes by name, any other by number.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum RecordType {
+            $($(#[$doc])* $name,)*
+            Other(u16),
         }
-    }
+
+        impl From<u16> for RecordType {
+            fn from(number: u16) -> RecordType {
+                match number {
+                    $($number => RecordType::$name,)*
+                    other => RecordType::Other(other),
+                }
+            }
+        }
+
+        impl From<RecordType> for u16 {
+            fn from(rtype: RecordType) -> u16 {
+                match rtype {
+                    $(RecordType::$name => $number,)*
+                    RecordType::Other(number) => number,
+                }
+            }
+        }
+
+        #[cfg(test)]
+        const NAMED: &[(RecordType, u16)] = &[$((RecordType::$name, $number),)*];
+    };
+}
+
+record_types! {
+    A = 1,
+    Ns = 2,
+    Cname = 5,
+    Soa = 6,
+    Ptr = 12,
+    Mx = 15,
+    Txt = 16,
+    Aaaa = 28,
+    Srv = 33,
+    Dname = 39,
+    Opt = 41,
+    Ixfr = 251,
+    Axfr = 252,
 }
 
 impl RecordType {
@@ -68,9 +67,9 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for (rtype, number) in NUMBERS {
-            assert_eq!(RecordType::from(number), rtype);
-            assert_eq!(u16::from(rtype), number);
+        for (rtype, number) in NAMED {
+            assert_eq!(RecordType::from(*number), *rtype);
+            assert_eq!(u16::from(*rtype), *number);
         }
         assert_eq!(RecordType::from(99), RecordType::Other(99));
         assert_eq!(u16::from(RecordType::Other(99)), 99);

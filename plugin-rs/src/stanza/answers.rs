@@ -298,7 +298,7 @@ impl Stanza {
         if r.service.is_empty() {
             return Ok(Vec::new());
         }
-        let svc = std::str::from_utf8(r.service).ok().and_then(|s| ns.services.get(s)).ok_or(NoSuchName)?;
+        let svc = std::str::from_utf8(r.service).ok().and_then(|s| ns.service(s)).ok_or(NoSuchName)?;
         let ttl = self.config.ttl;
         let key = Key::Service { namespace: &svc.meta.namespace, service: &svc.meta.name };
         if self.config.ignore_empty_service
@@ -388,7 +388,7 @@ impl Stanza {
         if r.service.is_empty() {
             return Ok(Vec::new());
         }
-        let si = std::str::from_utf8(r.service).ok().and_then(|s| ns.imports.get(s)).ok_or(NoSuchName)?;
+        let si = std::str::from_utf8(r.service).ok().and_then(|s| ns.import(s)).ok_or(NoSuchName)?;
         let ttl = self.config.ttl;
         let slices = || ns.mc_slices_for(&si.meta.name);
         if self.config.ignore_empty_service && !si.headless && slices().all(|s| s.addresses.is_empty()) {
@@ -595,7 +595,7 @@ impl Stanza {
                 found_endpoint = true;
                 let Some(namespace) = self.index.namespace(ns) else { continue };
                 let Some(slice) = namespace.slice(slice_name) else { continue };
-                let Some(svc) = namespace.services.get(&*slice.service) else { continue };
+                let Some(svc) = namespace.service(&slice.service) else { continue };
                 let Ok(svc_name) = Name::with_prefix(&[&*svc.meta.name, &**ns, "svc"], zone) else { continue };
                 match &svc.addressing {
                     Addressing::Headless => {

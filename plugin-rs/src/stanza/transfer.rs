@@ -20,7 +20,7 @@ use std::net::IpAddr;
 use super::Stanza;
 use super::answers::srv_weight;
 use super::cursor::{Cursor, Position};
-use crate::cluster::index::{Namespace, keys_from};
+use crate::cluster::index::Namespace;
 use crate::cluster::objects::{Addressing, Meta, Port, Service, ServiceImport, Slice};
 use crate::dns::{Name, Owner, RData, Record};
 
@@ -104,11 +104,9 @@ impl Stanza {
                 None => ("", 0),
             };
             let listed: Box<dyn Iterator<Item = (&Meta, Listed)>> = if at.imported {
-                Box::new(ns.imports.range::<str, _>(keys_from(first)).map(|(_, si)| (&si.meta, Listed::import(si))))
+                Box::new(ns.imports_from(first).map(|si| (&si.meta, Listed::import(si))))
             } else {
-                Box::new(
-                    ns.services.range::<str, _>(keys_from(first)).map(|(_, svc)| (&svc.meta, Listed::service(svc))),
-                )
+                Box::new(ns.services_from(first).map(|svc| (&svc.meta, Listed::service(svc))))
             };
             for (meta, listed) in listed {
                 out.list(meta, listed, ns, resume(&meta.name), &at).map_err(|stop| stopped(&meta.name, stop))?;
