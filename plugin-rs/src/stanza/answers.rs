@@ -41,10 +41,12 @@ struct State<'z> {
 impl State<'_> {
     /// Labels left of the zone, lower-cased, leftmost first.
     fn base(&self) -> Vec<&[u8]> {
-        match self.name.suffix_start(self.zone) {
-            Some(end) => self.name.labels_before(end).collect(),
-            None => Vec::new(),
-        }
+        self.base_labels().collect()
+    }
+
+    /// The same labels, without collecting them.
+    fn base_labels(&self) -> impl Iterator<Item = &[u8]> {
+        self.name.suffix_start(self.zone).into_iter().flat_map(|end| self.name.labels_before(end))
     }
 
     fn is_apex(&self) -> bool {
@@ -248,8 +250,7 @@ impl Stanza {
     /// `ns.dns.<zone>`: the name of CoreDNS itself. The plugin recognised it
     /// only when the zone was asked in lower case; any case works here.
     fn is_default_ns(&self, state: &State) -> bool {
-        let base = state.base();
-        base.len() == 2 && base[0] == b"ns" && base[1] == b"dns"
+        state.base_labels().eq([b"ns".as_slice(), b"dns"])
     }
 
     /// TXT: the schema version, or nothing for a name that exists.
