@@ -8,14 +8,25 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use kubernetai::{Change, Event, Kind, Kubernetai, Outcome, Property, StanzaInput};
+use kubernetai::Kubernetai;
+use kubernetai::contract::{Change, Event, Kind, Outcome, Property, Stanza};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
+/// wasmtime's types for the contract, given values through serde (see
+/// tests/component.rs).
 mod bindings {
-    wasmtime::component::bindgen!({ path: "../wit", world: "kubernetai" });
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "kubernetai",
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
 }
 use bindings::exports::coredns::kubernetai::core as w;
+
+fn to<T: serde::de::DeserializeOwned>(value: &impl serde::Serialize) -> T {
+    serde_json::to_value(value).and_then(serde_json::from_value).expect("both bindings follow the same WIT")
+}
 
 const SERVICES: usize = 10_000;
 const PER_NAMESPACE: usize = 100;
@@ -45,8 +56,8 @@ fn cluster(n: usize) -> Vec<Event> {
     events
 }
 
-fn stanza() -> StanzaInput {
-    StanzaInput {
+fn stanza() -> Stanza {
+    Stanza {
         zones: vec!["cluster.local".into(), "in-addr.arpa".into()],
         properties: vec![Property { name: "pods".into(), args: vec!["insecure".into()], line: 2 }],
         line: 1,
@@ -122,33 +133,12 @@ fn component_path() -> PathBuf {
 fn wasm_instance(engine: &Engine, component: &Component) -> Wasm {
     let mut store = Store::new(engine, ());
     let guest = bindings::Kubernetai::instantiate(&mut store, component, &Linker::new(engine)).unwrap();
-    let s = stanza();
-    let stanza = w::Stanza {
-        zones: s.zones,
-        properties: s
-            .properties
-            .into_iter()
-            .map(|p| w::Property { name: p.name, args: p.args, line: p.line })
-            .collect(),
-        line: s.line,
-    };
-    guest.coredns_kubernetai_core().call_configure(&mut store, &[stanza], 7).unwrap().unwrap();
+    guest.coredns_kubernetai_core().call_configure(&mut store, &[to(&stanza())], 7).unwrap().unwrap();
     Wasm { store, guest }
 }
 
 fn wit_events(events: &[Event]) -> Vec<w::Event> {
-    events
-        .iter()
-        .map(|e| w::Event {
-            change: w::Change::Upsert,
-            kind: match e.kind {
-                Kind::Namespace => w::Kind::Namespace,
-                Kind::Service => w::Kind::Service,
-                _ => w::Kind::EndpointSlice,
-            },
-            object: e.object.clone(),
-        })
-        .collect()
+    events.iter().map(to).collect()
 }
 
 fn bench_wasmtime(c: &mut Criterion) {

@@ -10,18 +10,32 @@ mod conformance;
 use std::path::PathBuf;
 
 use conformance::Core;
-use kubernetai::{
-    Answer, ApplyReport, Change, ConfigError, Event, HostInfo, Kind, MetadataEntry, Outcome, Plan, StanzaInput,
-    UpstreamQuery, UpstreamReply, ZoneSerial,
+use kubernetai::contract::{
+    ApplyReport, ConfigError, Configuration, Event, HostInfo, MetadataEntry, Outcome, Stanza, TransferPage,
+    UpstreamReply,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
+/// wasmtime's own types for the contract. Its `with` option can only map
+/// an interface to types another `bindgen!` generated (they must implement
+/// wasmtime's ComponentType, Lift and Lower), not to wit-bindgen's, so the
+/// two sets of generated types meet through serde: both derive it, with the
+/// same field and case names, and `to` below converts any of them.
 mod bindings {
-    wasmtime::component::bindgen!({ path: "../wit", world: "kubernetai" });
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "kubernetai",
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
 }
 
-use bindings::exports::coredns::kubernetai::core as w;
+/// A value of one set of generated types as the other set's.
+fn to<T: DeserializeOwned>(value: &impl Serialize) -> T {
+    serde_json::to_value(value).and_then(serde_json::from_value).expect("both bindings follow the same WIT")
+}
 
 fn component_path() -> PathBuf {
     match std::env::var_os("KUBERNETAI_COMPONENT") {
@@ -59,71 +73,20 @@ impl Wasm {
     }
 }
 
-fn kind_out(k: Kind) -> w::Kind {
-    match k {
-        Kind::Namespace => w::Kind::Namespace,
-        Kind::Service => w::Kind::Service,
-        Kind::EndpointSlice => w::Kind::EndpointSlice,
-        Kind::Pod => w::Kind::Pod,
-        Kind::ServiceImport => w::Kind::ServiceImport,
-        Kind::MulticlusterEndpointSlice => w::Kind::MulticlusterEndpointSlice,
-    }
-}
-
-fn kind_in(k: w::Kind) -> Kind {
-    match k {
-        w::Kind::Namespace => Kind::Namespace,
-        w::Kind::Service => Kind::Service,
-        w::Kind::EndpointSlice => Kind::EndpointSlice,
-        w::Kind::Pod => Kind::Pod,
-        w::Kind::ServiceImport => Kind::ServiceImport,
-        w::Kind::MulticlusterEndpointSlice => Kind::MulticlusterEndpointSlice,
-    }
-}
-
 impl Core for Wasm {
-    fn configure(&mut self, stanzas: &[StanzaInput], seed: u64) -> Result<Vec<Plan>, ConfigError> {
-        let stanzas: Vec<w::Stanza> = stanzas
-            .iter()
-            .map(|s| w::Stanza {
-                zones: s.zones.clone(),
-                properties: s
-                    .properties
-                    .iter()
-                    .map(|p| w::Property { name: p.name.clone(), args: p.args.clone(), line: p.line })
-                    .collect(),
-                line: s.line,
-            })
-            .collect();
+    fn configure(&mut self, stanzas: &[Stanza], seed: u64) -> Result<Configuration, ConfigError> {
         let api = self.guest.coredns_kubernetai_core();
-        match api.call_configure(&mut self.store, &stanzas, seed).expect("no trap") {
-            Ok(plans) => Ok(plans
-                .into_iter()
-                .map(|p| Plan { zones: p.zones, kinds: p.kinds.into_iter().map(kind_in).collect() })
-                .collect()),
-            Err(e) => Err(ConfigError { stanza: e.stanza, line: e.line, property: e.property, reason: e.reason }),
-        }
+        to(&api.call_configure(&mut self.store, &to::<Vec<_>>(&stanzas), seed).expect("no trap"))
     }
 
     fn set_host(&mut self, info: &HostInfo) {
         let api = self.guest.coredns_kubernetai_core();
-        let info = w::HostInfo { local_ips: info.local_ips.clone(), search: info.search.clone() };
-        api.call_set_host(&mut self.store, &info).expect("no trap")
+        api.call_set_host(&mut self.store, &to(info)).expect("no trap")
     }
 
     fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport {
-        let events: Vec<w::Event> = events
-            .iter()
-            .map(|e| w::Event {
-                change: if e.change == Change::Upsert { w::Change::Upsert } else { w::Change::Delete },
-                kind: kind_out(e.kind),
-                object: e.object.clone(),
-            })
-            .collect();
         let api = self.guest.coredns_kubernetai_core();
-        let r = api.call_apply(&mut self.store, stanza, now, &events).expect("no trap");
-        let serials = r.serials.into_iter().map(|z| ZoneSerial { zone: z.zone, serial: z.serial }).collect();
-        ApplyReport { applied: r.applied, skipped: r.skipped, problems: r.problems, serials }
+        to(&api.call_apply(&mut self.store, stanza, now, &to::<Vec<_>>(&events)).expect("no trap"))
     }
 
     fn set_synced(&mut self, stanza: u32, synced: bool) {
@@ -131,9 +94,9 @@ impl Core for Wasm {
         api.call_set_synced(&mut self.store, stanza, synced).expect("no trap")
     }
 
-    fn transfer(&mut self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
+    fn transfer(&mut self, zone: &str, serial: u32, cursor: &[u8]) -> Result<Option<TransferPage>, String> {
         let api = self.guest.coredns_kubernetai_core();
-        api.call_transfer(&mut self.store, zone, serial).expect("no trap")
+        to(&api.call_transfer(&mut self.store, zone, serial, cursor).expect("no trap"))
     }
 
     fn autopath(&mut self, qname: &str, client: &str) -> Option<Vec<String>> {
@@ -143,26 +106,12 @@ impl Core for Wasm {
 
     fn metadata(&mut self, qname: &str, client: &str) -> Vec<MetadataEntry> {
         let api = self.guest.coredns_kubernetai_core();
-        let entries = api.call_metadata(&mut self.store, qname, client).expect("no trap");
-        entries.into_iter().map(|e| MetadataEntry { key: e.key, value: e.value }).collect()
+        to(&api.call_metadata(&mut self.store, qname, client).expect("no trap"))
     }
 
     fn lookup(&mut self, query: &[u8], replies: &[UpstreamReply]) -> Outcome {
-        let replies: Vec<w::UpstreamReply> = replies
-            .iter()
-            .map(|r| w::UpstreamReply { name: r.name.clone(), qtype: r.qtype, message: r.message.clone() })
-            .collect();
         let api = self.guest.coredns_kubernetai_core();
-        match api.call_lookup(&mut self.store, query, &replies).expect("no trap") {
-            w::Outcome::Answer(a) => {
-                Outcome::Answer(Answer { message: a.message, stanza: a.stanza, fell_through: a.fell_through })
-            }
-            w::Outcome::Fallthrough(passed) => Outcome::Fallthrough(passed),
-            w::Outcome::Upstream(qs) => {
-                Outcome::Upstream(qs.into_iter().map(|q| UpstreamQuery { name: q.name, qtype: q.qtype }).collect())
-            }
-            w::Outcome::Rcode(rcode) => Outcome::Rcode(rcode),
-        }
+        to(&api.call_lookup(&mut self.store, query, &to::<Vec<_>>(&replies)).expect("no trap"))
     }
 }
 
@@ -191,9 +140,9 @@ fn autopath_and_metadata() {
 #[test]
 fn configuration_errors_cross_the_boundary() {
     let mut wasm = Wasm::new();
-    let bad = StanzaInput {
+    let bad = Stanza {
         zones: vec!["cluster.local".into()],
-        properties: vec![kubernetai::Property { name: "ttl".into(), args: vec!["nine".into()], line: 7 }],
+        properties: vec![kubernetai::contract::Property { name: "ttl".into(), args: vec!["nine".into()], line: 7 }],
         line: 6,
     };
     let err = wasm.configure(&[bad], 1).unwrap_err();
@@ -209,8 +158,16 @@ fn malformed_objects_and_queries_are_reported_not_fatal() {
         0,
         1,
         &[
-            Event { change: Change::Upsert, kind: Kind::Service, object: b"{not json".to_vec() },
-            Event { change: Change::Upsert, kind: Kind::Namespace, object: br#"{"metadata":{"name":"ok"}}"#.to_vec() },
+            Event {
+                change: kubernetai::contract::Change::Upsert,
+                kind: kubernetai::contract::Kind::Service,
+                object: b"{not json".to_vec(),
+            },
+            Event {
+                change: kubernetai::contract::Change::Upsert,
+                kind: kubernetai::contract::Kind::Namespace,
+                object: br#"{"metadata":{"name":"ok"}}"#.to_vec(),
+            },
         ],
     );
     assert_eq!((report.applied, report.skipped), (1, 1));

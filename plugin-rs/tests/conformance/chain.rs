@@ -49,7 +49,7 @@ fn first_unsynced() -> Scenario {
 }
 
 /// A second cluster where `empty` has a ready endpoint.
-fn empty_served_elsewhere() -> Vec<kubernetai::Event> {
+fn empty_served_elsewhere() -> Vec<kubernetai::contract::Event> {
     vec![
         fixture::namespace("shop"),
         fixture::cluster_ip("shop", "empty", &["10.97.0.20"], &["http:80/TCP"]),

@@ -1,7 +1,7 @@
 //! Cluster objects for the conformance table, written as the Kubernetes API
 //! serialises them.
 
-use kubernetai::{Change, Event, Kind};
+use kubernetai::contract::{Change, Event, Kind};
 
 pub fn upsert(kind: Kind, json: String) -> Event {
     Event { change: Change::Upsert, kind, object: json.into_bytes() }
@@ -166,7 +166,7 @@ pub fn mc_slice(
 ) -> Event {
     let eps: Vec<String> = endpoints.iter().map(Endpoint::json).collect();
     upsert(
-        Kind::MulticlusterEndpointSlice,
+        Kind::EndpointSlice,
         format!(
             r#"{{"metadata":{{"name":"{name}","namespace":"{namespace}","labels":{{
                  "multicluster.kubernetes.io/service-name":"{service}",

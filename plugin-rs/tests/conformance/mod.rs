@@ -20,7 +20,7 @@ mod pods;
 mod ptr;
 mod services;
 mod srv;
-mod transfer;
+pub mod transfer;
 mod zonal;
 
 pub use clients::run as clients_run;
@@ -29,9 +29,9 @@ pub use transfer::run as transfer_run;
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, Record, RecordType, rdata};
 use hickory_proto::serialize::binary::BinDecodable;
-use kubernetai::{
-    ApplyReport, ConfigError, Event, HostInfo, MetadataEntry, Outcome, Plan, Property, StanzaInput, UpstreamQuery,
-    UpstreamReply,
+use kubernetai::contract::{
+    ApplyReport, ConfigError, Configuration, Event, HostInfo, MetadataEntry, Outcome, Property, Stanza as StanzaInput,
+    TransferPage, UpstreamQuery, UpstreamReply,
 };
 
 /// Unix time the scenarios' objects arrive at: the SOA serial.
@@ -39,14 +39,34 @@ pub const NOW: i64 = 1_700_000_000;
 
 /// Anything that implements the contract.
 pub trait Core {
-    fn configure(&mut self, stanzas: &[StanzaInput], seed: u64) -> Result<Vec<Plan>, ConfigError>;
+    fn configure(&mut self, stanzas: &[StanzaInput], seed: u64) -> Result<Configuration, ConfigError>;
     fn set_host(&mut self, info: &HostInfo);
     fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport;
     fn set_synced(&mut self, stanza: u32, synced: bool);
-    fn transfer(&mut self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>>;
+    fn transfer(&mut self, zone: &str, serial: u32, cursor: &[u8]) -> Result<Option<TransferPage>, String>;
     fn autopath(&mut self, qname: &str, client: &str) -> Option<Vec<String>>;
     fn metadata(&mut self, qname: &str, client: &str) -> Vec<MetadataEntry>;
     fn lookup(&mut self, query: &[u8], replies: &[UpstreamReply]) -> Outcome;
+}
+
+/// A whole zone transfer: the messages of every page, in order, following
+/// the cursors; None when no stanza is authoritative.
+pub fn transfer_all(core: &mut dyn Core, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
+    follow_pages(|cursor| core.transfer(zone, serial, cursor))
+}
+
+/// The messages of every page `page` gives, from the empty cursor on.
+pub fn follow_pages(mut page: impl FnMut(&[u8]) -> Result<Option<TransferPage>, String>) -> Option<Vec<Vec<u8>>> {
+    let mut messages = Vec::new();
+    let mut cursor = Vec::new();
+    loop {
+        let page = page(&cursor).expect("the core's own cursors are good")?;
+        messages.extend(page.messages);
+        match page.next {
+            Some(next) => cursor = next,
+            None => return Some(messages),
+        }
+    }
 }
 
 /// A server block: its stanzas, each with its objects.
@@ -59,7 +79,12 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn new() -> Scenario {
-        Scenario { stanzas: Vec::new(), objects: Vec::new(), synced: Vec::new(), host: HostInfo::default() }
+        Scenario {
+            stanzas: Vec::new(),
+            objects: Vec::new(),
+            synced: Vec::new(),
+            host: HostInfo { local_ips: Vec::new(), search: Vec::new() },
+        }
     }
 
     /// Adds a synced stanza.

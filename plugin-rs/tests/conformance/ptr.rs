@@ -24,7 +24,7 @@ fn shared_endpoint() -> Scenario {
 /// Services sharing a cluster IP, as a snapshot can hold them. The
 /// service each PTR should name is written last, so that neither arrival
 /// order nor a last-writer-wins index would pick it.
-fn shared_cluster_ip_objects() -> Vec<kubernetai::Event> {
+fn shared_cluster_ip_objects() -> Vec<kubernetai::contract::Event> {
     vec![
         fixture::namespace("shop"),
         fixture::namespace("bazaar"),

@@ -1,8 +1,9 @@
 //! Zone transfers: contents, order, and the IXFR "up to date" answer.
 
+use super::fixture::ep;
 use super::services::alpha;
-use super::zonal::zonal;
-use super::{Core, NOW, Scenario, fixture, render_message};
+use super::zonal::{multicluster, zonal};
+use super::{Core, NOW, Scenario, fixture, render_message, transfer_all};
 
 fn alpha_on_host() -> Scenario {
     alpha().local_ips(&["192.0.2.53"])
@@ -142,7 +143,7 @@ pub fn run(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
     for (scenario, zone, serial, want) in CASES {
         let mut core = new_core();
         scenario().load(core.as_mut());
-        let got = core.transfer(zone, *serial).map(|messages| listing(&messages));
+        let got = transfer_all(core.as_mut(), zone, *serial).map(|messages| listing(&messages));
         let want = want.map(|w| w.trim().to_string());
         if got != want {
             failures.push(format!("[transfer] {zone} serial {serial}\n--- want\n{want:?}\n--- got\n{got:?}\n"));
@@ -152,12 +153,73 @@ pub fn run(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
     failures
 }
 
+/// Loads a scenario in a fresh core and transfers a zone (with a client
+/// serial) in pages of a number of records: every page's messages.
+pub type Paged = dyn Fn(&Scenario, &str, u32, usize) -> Option<Vec<Vec<u8>>>;
+
+/// Page sizes the paged runs cut transfers in.
+const BUDGETS: [usize; 8] = [1, 2, 3, 4, 5, 8, 13, 40];
+
+/// A multicluster zone with headless imports of several slices, and more
+/// than one namespace.
+fn imports() -> Scenario {
+    let mut objects = multicluster().objects.remove(0);
+    objects.extend([
+        fixture::namespace("tools"),
+        fixture::service_import("tools", "cache", true, &[], &["redis:6379/TCP"]),
+        fixture::mc_slice(
+            "tools",
+            "cache-east",
+            "cache",
+            "east",
+            &[ep(&["10.5.0.1"]), ep(&["10.5.0.2"]).host("c-1"), ep(&["10.5.0.3"])],
+            &["redis:6379/TCP"],
+        ),
+        fixture::mc_slice("tools", "cache-west", "cache", "west", &[ep(&["10.6.0.1"])], &["redis:6379/TCP"]),
+        fixture::service_import("tools", "api", false, &["10.9.0.9"], &["http:80/TCP"]),
+    ]);
+    let mut scenario = multicluster();
+    scenario.objects[0] = objects;
+    scenario
+}
+
+/// Transfers cut in pages of any size: the pages' records, concatenated,
+/// are the whole transfer's (the table's listing, where it has one).
+pub fn paged_run(new_core: &dyn Fn() -> Box<dyn Core>, paged: &Paged) -> Vec<String> {
+    let mut runs: Vec<TransferCase> = CASES.to_vec();
+    runs.extend([
+        (imports as fn() -> Scenario, "clusterset.local.", 0, None),
+        (imports, "cluster.local.", 0, None),
+        (bulk, "cluster.local.", 0, None),
+    ]);
+    let mut failures = Vec::new();
+    for (scenario, zone, serial, want) in runs {
+        let mut core = new_core();
+        scenario().load(core.as_mut());
+        let whole = transfer_all(core.as_mut(), zone, serial).map(|m| listing(&m));
+        if let Some(want) = want
+            && whole.as_deref() != Some(want.trim())
+        {
+            failures.push(format!("[transfer pages] {zone}: the whole transfer is not the table's"));
+        }
+        for budget in BUDGETS {
+            let got = paged(&scenario(), zone, serial, budget).map(|m| listing(&m));
+            if got != whole {
+                failures.push(format!(
+                    "[transfer pages] {zone} in pages of {budget}\n--- want\n{whole:?}\n--- got\n{got:?}\n"
+                ));
+            }
+        }
+    }
+    failures
+}
+
 /// A transfer of more records than one message holds: full messages then
 /// the rest, every record once, in order, between the two SOAs.
 fn run_bulk(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
     let mut core = new_core();
     bulk().load(core.as_mut());
-    let Some(messages) = core.transfer("cluster.local.", 0) else {
+    let Some(messages) = transfer_all(core.as_mut(), "cluster.local.", 0) else {
         return vec!["[transfer] bulk: not authoritative".into()];
     };
     let mut failures = Vec::new();

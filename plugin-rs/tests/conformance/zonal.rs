@@ -6,7 +6,7 @@ use hickory_proto::rr::RecordType::{A, AAAA, CNAME, HTTPS, MX, SRV, TXT};
 use super::fixture::{self, ep};
 use super::{Case, Scenario, case};
 
-fn zoned_objects() -> Vec<kubernetai::Event> {
+fn zoned_objects() -> Vec<kubernetai::contract::Event> {
     vec![
         fixture::namespace("shop"),
         fixture::headless("shop", "db", &["pg:5432/TCP"]),
@@ -29,7 +29,7 @@ fn not_zonal() -> Scenario {
     Scenario::new().stanza(&["cluster.local"], &[], zoned_objects())
 }
 
-fn multicluster() -> Scenario {
+pub fn multicluster() -> Scenario {
     Scenario::new().stanza(
         &["cluster.local", "clusterset.local"],
         &[("multicluster", &["clusterset.local"])],

@@ -7,9 +7,9 @@
 
 use std::net::IpAddr;
 
-use crate::answers::Stanza;
-use crate::config::PodMode;
-use crate::name::Name;
+use super::Stanza;
+use crate::dns::name::Name;
+use crate::options::PodMode;
 
 impl Stanza {
     /// The stanza's own part of the search list for a query for `qname`
@@ -25,10 +25,5 @@ impl Stanza {
         let zone = zone.to_string();
         let under = |prefix: &str| if zone == "." { format!("{prefix}.") } else { format!("{prefix}.{zone}") };
         Some(vec![under(&format!("{namespace}.svc")), under("svc"), zone.clone()])
-    }
-
-    /// The longest of the configured zones holding `name`.
-    pub fn config_zone_of(&self, name: &Name) -> Option<&Name> {
-        self.config.zones.iter().filter(|z| name.is_subdomain_of(z)).max_by_key(|z| z.wire().len())
     }
 }

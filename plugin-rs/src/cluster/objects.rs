@@ -6,16 +6,22 @@
 //! serve (an address that is not an IP, a service with no usable cluster
 //! IP) makes the object a problem the caller reports and skips.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-use crate::name::Name;
+use crate::contract::Kind;
+use crate::dns::Name;
 
-const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
-const MC_SERVICE_NAME_LABEL: &str = "multicluster.kubernetes.io/service-name";
+/// The service an EndpointSlice belongs to.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// The imported multi-cluster service an EndpointSlice belongs to.
+pub const MC_SERVICE_NAME_LABEL: &str = "multicluster.kubernetes.io/service-name";
+/// The cluster a multi-cluster EndpointSlice comes from.
 const MC_SOURCE_CLUSTER_LABEL: &str = "multicluster.kubernetes.io/source-cluster";
 /// Pod names longer than a label cannot name an endpoint.
 const MAX_TARGET_REF_LEN: usize = 63;
@@ -51,6 +57,11 @@ pub struct Port {
 impl Port {
     fn sentinel() -> Port {
         Port { name: "".into(), port: -1, protocol: "".into() }
+    }
+
+    /// A port as the API writes it; the protocol defaults to TCP.
+    fn new(name: Option<String>, port: i32, protocol: Option<String>) -> Port {
+        Port { name: name.unwrap_or_default().into(), port, protocol: protocol.unwrap_or_else(|| "TCP".into()).into() }
     }
 }
 
@@ -96,7 +107,7 @@ pub struct Address {
     /// Name of the pod behind the endpoint, when short enough for a label.
     pub target_ref: Option<Box<str>>,
     /// Lower-case topology zone (kept only for `zonal`).
-    pub zone: Option<Box<str>>,
+    pub topology: Option<Box<str>>,
     /// The address with separators turned into dashes, as endpoint names
     /// use it (`10-0-0-1`, `fd00--1`).
     pub dashed: Box<str>,
@@ -138,7 +149,7 @@ impl Slice {
                 .addresses
                 .iter()
                 .zip(&other.addresses)
-                .all(|(a, b)| a.ip == b.ip && a.hostname == b.hostname && a.zone == b.zone)
+                .all(|(a, b)| a.ip == b.ip && a.hostname == b.hostname && a.topology == b.topology)
     }
 }
 
@@ -164,15 +175,58 @@ pub struct ServiceImport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem(pub String);
 
-fn decode<'a, T: Deserialize<'a>>(what: &str, json: &'a [u8]) -> Result<T, Problem> {
-    serde_json::from_slice(json).map_err(|e| Problem(format!("{what}: cannot decode: {e}")))
+type ObjectMeta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// An object as the API sends it, parsed but not yet trimmed: selection
+/// reads its labels (and a pod's phase) before anything is kept, so that
+/// an object a watch would not have listed is never a problem.
+pub trait Object: DeserializeOwned {
+    fn metadata(&self) -> &ObjectMeta;
+
+    fn labels(&self) -> &BTreeMap<String, String> {
+        self.metadata().labels.as_ref().unwrap_or(&NO_LABELS)
+    }
 }
 
-fn meta(
-    what: &str,
-    m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    namespaced: bool,
-) -> Result<Meta, Problem> {
+macro_rules! objects {
+    ($($t:ty),*) => {$(
+        impl Object for $t {
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+        }
+    )*};
+}
+
+objects!(core::Namespace, core::Service, discovery::EndpointSlice, core::Pod, ImportJson);
+
+/// The labels of an object without any.
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+/// Parses an object of `kind`; its identity must be complete.
+pub fn parse<T: Object>(kind: Kind, json: &[u8]) -> Result<(T, Meta), Problem> {
+    let object: T = decode(kind, json)?;
+    let meta = meta(kind, object.metadata(), kind != Kind::Namespace)?;
+    Ok((object, meta))
+}
+
+/// How an object's kind is written in problems.
+fn what(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Namespace => "namespace",
+        Kind::Service => "service",
+        Kind::EndpointSlice => "endpointslice",
+        Kind::Pod => "pod",
+        Kind::ServiceImport => "serviceimport",
+    }
+}
+
+fn decode<'a, T: Deserialize<'a>>(kind: Kind, json: &'a [u8]) -> Result<T, Problem> {
+    serde_json::from_slice(json).map_err(|e| Problem(format!("{}: cannot decode: {e}", what(kind))))
+}
+
+fn meta(kind: Kind, m: &ObjectMeta, namespaced: bool) -> Result<Meta, Problem> {
+    let what = what(kind);
     let name = m.name.as_deref().unwrap_or_default();
     let namespace = m.namespace.as_deref().unwrap_or_default();
     if name.is_empty() {
@@ -189,24 +243,17 @@ fn meta(
 }
 
 /// The identity of any object, for deletions.
-pub fn decode_meta(json: &[u8]) -> Result<Meta, Problem> {
+pub fn decode_meta(kind: Kind, json: &[u8]) -> Result<Meta, Problem> {
     #[derive(Deserialize)]
     struct Object {
         #[serde(default)]
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        metadata: ObjectMeta,
     }
-    let o: Object = decode("object", json)?;
-    meta("object", &o.metadata, false)
+    let o: Object = decode(kind, json)?;
+    meta(kind, &o.metadata, false)
 }
 
-pub fn decode_namespace(json: &[u8]) -> Result<Meta, Problem> {
-    let ns: core::Namespace = decode("namespace", json)?;
-    meta("namespace", &ns.metadata, false)
-}
-
-pub fn decode_service(json: &[u8]) -> Result<Service, Problem> {
-    let svc: core::Service = decode("service", json)?;
-    let meta = meta("service", &svc.metadata, true)?;
+pub fn trim_service(svc: core::Service, meta: Meta) -> Result<Service, Problem> {
     let spec = svc.spec.unwrap_or_default();
     let kind = spec.type_.as_deref().unwrap_or("ClusterIP");
     let addressing = if kind == "ExternalName" {
@@ -231,14 +278,7 @@ pub fn decode_service(json: &[u8]) -> Result<Service, Problem> {
     let ports = if ports.is_empty() {
         vec![Port::sentinel()]
     } else {
-        ports
-            .into_iter()
-            .map(|p| Port {
-                name: p.name.unwrap_or_default().into(),
-                port: p.port,
-                protocol: p.protocol.unwrap_or_else(|| "TCP".into()).into(),
-            })
-            .collect()
+        ports.into_iter().map(|p| Port::new(p.name, p.port, p.protocol)).collect()
     };
     let mut external_ips: Vec<Box<str>> = spec.external_ips.unwrap_or_default().into_iter().map(Into::into).collect();
     let ingress = svc.status.and_then(|s| s.load_balancer).and_then(|lb| lb.ingress).unwrap_or_default();
@@ -253,12 +293,15 @@ pub fn decode_service(json: &[u8]) -> Result<Service, Problem> {
     })
 }
 
-/// Decodes an EndpointSlice. `keep_zones` keeps topology zones (`zonal`);
-/// `multicluster` reads the multi-cluster labels instead of the service
-/// label.
-pub fn decode_slice(json: &[u8], keep_zones: bool, multicluster: bool) -> Result<Slice, Problem> {
-    let es: discovery::EndpointSlice = decode("endpointslice", json)?;
-    let meta = meta("endpointslice", &es.metadata, true)?;
+/// Trims an EndpointSlice, as a cluster's own slice or (`multicluster`)
+/// as one of an imported service, read by its multi-cluster labels.
+/// `keep_topology` keeps topology zones (`zonal`).
+pub fn trim_slice(
+    es: discovery::EndpointSlice,
+    meta: Meta,
+    keep_topology: bool,
+    multicluster: bool,
+) -> Result<Slice, Problem> {
     let labels = es.metadata.labels.unwrap_or_default();
     let service_label = if multicluster { MC_SERVICE_NAME_LABEL } else { SERVICE_NAME_LABEL };
     let service = labels
@@ -276,7 +319,7 @@ pub fn decode_slice(json: &[u8], keep_zones: bool, multicluster: bool) -> Result
         }
         let target_ref =
             endpoint.target_ref.and_then(|r| r.name).filter(|n| n.len() <= MAX_TARGET_REF_LEN).map(Into::into);
-        let zone = endpoint.zone.filter(|_| keep_zones).map(|z| z.to_ascii_lowercase().into());
+        let topology = endpoint.zone.filter(|_| keep_topology).map(|z| z.to_ascii_lowercase().into());
         for text in endpoint.addresses {
             let ip: IpAddr = text
                 .parse()
@@ -285,7 +328,7 @@ pub fn decode_slice(json: &[u8], keep_zones: bool, multicluster: bool) -> Result
                 ip,
                 hostname: endpoint.hostname.clone().map(Into::into),
                 target_ref: target_ref.clone(),
-                zone: zone.clone(),
+                topology: topology.clone(),
                 dashed: dashed(&text).into(),
             });
         }
@@ -294,14 +337,7 @@ pub fn decode_slice(json: &[u8], keep_zones: bool, multicluster: bool) -> Result
     let ports = if ports.is_empty() {
         vec![Port::sentinel()]
     } else {
-        ports
-            .into_iter()
-            .map(|p| Port {
-                name: p.name.unwrap_or_default().into(),
-                port: p.port.unwrap_or(-1),
-                protocol: p.protocol.unwrap_or_else(|| "TCP".into()).into(),
-            })
-            .collect()
+        ports.into_iter().map(|p| Port::new(p.name, p.port.unwrap_or(-1), p.protocol)).collect()
     };
     let cluster_id =
         if multicluster { labels.get(MC_SOURCE_CLUSTER_LABEL).cloned().unwrap_or_default() } else { String::new() };
@@ -321,12 +357,14 @@ fn dashed(ip: &str) -> String {
     s
 }
 
-/// Decodes a Pod. A pod being deleted comes back as None: it no longer
-/// answers.
-pub fn decode_pod(json: &[u8]) -> Result<Option<Pod>, Problem> {
-    let pod: core::Pod = decode("pod", json)?;
-    let meta = meta("pod", &pod.metadata, true)?;
-    if pod.metadata.deletion_timestamp.is_some() {
+/// Whether a pod is being deleted: it no longer answers.
+pub fn deleting(pod: &core::Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some()
+}
+
+/// Trims a Pod. A pod being deleted comes back as None.
+pub fn trim_pod(pod: core::Pod, meta: Meta) -> Result<Option<Pod>, Problem> {
+    if deleting(&pod) {
         return Ok(None);
     }
     let mut ips = Vec::new();
@@ -334,39 +372,46 @@ pub fn decode_pod(json: &[u8]) -> Result<Option<Pod>, Problem> {
         let ip = ip.ip;
         ips.push(ip.parse().map_err(|_| Problem(format!("pod {meta}: pod IP {ip:?} is not an IP address")))?);
     }
-    let mut labels: Vec<(Box<str>, Box<str>)> =
-        pod.metadata.labels.unwrap_or_default().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-    labels.sort();
+    // A BTreeMap's order: sorted by key.
+    let labels = pod.metadata.labels.unwrap_or_default().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
     Ok(Some(Pod { meta, ips, labels }))
 }
 
-pub fn decode_service_import(json: &[u8]) -> Result<ServiceImport, Problem> {
-    #[derive(Deserialize, Default)]
-    struct ImportPort {
-        #[serde(default)]
-        name: Option<String>,
-        #[serde(default)]
-        protocol: Option<String>,
-        port: i32,
-    }
-    #[derive(Deserialize, Default)]
-    struct Spec {
-        #[serde(default)]
-        ips: Vec<String>,
-        #[serde(default, rename = "type")]
-        type_: String,
-        #[serde(default)]
-        ports: Vec<ImportPort>,
-    }
-    #[derive(Deserialize)]
-    struct Import {
-        #[serde(default)]
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-        #[serde(default)]
-        spec: Spec,
-    }
-    let si: Import = decode("serviceimport", json)?;
-    let meta = meta("serviceimport", &si.metadata, true)?;
+/// The phase of a pod, empty when not given.
+pub fn pod_phase(pod: &core::Pod) -> &str {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or_default()
+}
+
+/// multicluster.x-k8s.io/v1alpha1 ServiceImport, which k8s-openapi does
+/// not type: the fields DNS reads.
+#[derive(Debug, Deserialize)]
+pub struct ImportJson {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: ImportSpec,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ImportSpec {
+    #[serde(default)]
+    ips: Vec<String>,
+    #[serde(default, rename = "type")]
+    type_: String,
+    #[serde(default)]
+    ports: Vec<ImportPort>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ImportPort {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    protocol: Option<String>,
+    port: i32,
+}
+
+pub fn trim_service_import(si: ImportJson, meta: Meta) -> Result<ServiceImport, Problem> {
     let mut ips = Vec::new();
     for ip in &si.spec.ips {
         ips.push(ip.parse().map_err(|_| Problem(format!("serviceimport {meta}: IP {ip:?} is not an IP address")))?);
@@ -375,22 +420,33 @@ pub fn decode_service_import(json: &[u8]) -> Result<ServiceImport, Problem> {
         meta,
         headless: si.spec.type_ == "Headless",
         ips,
-        ports: si
-            .spec
-            .ports
-            .into_iter()
-            .map(|p| Port {
-                name: p.name.unwrap_or_default().into(),
-                port: p.port,
-                protocol: p.protocol.unwrap_or_else(|| "TCP".into()).into(),
-            })
-            .collect(),
+        ports: si.spec.ports.into_iter().map(|p| Port::new(p.name, p.port, p.protocol)).collect(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode_service(json: &[u8]) -> Result<Service, Problem> {
+        let (svc, meta) = parse(Kind::Service, json)?;
+        trim_service(svc, meta)
+    }
+
+    fn decode_slice(json: &[u8], keep_topology: bool, multicluster: bool) -> Result<Slice, Problem> {
+        let (es, meta) = parse(Kind::EndpointSlice, json)?;
+        trim_slice(es, meta, keep_topology, multicluster)
+    }
+
+    fn decode_pod(json: &[u8]) -> Result<Option<Pod>, Problem> {
+        let (pod, meta) = parse(Kind::Pod, json)?;
+        trim_pod(pod, meta)
+    }
+
+    fn decode_service_import(json: &[u8]) -> Result<ServiceImport, Problem> {
+        let (si, meta) = parse(Kind::ServiceImport, json)?;
+        trim_service_import(si, meta)
+    }
 
     #[test]
     fn services() {
@@ -464,11 +520,11 @@ mod tests {
         assert_eq!(&*s.service, "web");
         assert_eq!(s.addresses.len(), 2);
         assert_eq!(s.addresses[0].endpoint_name(false), "web-0");
-        assert_eq!(s.addresses[0].zone.as_deref(), Some("zone-a"));
+        assert_eq!(s.addresses[0].topology.as_deref(), Some("zone-a"));
         assert_eq!(s.addresses[1].endpoint_name(false), "10-0-0-3");
         assert_eq!(s.addresses[1].endpoint_name(true), "web-1-pod");
         assert_eq!(s.ports[0].port, 8080);
-        assert_eq!(decode_slice(json, false, false).unwrap().addresses[0].zone, None);
+        assert_eq!(decode_slice(json, false, false).unwrap().addresses[0].topology, None);
 
         let no_label = br#"{"metadata":{"name":"x","namespace":"y"},"addressType":"IPv4","endpoints":[]}"#;
         assert!(decode_slice(no_label, false, false).is_err());

@@ -6,9 +6,10 @@
 //! that way. The same rules apply here so a Corefile means the same thing
 //! to kubernetai.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use crate::name::Name;
+use super::args::go_int;
+use crate::dns::name::Name;
 
 const TRANSPORTS: [&str; 7] = ["tls://", "dns://", "quic://", "grpc://", "https3://", "https://", "unix://"];
 
@@ -22,14 +23,15 @@ pub fn normalize(text: &str) -> Result<Vec<Name>, String> {
         if colon == s.len() - 1 {
             return Err(format!("expecting data after last colon in {text:?}"));
         }
-        if parse_go_int(&s[colon + 1..]).is_some() {
+        if go_int(&s[colon + 1..]).is_some() {
             s = &s[..colon];
         }
     }
     if s.len() > 255 {
         return Err(format!("zone {text:?} is too long: {} > 255", s.len()));
     }
-    if let Some((addr, prefix)) = parse_cidr(s) {
+    if let Some(cidr) = parse_cidr(s) {
+        let (addr, prefix) = cidr?;
         if s.starts_with(':') || (s.starts_with('0') && s.contains(':')) {
             return Err(format!("invalid CIDR {s:?}"));
         }
@@ -39,35 +41,21 @@ pub fn normalize(text: &str) -> Result<Vec<Name>, String> {
     Ok(vec![name.to_lowercase()])
 }
 
-/// Whether the name lies under in-addr.arpa or ip6.arpa (strictly below:
-/// the arpa zones themselves are not reverse names).
-pub fn is_reverse(name: &Name) -> bool {
-    let labels: Vec<&[u8]> = name.labels().collect();
-    labels.len() >= 3
-        && labels[labels.len() - 1].eq_ignore_ascii_case(b"arpa")
-        && (labels[labels.len() - 2].eq_ignore_ascii_case(b"in-addr")
-            || labels[labels.len() - 2].eq_ignore_ascii_case(b"ip6"))
-}
-
-/// Go's strconv.Atoi (ports, and the kubernetes plugin's `ttl`): an
-/// optional sign and decimal digits.
-pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+/// An address, `/` and a prefix length: None when the text is not shaped
+/// as a CIDR (it is then read as a domain name), an error when it is but
+/// cannot be one (`10.0.0.0/33` is no domain name either).
+fn parse_cidr(s: &str) -> Option<Result<(IpAddr, u8), String>> {
     let (addr, prefix) = s.split_once('/')?;
     let addr: IpAddr = addr.parse().ok()?;
-    if prefix.is_empty() || prefix.len() > 3 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let prefix: u8 = prefix.parse().ok()?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
-    (prefix <= max).then_some((addr, prefix))
+    let invalid = || Err(format!("invalid CIDR {s:?}: the prefix length must be between 0 and {max}"));
+    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(invalid());
+    }
+    match prefix.parse::<u8>() {
+        Ok(prefix) if prefix <= max => Some(Ok((addr, prefix))),
+        _ => Some(invalid()),
+    }
 }
 
 /// The reverse zones covering a network: one per octet (IPv4) or nibble
@@ -131,21 +119,6 @@ fn reverse_name(digits: &[u8], v4: bool) -> Name {
     Name::parse(&text).unwrap_or_else(|_| Name::root())
 }
 
-/// The address a reverse name stands for, when it names a whole address.
-pub fn address_from_reverse(name: &Name) -> Option<IpAddr> {
-    let text = name.to_string().to_ascii_lowercase();
-    if let Some(rest) = text.strip_suffix(".in-addr.arpa.") {
-        let mut parts: Vec<&str> = rest.split('.').collect();
-        parts.reverse();
-        return parts.join(".").parse::<Ipv4Addr>().ok().map(IpAddr::V4);
-    }
-    let rest = text.strip_suffix(".ip6.arpa.")?;
-    let mut nibbles: Vec<&str> = rest.split('.').collect();
-    nibbles.reverse();
-    let groups: Vec<String> = nibbles.chunks(4).filter(|c| c.len() == 4).map(|c| c.concat()).collect();
-    groups.join(":").parse::<Ipv6Addr>().ok().map(IpAddr::V6)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +142,8 @@ mod tests {
             ("fd00::/8", vec!["d.f.ip6.arpa."]),
             ("2001:db8::/32", vec!["8.b.d.0.1.0.0.2.ip6.arpa."]),
             ("2001:db8::/31", vec!["8.b.d.0.1.0.0.2.ip6.arpa.", "9.b.d.0.1.0.0.2.ip6.arpa."]),
+            // Leading zeros in the prefix length, as Go's net.ParseCIDR takes them.
+            ("10.0.0.0/008", vec!["10.in-addr.arpa."]),
         ] {
             assert_eq!(texts(input), want, "{input}");
         }
@@ -187,18 +162,15 @@ mod tests {
         for input in ["cluster.local:", "a..b", "", "::/0"] {
             assert!(normalize(input).is_err(), "{input}");
         }
-    }
-
-    #[test]
-    fn reverse_names() {
-        let v4 = Name::parse("1.0.0.10.in-addr.arpa.").unwrap();
-        assert_eq!(address_from_reverse(&v4), Some("10.0.0.1".parse().unwrap()));
-        let partial = Name::parse("0.10.in-addr.arpa.").unwrap();
-        assert_eq!(address_from_reverse(&partial), None);
-        let v6 = Name::parse("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.").unwrap();
-        assert_eq!(address_from_reverse(&v6), Some("fd00::1".parse().unwrap()));
-        assert!(is_reverse(&v4));
-        assert!(!is_reverse(&Name::parse("in-addr.arpa.").unwrap()));
-        assert!(!is_reverse(&Name::parse("cluster.local.").unwrap()));
+        // Shaped as CIDRs but impossible ones: errors, not domain names.
+        for (input, want) in [
+            ("10.0.0.0/33", "invalid CIDR \"10.0.0.0/33\": the prefix length must be between 0 and 32"),
+            ("fd00::/129", "between 0 and 128"),
+            ("10.0.0.0/", "invalid CIDR"),
+            ("10.0.0.0/x", "invalid CIDR"),
+        ] {
+            let err = normalize(input).unwrap_err();
+            assert!(err.contains(want), "{input}: {err}");
+        }
     }
 }

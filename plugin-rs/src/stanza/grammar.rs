@@ -34,16 +34,17 @@ pub struct Request<'a> {
     pub protocol: &'a [u8],
     pub cluster: &'a [u8],
     /// Topology zone of a zonal name: the labels before the directive.
-    pub zone: Vec<u8>,
+    pub topology: Vec<u8>,
     /// `prefer` rather than `pin`.
-    pub zone_prefer: bool,
+    pub topology_prefer: bool,
 }
 
 /// The name does not follow the grammar: NXDOMAIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Invalid;
 
-const ZONE_LABEL: &[u8] = b"_zone";
+/// The label that anchors a zonal name.
+const ZONAL_ANCHOR: &[u8] = b"_zone";
 
 /// Parses the labels left of the zone (`base`, leftmost first).
 pub fn parse<'a>(base: &[&'a [u8]], multicluster: bool, zonal: bool) -> Result<Request<'a>, Invalid> {
@@ -55,8 +56,8 @@ pub fn parse<'a>(base: &[&'a [u8]], multicluster: bool, zonal: bool) -> Result<R
         port: b"",
         protocol: b"",
         cluster: b"",
-        zone: Vec::new(),
-        zone_prefer: false,
+        topology: Vec::new(),
+        topology_prefer: false,
     };
     let Some((&last, rest)) = base.split_last() else { return Ok(r) };
     if rest.is_empty() && (last == b"svc" || last == b"pod") {
@@ -83,16 +84,16 @@ pub fn parse<'a>(base: &[&'a [u8]], multicluster: bool, zonal: bool) -> Result<R
                 r.cluster = second;
             }
         }
-        [zone @ .., directive, anchor] => {
-            if !zonal || multicluster || *anchor != ZONE_LABEL || r.tree != Tree::Svc {
+        [topology @ .., directive, anchor] => {
+            if !zonal || multicluster || *anchor != ZONAL_ANCHOR || r.tree != Tree::Svc {
                 return Err(Invalid);
             }
-            r.zone_prefer = match *directive {
+            r.topology_prefer = match *directive {
                 b"pin" => false,
                 b"prefer" => true,
                 _ => return Err(Invalid),
             };
-            r.zone = zone.join(&b'.');
+            r.topology = topology.join(&b'.');
         }
     }
     Ok(r)
@@ -117,7 +118,7 @@ mod tests {
             Tree::Pod => "pod",
         };
         let fields = [r.port, r.protocol, r.endpoint, r.cluster, r.service, r.namespace].map(s);
-        Ok(format!("{}.{tree}|{}|{}", fields.join("."), s(&r.zone), r.zone_prefer))
+        Ok(format!("{}.{tree}|{}|{}", fields.join("."), s(&r.topology), r.topology_prefer))
     }
 
     #[test]

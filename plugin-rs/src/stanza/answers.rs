@@ -13,15 +13,12 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use crate::chain::{Cluster, Host};
-use crate::config::{PodMode, StanzaConfig};
-use crate::contract::{MetadataEntry, UpstreamQuery, UpstreamReply, ZoneSerial};
-use crate::index::{Index, Namespace, Seeded};
-use crate::name::Name;
-use crate::names::{self, Request, Tree};
-use crate::objects::{Addressing, Port, Service, Slice};
-use crate::wire::{self, Owner, Query, RData, Record, Reply, Response};
-use crate::zones;
+use super::grammar::{self, Request, Tree};
+use super::{Lookup, NoSuchName, Served, Stanza, Upstream};
+use crate::cluster::index::{Namespace, Seeded};
+use crate::cluster::objects::{Addressing, Port, Service, Slice};
+use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response, reverse};
+use crate::options::PodMode;
 
 /// Longest CNAME chain followed, as the plugin's.
 const MAX_CNAME_CHAIN: usize = 10;
@@ -29,68 +26,6 @@ const MAX_CNAME_CHAIN: usize = 10;
 const DNS_VERSION_TTL: u32 = 28800;
 /// The Kubernetes DNS schema version this serves.
 const DNS_SCHEMA_VERSION: &str = "1.1.0";
-/// SOA records never claim a TTL above this.
-const MAX_SOA_TTL: u32 = 300;
-
-/// One cluster: its options, its objects, whether its source has synced.
-#[derive(Debug)]
-pub struct Stanza {
-    pub config: StanzaConfig,
-    pub index: Index,
-    pub synced: bool,
-    seed: Seeded,
-}
-
-/// What one stanza makes of a query.
-#[derive(Debug)]
-pub enum Served {
-    /// The name is outside the stanza's zones.
-    NotInZone,
-    Respond(Response),
-    /// The name does not exist here. Carries the matched zone as the client
-    /// wrote it, for the SOA of a negative answer.
-    NameError(Name),
-    /// Write nothing; CoreDNS answers with this code.
-    Rcode(u8),
-    /// The answer needs these names resolved by the host first.
-    Upstream(Vec<UpstreamQuery>),
-}
-
-/// The name does not exist (the plugin's errNoItems, errNsNotExposed and
-/// errInvalidRequest, which it treats alike).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NoSuchName;
-
-type Lookup<T> = Result<T, NoSuchName>;
-
-/// Replies the host fetched for CNAME targets outside the stanza, and the
-/// ones still needed.
-pub struct Upstream<'a> {
-    replies: &'a [UpstreamReply],
-    pub needed: Vec<UpstreamQuery>,
-    /// Set during lookups whose records are thrown away, so that they do
-    /// not send the host resolving names for nothing.
-    quiet: bool,
-}
-
-impl<'a> Upstream<'a> {
-    pub fn new(replies: &'a [UpstreamReply]) -> Upstream<'a> {
-        Upstream { replies, needed: Vec::new(), quiet: false }
-    }
-
-    fn reply(&mut self, target: &Name, qtype: u16) -> Option<Reply> {
-        let name = target.to_string();
-        if let Some(r) = self.replies.iter().find(|r| r.qtype == qtype && r.name.eq_ignore_ascii_case(&name)) {
-            // An empty message is a failed lookup: the CNAME is dropped, as
-            // the plugin drops it when its upstream lookup fails.
-            return if r.message.is_empty() { None } else { wire::parse_reply(&r.message).ok() };
-        }
-        if !self.quiet && !self.needed.iter().any(|q| q.qtype == qtype && q.name.eq_ignore_ascii_case(&name)) {
-            self.needed.push(UpstreamQuery { name, qtype });
-        }
-        None
-    }
-}
 
 /// The name being looked up: the question, or a CNAME target followed in
 /// the zone.
@@ -100,16 +35,18 @@ struct State<'z> {
     name: Name,
     /// The matched zone, in the case the client wrote it.
     zone: &'z Name,
-    qtype: u16,
+    qtype: RecordType,
 }
 
 impl State<'_> {
     /// Labels left of the zone, lower-cased, leftmost first.
     fn base(&self) -> Vec<&[u8]> {
-        match self.name.suffix_start(self.zone) {
-            Some(end) => self.name.labels_before(end).collect(),
-            None => Vec::new(),
-        }
+        self.base_labels().collect()
+    }
+
+    /// The same labels, without collecting them.
+    fn base_labels(&self) -> impl Iterator<Item = &[u8]> {
+        self.name.suffix_start(self.zone).into_iter().flat_map(|end| self.name.labels_before(end))
     }
 
     fn is_apex(&self) -> bool {
@@ -159,31 +96,6 @@ struct Found<'a> {
 }
 
 impl Stanza {
-    pub fn new(config: StanzaConfig, seed: Seeded) -> Stanza {
-        let index = Index::new(seed, config.zonal);
-        Stanza { config, index, synced: false, seed }
-    }
-
-    /// The longest of the stanza's zones holding `qname`, as the client
-    /// wrote it.
-    fn zone_of(&self, qname: &Name) -> Option<Name> {
-        let start = self.config.zones.iter().filter_map(|z| qname.suffix_start(z)).min()?;
-        Some(qname.suffix_from(start))
-    }
-
-    /// The serials of the zones the stanza transfers.
-    pub fn serials(&self) -> Vec<ZoneSerial> {
-        (0..self.config.zones.len())
-            .filter(|&i| self.is_forward(i))
-            .map(|i| {
-                let zone = &self.config.zones[i];
-                let serial =
-                    if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
-                ZoneSerial { zone: zone.to_string(), serial }
-            })
-            .collect()
-    }
-
     /// Answers `query` if it is in this stanza's zones.
     pub fn answer(&self, query: &Query, up: &mut Upstream, local_ips: &[IpAddr]) -> Served {
         let Some(zone) = self.zone_of(&query.qname) else { return Served::NotInZone };
@@ -192,40 +104,40 @@ impl Stanza {
         let mut extra = Vec::new();
         let mut truncated = false;
         let result = match query.qtype {
-            wire::TYPE_A | wire::TYPE_AAAA => {
+            RecordType::A | RecordType::Aaaa => {
                 self.addresses(&state, up, local_ips, &mut Vec::new()).map(|(records, tc)| {
                     answer = records;
                     truncated = tc;
                 })
             }
-            wire::TYPE_TXT => self.txt(&state).map(|records| answer = records),
-            wire::TYPE_CNAME => self.cname(&state, local_ips).map(|records| answer = records),
-            wire::TYPE_PTR => self.ptr(&state).map(|records| answer = records),
+            RecordType::Txt => self.txt(&state).map(|records| answer = records),
+            RecordType::Cname => self.cname(&state, local_ips).map(|records| answer = records),
+            RecordType::Ptr => self.ptr(&state).map(|records| answer = records),
             // Kubernetes names have no mail exchangers: NODATA where the name
             // exists.
-            wire::TYPE_MX => self.services(&state, local_ips).map(|_| ()),
-            wire::TYPE_SRV => self.srv(&state, local_ips).map(|(records, additional)| {
+            RecordType::Mx => self.services(&state, local_ips).map(|_| ()),
+            RecordType::Srv => self.srv(&state, local_ips).map(|(records, additional)| {
                 answer = records;
                 extra = additional;
             }),
-            wire::TYPE_SOA => {
+            RecordType::Soa => {
                 if state.name.wire().len() == zone.wire().len() {
                     answer.push(self.soa(&zone));
                 }
                 Ok(())
             }
-            wire::TYPE_AXFR | wire::TYPE_IXFR => return Served::Rcode(wire::RCODE_REFUSED),
+            RecordType::Axfr | RecordType::Ixfr => return Served::Rcode(Rcode::Refused),
             // The plugin compares the lower-cased name with the zone as the
             // client wrote it, so `NS CLUSTER.LOCAL.` missed its NS records;
             // here any case finds them.
-            wire::TYPE_NS if state.is_apex() => self.ns(&state, local_ips).map(|(records, additional)| {
+            RecordType::Ns if state.is_apex() => self.ns(&state, local_ips).map(|(records, additional)| {
                 answer = records;
                 extra = additional;
             }),
             // Any other type: the name exists (NODATA) or not (NXDOMAIN), as
             // an A lookup finds it.
             _ => {
-                let fake = State { qtype: wire::TYPE_A, ..state };
+                let fake = State { qtype: RecordType::A, ..state };
                 let quiet = std::mem::replace(&mut up.quiet, true);
                 let result = self.addresses(&fake, up, local_ips, &mut Vec::new()).map(|_| ());
                 up.quiet = quiet;
@@ -235,9 +147,9 @@ impl Stanza {
         match result {
             Err(NoSuchName) => Served::NameError(zone),
             Ok(()) if !up.needed.is_empty() => Served::Upstream(std::mem::take(&mut up.needed)),
-            Ok(()) if answer.is_empty() => Served::Respond(self.negative(&zone, wire::RCODE_NOERROR)),
+            Ok(()) if answer.is_empty() => Served::Respond(self.negative(&zone, Rcode::NoError)),
             Ok(()) => Served::Respond(Response {
-                rcode: wire::RCODE_NOERROR,
+                rcode: Rcode::NoError,
                 authoritative: true,
                 truncated,
                 answer,
@@ -245,32 +157,6 @@ impl Stanza {
                 additional: extra,
             }),
         }
-    }
-
-    /// A response with no answer and the zone's SOA, for NODATA, NXDOMAIN
-    /// and SERVFAIL alike.
-    pub fn negative(&self, zone: &Name, rcode: u8) -> Response {
-        Response { rcode, authoritative: true, authority: vec![self.soa(zone)], ..Response::default() }
-    }
-
-    /// The zone's SOA record. Names keep the zone's case as asked.
-    pub fn soa(&self, zone: &Name) -> Record {
-        let ttl = self.config.ttl;
-        let serial = if self.config.is_multicluster_zone(zone) { self.index.mc_serial } else { self.index.serial };
-        let under = |labels: &[&str]| Name::with_prefix(labels, zone).unwrap_or_else(|_| zone.clone());
-        Record::new(
-            Owner::Name(zone.clone()),
-            ttl.min(MAX_SOA_TTL),
-            RData::Soa {
-                mname: under(&["ns", "dns"]),
-                rname: under(&["hostmaster"]),
-                serial,
-                refresh: 7200,
-                retry: 1800,
-                expire: 86400,
-                minimum: ttl,
-            },
-        )
     }
 
     /// A and AAAA records, following CNAMEs of ExternalName services: in the
@@ -283,7 +169,7 @@ impl Stanza {
         chain: &mut Vec<Name>,
     ) -> Lookup<(Vec<Record>, bool)> {
         let found = self.services(state, local_ips)?;
-        let want_v4 = state.qtype == wire::TYPE_A;
+        let want_v4 = state.qtype == RecordType::A;
         let mut records = Vec::new();
         let mut truncated = false;
         let mut seen = Dedup::new(self.seed, found.len());
@@ -336,15 +222,15 @@ impl Stanza {
     /// The plugin's `Services`: what a name holds, by query type.
     fn services<'a>(&'a self, state: &'a State, local_ips: &[IpAddr]) -> Lookup<Vec<Found<'a>>> {
         match state.qtype {
-            wire::TYPE_TXT => return self.txt_services(state),
-            wire::TYPE_NS => return Ok(self.ns_services(state.zone, local_ips)),
+            RecordType::Txt => return self.txt_services(state),
+            RecordType::Ns => return Ok(self.ns_services(state.zone, local_ips)),
             _ => {}
         }
         if self.is_default_ns(state) {
             return Ok(self
                 .ns_addrs(state.zone, local_ips)
                 .into_iter()
-                .filter(|(_, ip)| (state.qtype == wire::TYPE_A) == ip.is_ipv4() && is_address_type(state.qtype))
+                .filter(|(_, ip)| (state.qtype == RecordType::A) == ip.is_ipv4() && state.qtype.is_address())
                 .map(|(_, ip)| Found {
                     held: Held::Ip(ip),
                     port: 0,
@@ -354,7 +240,7 @@ impl Stanza {
                 .collect());
         }
         let mut found = self.records(state)?;
-        if state.qtype == wire::TYPE_SRV {
+        if state.qtype == RecordType::Srv {
             // No SRV records for ExternalName services.
             found.retain(|f| !matches!(f.held, Held::Target(_)));
         }
@@ -364,8 +250,7 @@ impl Stanza {
     /// `ns.dns.<zone>`: the name of CoreDNS itself. The plugin recognised it
     /// only when the zone was asked in lower case; any case works here.
     fn is_default_ns(&self, state: &State) -> bool {
-        let base = state.base();
-        base.len() == 2 && base[0] == b"ns" && base[1] == b"dns"
+        state.base_labels().eq([b"ns".as_slice(), b"dns"])
     }
 
     /// TXT: the schema version, or nothing for a name that exists.
@@ -386,11 +271,11 @@ impl Stanza {
     fn records<'a>(&'a self, state: &'a State) -> Lookup<Vec<Found<'a>>> {
         let multicluster = self.config.is_multicluster_zone(state.zone);
         let base = state.base();
-        let r = names::parse(&base, multicluster, self.config.zonal).map_err(|_| NoSuchName)?;
+        let r = grammar::parse(&base, multicluster, self.config.zonal).map_err(|_| NoSuchName)?;
         if r.tree == Tree::None {
             return Ok(Vec::new());
         }
-        if zones::is_reverse(&state.name) {
+        if reverse::is_reverse(&state.name) {
             return Err(NoSuchName);
         }
         let namespace = self.exposed_namespace(r.namespace).ok_or(NoSuchName)?;
@@ -414,7 +299,7 @@ impl Stanza {
         if r.service.is_empty() {
             return Ok(Vec::new());
         }
-        let svc = std::str::from_utf8(r.service).ok().and_then(|s| ns.services.get(s)).ok_or(NoSuchName)?;
+        let svc = std::str::from_utf8(r.service).ok().and_then(|s| ns.service(s)).ok_or(NoSuchName)?;
         let ttl = self.config.ttl;
         let key = Key::Service { namespace: &svc.meta.namespace, service: &svc.meta.name };
         if self.config.ignore_empty_service
@@ -425,7 +310,7 @@ impl Stanza {
             return Err(NoSuchName);
         }
         // Zonal names are for headless services only.
-        if !r.zone.is_empty() && !svc.is_headless() {
+        if !r.topology.is_empty() && !svc.is_headless() {
             return Err(NoSuchName);
         }
         let mut found = Vec::new();
@@ -452,13 +337,13 @@ impl Stanza {
             }
             // Headless services, and endpoint names under any service.
             _ => {
-                let mut added = self.add_endpoints(&mut found, r, ns, svc, &r.zone);
-                if added == 0 && r.zone_prefer {
+                let mut added = self.add_endpoints(&mut found, r, ns, svc, &r.topology);
+                if added == 0 && r.topology_prefer {
                     added = self.add_endpoints(&mut found, r, ns, svc, b"");
                 }
                 // A zonal name of a headless service exists even when no
                 // endpoint is in that zone: NODATA, not NXDOMAIN.
-                if added == 0 && r.zone.is_empty() {
+                if added == 0 && r.topology.is_empty() {
                     return Err(NoSuchName);
                 }
             }
@@ -479,7 +364,7 @@ impl Stanza {
         let before = found.len();
         for slice in ns.slices_for(&svc.meta.name) {
             for addr in &slice.addresses {
-                if !topology.is_empty() && addr.zone.as_deref().map(str::as_bytes) != Some(topology) {
+                if !topology.is_empty() && addr.topology.as_deref().map(str::as_bytes) != Some(topology) {
                     continue;
                 }
                 let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
@@ -504,7 +389,7 @@ impl Stanza {
         if r.service.is_empty() {
             return Ok(Vec::new());
         }
-        let si = std::str::from_utf8(r.service).ok().and_then(|s| ns.imports.get(s)).ok_or(NoSuchName)?;
+        let si = std::str::from_utf8(r.service).ok().and_then(|s| ns.import(s)).ok_or(NoSuchName)?;
         let ttl = self.config.ttl;
         let slices = || ns.mc_slices_for(&si.meta.name);
         if self.config.ignore_empty_service && !si.headless && slices().all(|s| s.addresses.is_empty()) {
@@ -618,7 +503,7 @@ impl Stanza {
     /// name; the plugin names whichever its index returns first, which is
     /// not stable.
     fn ptr(&self, state: &State) -> Lookup<Vec<Record>> {
-        let Some(ip) = zones::address_from_reverse(&state.name) else {
+        let Some(ip) = reverse::address_from_reverse(&state.name) else {
             return self.records(state).map(|_| Vec::new());
         };
         let targets = self.names_for_ip(&ip);
@@ -673,7 +558,7 @@ impl Stanza {
             }
             if !seen_addr.contains(&(target.clone(), ip)) {
                 seen_addr.push((target.clone(), ip));
-                extra.push(Record::new(Owner::Name(target), f.ttl, address(ip)));
+                extra.push(Record::new(Owner::Name(target), f.ttl, RData::address(ip)));
             }
         }
         Ok((records, extra))
@@ -684,7 +569,7 @@ impl Stanza {
         let mut records: Vec<Record> = Vec::new();
         let mut extra = Vec::new();
         for (name, ip) in self.ns_addrs(state.zone, local_ips) {
-            extra.push(Record::new(Owner::Name(name.clone()), self.config.ttl, address(ip)));
+            extra.push(Record::new(Owner::Name(name.clone()), self.config.ttl, RData::address(ip)));
             if !records.iter().any(|r| r.data == RData::Ns(name.clone())) {
                 records.push(Record::new(state.owner.clone(), self.config.ttl, RData::Ns(name)));
             }
@@ -711,7 +596,7 @@ impl Stanza {
                 found_endpoint = true;
                 let Some(namespace) = self.index.namespace(ns) else { continue };
                 let Some(slice) = namespace.slice(slice_name) else { continue };
-                let Some(svc) = namespace.services.get(&*slice.service) else { continue };
+                let Some(svc) = namespace.service(&slice.service) else { continue };
                 let Ok(svc_name) = Name::with_prefix(&[&*svc.meta.name, &**ns, "svc"], zone) else { continue };
                 match &svc.addressing {
                     Addressing::Headless => {
@@ -731,55 +616,6 @@ impl Stanza {
             out.extend(local_ips.iter().map(|ip| (name.clone(), *ip)));
         }
         out
-    }
-}
-
-impl Cluster for Stanza {
-    fn serve(&self, query: &Query, up: &mut Upstream, host: &Host) -> Served {
-        self.answer(query, up, &host.local_ips)
-    }
-
-    fn falls_through(&self, name: &Name) -> bool {
-        self.config.falls_through(name)
-    }
-
-    fn synced(&self) -> bool {
-        self.synced
-    }
-
-    fn negative(&self, zone: &Name, rcode: u8) -> Response {
-        Stanza::negative(self, zone, rcode)
-    }
-
-    fn transfers(&self, zone: &Name) -> bool {
-        Stanza::transfers(self, zone)
-    }
-
-    fn transfer(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record> {
-        Stanza::transfer(self, zone, serial, &host.local_ips)
-    }
-
-    fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>> {
-        self.search_path(qname, client)
-    }
-
-    fn client_metadata(&self, client: &IpAddr) -> Option<Vec<MetadataEntry>> {
-        self.client_entries(client)
-    }
-
-    fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>> {
-        self.name_entries(qname)
-    }
-}
-
-fn is_address_type(qtype: u16) -> bool {
-    qtype == wire::TYPE_A || qtype == wire::TYPE_AAAA
-}
-
-fn address(ip: IpAddr) -> RData {
-    match ip {
-        IpAddr::V4(v4) => RData::A(v4),
-        IpAddr::V6(v6) => RData::Aaaa(v6),
     }
 }
 

@@ -7,56 +7,11 @@
 //! records. CoreDNS re-packs every reply with its own compression and
 //! truncation, so the core's output only needs to be correct, not minimal.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use crate::name::{MAX_NAME_LEN, Name};
-
-pub const TYPE_A: u16 = 1;
-pub const TYPE_NS: u16 = 2;
-pub const TYPE_CNAME: u16 = 5;
-pub const TYPE_SOA: u16 = 6;
-pub const TYPE_PTR: u16 = 12;
-pub const TYPE_MX: u16 = 15;
-pub const TYPE_TXT: u16 = 16;
-pub const TYPE_AAAA: u16 = 28;
-pub const TYPE_SRV: u16 = 33;
-pub const TYPE_DNAME: u16 = 39;
-pub const TYPE_OPT: u16 = 41;
-pub const TYPE_IXFR: u16 = 251;
-pub const TYPE_AXFR: u16 = 252;
-pub const CLASS_IN: u16 = 1;
-
-pub const RCODE_NOERROR: u8 = 0;
-pub const RCODE_FORMERR: u8 = 1;
-pub const RCODE_SERVFAIL: u8 = 2;
-pub const RCODE_NXDOMAIN: u8 = 3;
-pub const RCODE_REFUSED: u8 = 5;
-
-const HEADER_LEN: usize = 12;
-/// Offset of the question name in every message: right after the header.
-const QNAME_POINTER: [u8; 2] = [0xC0, HEADER_LEN as u8];
-
-/// Why bytes could not be read as the DNS message expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WireError {
-    Truncated,
-    BadPointer,
-    BadLabel,
-    NameTooLong,
-    NotOneQuestion(u16),
-}
-
-impl std::fmt::Display for WireError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WireError::Truncated => f.write_str("message truncated"),
-            WireError::BadPointer => f.write_str("bad compression pointer"),
-            WireError::BadLabel => f.write_str("bad label type"),
-            WireError::NameTooLong => f.write_str("name longer than 255 octets"),
-            WireError::NotOneQuestion(n) => write!(f, "{n} questions, want 1"),
-        }
-    }
-}
+use super::name::Name;
+use super::rcode::Rcode;
+use super::record::{RawRecord, Record, read_record, write_record};
+use super::rtype::RecordType;
+use super::wire::{HEADER_LEN, WireError, read_name};
 
 /// The parts of a query the core answers from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +22,7 @@ pub struct Query {
     pub checking_disabled: bool,
     /// The question name, in the case the client wrote it.
     pub qname: Name,
-    pub qtype: u16,
+    pub qtype: RecordType,
     pub qclass: u16,
 }
 
@@ -96,7 +51,7 @@ pub fn parse_query(msg: &[u8]) -> Result<Query, (Option<Header>, WireError)> {
         recursion_desired: header.recursion_desired,
         checking_disabled: header.checking_disabled,
         qname,
-        qtype: u16::from_be_bytes([fixed[0], fixed[1]]),
+        qtype: RecordType::from(u16::from_be_bytes([fixed[0], fixed[1]])),
         qclass: u16::from_be_bytes([fixed[2], fixed[3]]),
     })
 }
@@ -109,56 +64,6 @@ fn parse_header(msg: &[u8]) -> Option<Header> {
         recursion_desired: h[2] & 0x01 != 0,
         checking_disabled: h[3] & 0x10 != 0,
     })
-}
-
-/// Reads a possibly compressed name starting at `start`. Returns the name
-/// and the offset just past it in the original position.
-pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize), WireError> {
-    let mut wire = Vec::with_capacity(32);
-    let mut pos = start;
-    let mut end = None;
-    // Each pointer must go strictly backwards, which bounds the walk.
-    let mut limit = start;
-    loop {
-        let len = *msg.get(pos).ok_or(WireError::Truncated)?;
-        match len & 0xC0 {
-            0x00 => {
-                let len = len as usize;
-                let label = msg.get(pos..pos + 1 + len).ok_or(WireError::Truncated)?;
-                wire.extend_from_slice(label);
-                if wire.len() > MAX_NAME_LEN {
-                    return Err(WireError::NameTooLong);
-                }
-                pos += 1 + len;
-                if len == 0 {
-                    let end = end.unwrap_or(pos);
-                    return Ok((Name::from_wire_unchecked(wire), end));
-                }
-            }
-            0xC0 => {
-                let low = *msg.get(pos + 1).ok_or(WireError::Truncated)?;
-                let target = (((len & 0x3F) as usize) << 8) | low as usize;
-                if target >= limit {
-                    return Err(WireError::BadPointer);
-                }
-                end.get_or_insert(pos + 2);
-                limit = target;
-                pos = target;
-            }
-            _ => return Err(WireError::BadLabel),
-        }
-    }
-}
-
-/// A record copied from another message, kept in wire form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawRecord {
-    pub name: Name,
-    pub rtype: u16,
-    pub class: u16,
-    pub ttl: u32,
-    /// Record data with any names in it decompressed.
-    pub rdata: Vec<u8>,
 }
 
 /// What the core takes from a reply fetched upstream.
@@ -188,127 +93,10 @@ pub fn parse_reply(msg: &[u8]) -> Result<Reply, WireError> {
     Ok(Reply { truncated, answers })
 }
 
-fn read_record(msg: &[u8], pos: usize) -> Result<(RawRecord, usize), WireError> {
-    let (name, pos) = read_name(msg, pos)?;
-    let fixed = msg.get(pos..pos + 10).ok_or(WireError::Truncated)?;
-    let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
-    let class = u16::from_be_bytes([fixed[2], fixed[3]]);
-    let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
-    let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
-    let start = pos + 10;
-    let end = start + rdlen;
-    let raw = msg.get(start..end).ok_or(WireError::Truncated)?;
-    let rdata = match rtype {
-        // Types whose data may hold compressed names (RFC 3597 §4).
-        TYPE_NS | TYPE_CNAME | TYPE_PTR | TYPE_DNAME => read_names(msg, start, end, 0, 1)?,
-        TYPE_MX => read_names(msg, start, end, 2, 1)?,
-        TYPE_SRV => read_names(msg, start, end, 6, 1)?,
-        TYPE_SOA => read_names(msg, start, end, 0, 2)?,
-        _ => raw.to_vec(),
-    };
-    Ok((RawRecord { name, rtype, class, ttl, rdata }, end))
-}
-
-/// Copies record data made of `fixed` leading octets, then `names` names,
-/// then any trailing octets, decompressing the names.
-fn read_names(msg: &[u8], start: usize, end: usize, fixed: usize, names: usize) -> Result<Vec<u8>, WireError> {
-    let mut out = msg.get(start..start + fixed).ok_or(WireError::Truncated)?.to_vec();
-    let mut pos = start + fixed;
-    for _ in 0..names {
-        let (name, next) = read_name(msg, pos)?;
-        out.extend_from_slice(name.wire());
-        pos = next;
-    }
-    if pos > end {
-        return Err(WireError::Truncated);
-    }
-    out.extend_from_slice(&msg[pos..end]);
-    Ok(out)
-}
-
-/// Who owns a record in a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Owner {
-    /// The question name, as the client wrote it.
-    Question,
-    Name(Name),
-}
-
-/// Record data the core writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RData {
-    A(Ipv4Addr),
-    Aaaa(Ipv6Addr),
-    Cname(Name),
-    Ns(Name),
-    Ptr(Name),
-    Srv {
-        priority: u16,
-        weight: u16,
-        port: u16,
-        target: Name,
-    },
-    Txt(Vec<Vec<u8>>),
-    Soa {
-        mname: Name,
-        rname: Name,
-        serial: u32,
-        refresh: u32,
-        retry: u32,
-        expire: u32,
-        minimum: u32,
-    },
-    /// Data copied from an upstream reply.
-    Raw {
-        rtype: u16,
-        class: u16,
-        data: Vec<u8>,
-    },
-}
-
-impl RData {
-    pub fn rtype(&self) -> u16 {
-        match self {
-            RData::A(_) => TYPE_A,
-            RData::Aaaa(_) => TYPE_AAAA,
-            RData::Cname(_) => TYPE_CNAME,
-            RData::Ns(_) => TYPE_NS,
-            RData::Ptr(_) => TYPE_PTR,
-            RData::Srv { .. } => TYPE_SRV,
-            RData::Txt(_) => TYPE_TXT,
-            RData::Soa { .. } => TYPE_SOA,
-            RData::Raw { rtype, .. } => *rtype,
-        }
-    }
-}
-
-/// One resource record to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub owner: Owner,
-    pub ttl: u32,
-    pub data: RData,
-}
-
-impl Record {
-    pub fn new(owner: Owner, ttl: u32, data: RData) -> Record {
-        Record { owner, ttl, data }
-    }
-
-    /// A record copied from an upstream reply, owner and all.
-    pub fn from_raw(raw: &RawRecord) -> Record {
-        Record {
-            owner: Owner::Name(raw.name.clone()),
-            ttl: raw.ttl,
-            data: RData::Raw { rtype: raw.rtype, class: raw.class, data: raw.rdata.clone() },
-        }
-    }
-}
-
 /// A complete response, before encoding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Response {
-    pub rcode: u8,
+    pub rcode: Rcode,
     pub authoritative: bool,
     pub truncated: bool,
     pub answer: Vec<Record>,
@@ -328,7 +116,7 @@ impl Response {
         let mut out = Vec::with_capacity(512);
         write_header(&mut out, &header, self, 1);
         out.extend_from_slice(query.qname.wire());
-        out.extend_from_slice(&query.qtype.to_be_bytes());
+        out.extend_from_slice(&u16::from(query.qtype).to_be_bytes());
         out.extend_from_slice(&query.qclass.to_be_bytes());
         for record in self.answer.iter().chain(&self.authority).chain(&self.additional) {
             write_record(&mut out, record);
@@ -351,7 +139,7 @@ impl Response {
 }
 
 /// An answer with no records for a query whose question could not be read.
-pub fn encode_error(header: &Header, rcode: u8) -> Vec<u8> {
+pub fn encode_error(header: &Header, rcode: Rcode) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN);
     let response = Response { rcode, ..Response::default() };
     write_header(&mut out, header, &response, 0);
@@ -366,7 +154,7 @@ fn write_header(out: &mut Vec<u8>, h: &Header, r: &Response, qdcount: u16) {
         | if r.authoritative { 0x04 } else { 0 }
         | if r.truncated { 0x02 } else { 0 }
         | if query && h.recursion_desired { 0x01 } else { 0 };
-    let flags2 = if query && h.checking_disabled { 0x10 } else { 0 } | (r.rcode & 0x0F);
+    let flags2 = if query && h.checking_disabled { 0x10 } else { 0 } | (u8::from(r.rcode) & 0x0F);
     out.extend_from_slice(&h.id.to_be_bytes());
     out.extend_from_slice(&[flags1, flags2]);
     out.extend_from_slice(&qdcount.to_be_bytes());
@@ -375,56 +163,12 @@ fn write_header(out: &mut Vec<u8>, h: &Header, r: &Response, qdcount: u16) {
     }
 }
 
-fn write_record(out: &mut Vec<u8>, record: &Record) {
-    match &record.owner {
-        Owner::Question => out.extend_from_slice(&QNAME_POINTER),
-        Owner::Name(name) => out.extend_from_slice(name.wire()),
-    }
-    let class = match &record.data {
-        RData::Raw { class, .. } => *class,
-        _ => CLASS_IN,
-    };
-    out.extend_from_slice(&record.data.rtype().to_be_bytes());
-    out.extend_from_slice(&class.to_be_bytes());
-    out.extend_from_slice(&record.ttl.to_be_bytes());
-    let len_at = out.len();
-    out.extend_from_slice(&[0, 0]);
-    write_rdata(out, &record.data);
-    let rdlen = (out.len() - len_at - 2) as u16;
-    out[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
-}
-
-fn write_rdata(out: &mut Vec<u8>, data: &RData) {
-    match data {
-        RData::A(ip) => out.extend_from_slice(&ip.octets()),
-        RData::Aaaa(ip) => out.extend_from_slice(&ip.octets()),
-        RData::Cname(name) | RData::Ns(name) | RData::Ptr(name) => out.extend_from_slice(name.wire()),
-        RData::Srv { priority, weight, port, target } => {
-            out.extend_from_slice(&priority.to_be_bytes());
-            out.extend_from_slice(&weight.to_be_bytes());
-            out.extend_from_slice(&port.to_be_bytes());
-            out.extend_from_slice(target.wire());
-        }
-        RData::Txt(strings) => {
-            for s in strings {
-                out.push(s.len() as u8);
-                out.extend_from_slice(s);
-            }
-        }
-        RData::Soa { mname, rname, serial, refresh, retry, expire, minimum } => {
-            out.extend_from_slice(mname.wire());
-            out.extend_from_slice(rname.wire());
-            for v in [serial, refresh, retry, expire, minimum] {
-                out.extend_from_slice(&v.to_be_bytes());
-            }
-        }
-        RData::Raw { data, .. } => out.extend_from_slice(data),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
+    use crate::dns::{CLASS_IN, Owner, RData};
     use hickory_proto::op::{Message, MessageType, OpCode, Query as HQuery, ResponseCode};
     use hickory_proto::rr::{Name as HName, RData as HRData, Record as HRecord, RecordType, rdata};
     use hickory_proto::serialize::binary::BinDecodable;
@@ -442,7 +186,7 @@ mod tests {
         assert_eq!(q.id, 0xBEEF);
         assert!(q.recursion_desired);
         assert_eq!(q.qname.to_string(), "Web.Shop.svc.cluster.local.");
-        assert_eq!(q.qtype, TYPE_AAAA);
+        assert_eq!(q.qtype, crate::dns::RecordType::Aaaa);
         assert_eq!(q.qclass, CLASS_IN);
     }
 
@@ -470,7 +214,7 @@ mod tests {
         let zone = Name::parse("Cluster.Local.").unwrap();
         let target = Name::with_prefix(&["web", "shop", "svc"], &zone).unwrap();
         let response = Response {
-            rcode: RCODE_NOERROR,
+            rcode: Rcode::NoError,
             authoritative: true,
             truncated: false,
             answer: vec![Record::new(
@@ -532,7 +276,7 @@ mod tests {
         bytes[2] |= 0x28; // opcode 5 (UPDATE)
         bytes[3] |= 0x10; // CD
         let header = parse_header(&bytes).unwrap();
-        let m = Message::from_bytes(&encode_error(&header, RCODE_FORMERR)).unwrap();
+        let m = Message::from_bytes(&encode_error(&header, Rcode::FormErr)).unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
         assert_eq!(m.metadata.op_code, OpCode::Update);
         // Not a standard query: RD and CD are not copied.

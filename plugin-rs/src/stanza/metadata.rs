@@ -6,11 +6,11 @@
 
 use std::net::IpAddr;
 
-use crate::answers::Stanza;
-use crate::config::PodMode;
+use super::Stanza;
+use super::grammar::{self, Tree};
 use crate::contract::MetadataEntry;
-use crate::name::Name;
-use crate::names::{self, Tree};
+use crate::dns::name::Name;
+use crate::options::PodMode;
 
 fn entry(key: &str, value: impl Into<String>) -> MetadataEntry {
     MetadataEntry { key: key.into(), value: value.into() }
@@ -45,7 +45,7 @@ impl Stanza {
         let end = qname.suffix_start(zone)?;
         let base: Vec<&[u8]> = qname.labels_before(end).collect();
         let multicluster = self.config.is_multicluster_zone(zone);
-        let Ok(r) = names::parse(&base, multicluster, self.config.zonal) else {
+        let Ok(r) = grammar::parse(&base, multicluster, self.config.zonal) else {
             return Some(vec![entry("kubernetes/parse-error", "invalid query name")]);
         };
         let mut out = vec![
@@ -57,7 +57,7 @@ impl Stanza {
             out.push(entry("kubernetes/cluster", text(r.cluster)));
         }
         if self.config.zonal {
-            out.push(entry("kubernetes/zone", text(&r.zone)));
+            out.push(entry("kubernetes/zone", text(&r.topology)));
         }
         let kind = match r.tree {
             Tree::Svc => "svc",

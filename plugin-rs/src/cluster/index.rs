@@ -9,14 +9,19 @@
 //! users, and fixed keys (all wasm32-unknown-unknown offers) would let
 //! them choose colliding names.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
+use std::ops::Bound;
 
 use siphasher::sip::SipHasher13;
 
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use super::objects::{self, Addressing, ImportJson, Meta, Object, Pod, Problem, Service, ServiceImport, Slice};
+use super::selection::Selection;
 use crate::contract::{Change, Event, Kind};
-use crate::objects::{self, Addressing, Pod, Problem, Service, ServiceImport, Slice};
 
 /// SipHash-1-3 with keys derived from the host's seed.
 #[derive(Debug, Clone, Copy)]
@@ -44,17 +49,22 @@ pub type Map<K, V> = HashMap<K, V, Seeded>;
 /// (namespace, name) of an object, as the reverse indexes keep them.
 pub type Key = (Box<str>, Box<str>);
 
-/// Everything known in one namespace.
+/// Everything known in one namespace. Services and imports are kept in
+/// name order, so that a zone transfer can resume after any of them
+/// without sorting or scanning (see `stanza::transfer`): a tree costs a
+/// query a few more comparisons than a hash table, where a second,
+/// ordered copy of every name would cost memory per object. The rest is
+/// looked up by name only.
 #[derive(Debug)]
 pub struct Namespace {
     /// The Namespace object itself exists (and passed `namespace_labels`).
     pub exists: bool,
-    pub services: Map<Box<str>, Service>,
+    services: BTreeMap<Box<str>, Service>,
     slices: Map<Box<str>, Slice>,
     /// Slice names per service name, sorted so answers have a stable order.
     slices_of: Map<Box<str>, BTreeSet<Box<str>>>,
     pub pods: Map<Box<str>, Pod>,
-    pub imports: Map<Box<str>, ServiceImport>,
+    imports: BTreeMap<Box<str>, ServiceImport>,
     mc_slices: Map<Box<str>, Slice>,
     mc_slices_of: Map<Box<str>, BTreeSet<Box<str>>>,
 }
@@ -63,11 +73,11 @@ impl Namespace {
     fn new(seed: Seeded) -> Namespace {
         Namespace {
             exists: false,
-            services: Map::with_hasher(seed),
+            services: BTreeMap::new(),
             slices: Map::with_hasher(seed),
             slices_of: Map::with_hasher(seed),
             pods: Map::with_hasher(seed),
-            imports: Map::with_hasher(seed),
+            imports: BTreeMap::new(),
             mc_slices: Map::with_hasher(seed),
             mc_slices_of: Map::with_hasher(seed),
         }
@@ -82,6 +92,24 @@ impl Namespace {
             && self.mc_slices.is_empty()
     }
 
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.get(name)
+    }
+
+    pub fn import(&self, name: &str) -> Option<&ServiceImport> {
+        self.imports.get(name)
+    }
+
+    /// Services in name order, from the one named `first` on.
+    pub fn services_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services.range::<str, _>(keys_from(first)).map(|(_, svc)| svc)
+    }
+
+    /// Imports in name order, from the one named `first` on.
+    pub fn imports_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a ServiceImport> + 'a {
+        self.imports.range::<str, _>(keys_from(first)).map(|(_, si)| si)
+    }
+
     /// The EndpointSlices of a service, by slice name.
     pub fn slices_for<'a>(&'a self, service: &str) -> impl Iterator<Item = &'a Slice> + 'a {
         Self::members(&self.slices_of, &self.slices, service)
@@ -92,10 +120,8 @@ impl Namespace {
         Self::members(&self.mc_slices_of, &self.mc_slices, service)
     }
 
-    pub fn slice(&self, name: &str) -> Option<&Slice> {
-        self.slices.get(name)
-    }
-
+    /// Every slice of `of[service]`: iterated whole, which queries do, it
+    /// costs no search for a start.
     fn members<'a>(
         of: &'a Map<Box<str>, BTreeSet<Box<str>>>,
         slices: &'a Map<Box<str>, Slice>,
@@ -103,18 +129,59 @@ impl Namespace {
     ) -> impl Iterator<Item = &'a Slice> + 'a {
         of.get(service).into_iter().flatten().filter_map(|n| slices.get(n))
     }
+
+    /// The EndpointSlices of a service (`imported`: of an imported one)
+    /// from the one named `first` on, by slice name.
+    pub fn slices_from<'a>(
+        &'a self,
+        service: &str,
+        first: &'a str,
+        imported: bool,
+    ) -> impl Iterator<Item = &'a Slice> + 'a {
+        let (of, slices) =
+            if imported { (&self.mc_slices_of, &self.mc_slices) } else { (&self.slices_of, &self.slices) };
+        let names = of.get(service).into_iter().flat_map(move |set| set.range::<str, _>(keys_from(first)));
+        names.filter_map(|n| slices.get(n))
+    }
+
+    pub fn slice(&self, name: &str) -> Option<&Slice> {
+        self.slices.get(name)
+    }
+}
+
+/// Which serials a change moves: outside multicluster zones (`local`), in
+/// them (`imported`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Changed {
+    local: bool,
+    imported: bool,
+}
+
+impl Changed {
+    fn local(changed: bool) -> Changed {
+        Changed { local: changed, imported: false }
+    }
+
+    fn imported(changed: bool) -> Changed {
+        Changed { local: false, imported: changed }
+    }
 }
 
 /// A stanza's objects and serials.
 #[derive(Debug)]
 pub struct Index {
     seed: Seeded,
+    selection: Selection,
     namespaces: Map<Box<str>, Namespace>,
+    /// The names of `namespaces` in order, for transfers: a namespace is
+    /// looked up by every query, and hashing beats comparing names down a
+    /// tree; there are few namespaces, so the copy of their names is cheap.
+    namespace_order: BTreeSet<Box<str>>,
     services_by_ip: Map<IpAddr, Vec<Key>>,
     slices_by_ip: Map<IpAddr, Vec<Key>>,
     pods_by_ip: Map<IpAddr, Vec<Key>>,
     /// Keep endpoint topology zones (`zonal`).
-    keep_zones: bool,
+    keep_topology: bool,
     /// Unix time of the last change DNS can see, outside multicluster zones.
     pub serial: u32,
     /// The same for multicluster zones.
@@ -122,28 +189,34 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn new(seed: Seeded, keep_zones: bool) -> Index {
+    pub fn new(seed: Seeded, selection: Selection, keep_topology: bool) -> Index {
         Index {
             seed,
+            selection,
             namespaces: Map::with_hasher(seed),
+            namespace_order: BTreeSet::new(),
             services_by_ip: Map::with_hasher(seed),
             slices_by_ip: Map::with_hasher(seed),
             pods_by_ip: Map::with_hasher(seed),
-            keep_zones,
+            keep_topology,
             serial: 0,
             mc_serial: 0,
         }
+    }
+
+    /// What the host must list and watch to feed this index.
+    pub fn watches(&self) -> Vec<crate::contract::Watch> {
+        self.selection.watches()
     }
 
     pub fn namespace(&self, name: &str) -> Option<&Namespace> {
         self.namespaces.get(name)
     }
 
-    /// Namespaces in name order.
-    pub fn sorted_namespaces(&self) -> Vec<(&str, &Namespace)> {
-        let mut all: Vec<(&str, &Namespace)> = self.namespaces.iter().map(|(k, v)| (&**k, v)).collect();
-        all.sort_by_key(|(k, _)| *k);
-        all
+    /// Namespaces in name order, from the one named `first` on.
+    pub fn namespaces_from<'a>(&'a self, first: &str) -> impl Iterator<Item = (&'a str, &'a Namespace)> + 'a {
+        let names = self.namespace_order.range::<str, _>(keys_from(first));
+        names.filter_map(|name| self.namespaces.get(name).map(|ns| (&**name, ns)))
     }
 
     /// The services holding `ip` as a cluster IP, sorted by namespace then
@@ -161,52 +234,117 @@ impl Index {
         self.pods_by_ip.get(ip).map_or(&[], Vec::as_slice)
     }
 
-    /// Applies one event. Deleting something unknown is not a problem: the
-    /// host may replay deletions it is unsure were delivered.
+    /// Applies one event. Objects of kinds the stanza does not read are
+    /// ignored; an object its selection leaves out is removed, as a watch
+    /// reports an object that stops matching as deleted. Deleting something
+    /// unknown is not a problem: the host may replay deletions it is unsure
+    /// were delivered. An object that cannot be read changes nothing.
     pub fn apply(&mut self, now: i64, event: &Event) -> Result<(), Problem> {
-        let json = &event.object;
-        let (changed, multicluster) = match (event.kind, event.change) {
-            (Kind::Namespace, Change::Upsert) => {
-                (self.set_namespace(objects::decode_namespace(json)?.name, true), false)
-            }
-            (Kind::Namespace, Change::Delete) => (self.set_namespace(objects::decode_meta(json)?.name, false), false),
-            (Kind::Service, Change::Upsert) => (self.upsert_service(objects::decode_service(json)?), false),
-            (Kind::Service, Change::Delete) => (self.delete_service(&objects::decode_meta(json)?), false),
-            (Kind::EndpointSlice, Change::Upsert) => {
-                (self.upsert_slice(objects::decode_slice(json, self.keep_zones, false)?, false), false)
-            }
-            (Kind::EndpointSlice, Change::Delete) => (self.delete_slice(&objects::decode_meta(json)?, false), false),
-            (Kind::Pod, Change::Upsert) => match objects::decode_pod(json)? {
-                Some(pod) => (self.upsert_pod(pod), false),
-                None => (self.delete_pod(&objects::decode_meta(json)?), false),
-            },
-            (Kind::Pod, Change::Delete) => (self.delete_pod(&objects::decode_meta(json)?), false),
-            (Kind::ServiceImport, Change::Upsert) => (self.upsert_import(objects::decode_service_import(json)?), true),
-            (Kind::ServiceImport, Change::Delete) => (self.delete_import(&objects::decode_meta(json)?), true),
-            (Kind::MulticlusterEndpointSlice, Change::Upsert) => {
-                (self.upsert_slice(objects::decode_slice(json, self.keep_zones, true)?, true), true)
-            }
-            (Kind::MulticlusterEndpointSlice, Change::Delete) => {
-                (self.delete_slice(&objects::decode_meta(json)?, true), true)
-            }
+        if !self.selection.reads(event.kind) {
+            return Ok(());
+        }
+        let changed = match event.change {
+            Change::Delete => self.remove(event.kind, &objects::decode_meta(event.kind, &event.object)?),
+            Change::Upsert => self.upsert(event.kind, &event.object)?,
         };
-        if changed {
-            // SOA serials are 32-bit Unix time, as the kubernetes plugin's.
-            let serial = now as u32;
-            if multicluster { self.mc_serial = serial } else { self.serial = serial }
+        // SOA serials are 32-bit Unix time, as the kubernetes plugin's.
+        if changed.local {
+            self.serial = now as u32;
+        }
+        if changed.imported {
+            self.mc_serial = now as u32;
         }
         Ok(())
     }
 
+    fn upsert(&mut self, kind: Kind, json: &[u8]) -> Result<Changed, Problem> {
+        Ok(match kind {
+            Kind::Namespace => {
+                let (ns, meta) = objects::parse::<core::Namespace>(kind, json)?;
+                let selected = self.selection.selects(kind, ns.labels(), "");
+                Changed::local(self.set_namespace(meta.name, selected))
+            }
+            Kind::Service => {
+                let (svc, meta) = objects::parse::<core::Service>(kind, json)?;
+                if !self.selection.selects(kind, svc.labels(), "") {
+                    return Ok(self.remove(kind, &meta));
+                }
+                Changed::local(self.upsert_service(objects::trim_service(svc, meta)?))
+            }
+            Kind::EndpointSlice => {
+                let (slice, meta) = objects::parse::<EndpointSlice>(kind, json)?;
+                if !self.selection.selects(kind, slice.labels(), "") {
+                    return Ok(self.remove(kind, &meta));
+                }
+                self.upsert_slice_in_sets(slice, meta)?
+            }
+            Kind::Pod => {
+                let (pod, meta) = objects::parse::<core::Pod>(kind, json)?;
+                if objects::deleting(&pod) || !self.selection.selects(kind, pod.labels(), objects::pod_phase(&pod)) {
+                    return Ok(self.remove(kind, &meta));
+                }
+                Changed::local(objects::trim_pod(pod, meta)?.is_some_and(|p| self.upsert_pod(p)))
+            }
+            Kind::ServiceImport => {
+                let (si, meta) = objects::parse::<ImportJson>(kind, json)?;
+                if !self.selection.selects(kind, si.labels(), "") {
+                    return Ok(self.remove(kind, &meta));
+                }
+                Changed::imported(self.upsert_import(objects::trim_service_import(si, meta)?))
+            }
+        })
+    }
+
+    /// Puts a slice in the sets its labels route it to, and takes it out of
+    /// the others (its labels may have changed). Trimmed for every set
+    /// first: a slice that cannot be read changes nothing.
+    fn upsert_slice_in_sets(&mut self, slice: EndpointSlice, meta: Meta) -> Result<Changed, Problem> {
+        let sets = self.selection.slice_sets(slice.labels());
+        let trim = |slice, meta, imported| objects::trim_slice(slice, meta, self.keep_topology, imported);
+        Ok(match (sets.local, sets.imported) {
+            (true, true) => {
+                let (local, imported) = (trim(slice.clone(), meta.clone(), false)?, trim(slice, meta, true)?);
+                Changed { local: self.upsert_slice(local, false), imported: self.upsert_slice(imported, true) }
+            }
+            (true, false) => {
+                let local = trim(slice, meta, false)?;
+                Changed { imported: self.delete_slice(&local.meta, true), local: self.upsert_slice(local, false) }
+            }
+            (false, true) => {
+                let imported = trim(slice, meta, true)?;
+                Changed { local: self.delete_slice(&imported.meta, false), imported: self.upsert_slice(imported, true) }
+            }
+            (false, false) => self.remove(Kind::EndpointSlice, &meta),
+        })
+    }
+
+    /// Removes an object, wherever it is held.
+    fn remove(&mut self, kind: Kind, meta: &Meta) -> Changed {
+        match kind {
+            Kind::Namespace => Changed::local(self.set_namespace(meta.name.clone(), false)),
+            Kind::Service => Changed::local(self.delete_service(meta)),
+            Kind::EndpointSlice => {
+                Changed { local: self.delete_slice(meta, false), imported: self.delete_slice(meta, true) }
+            }
+            Kind::Pod => Changed::local(self.delete_pod(meta)),
+            Kind::ServiceImport => Changed::imported(self.delete_import(meta)),
+        }
+    }
+
     fn entry(&mut self, namespace: &str) -> &mut Namespace {
         let seed = self.seed;
-        self.namespaces.entry(namespace.into()).or_insert_with(|| Namespace::new(seed))
+        let order = &mut self.namespace_order;
+        self.namespaces.entry(namespace.into()).or_insert_with(|| {
+            order.insert(namespace.into());
+            Namespace::new(seed)
+        })
     }
 
     /// Drops a namespace's entry once nothing is left in it.
     fn tidy(&mut self, namespace: &str) {
         if self.namespaces.get(namespace).is_some_and(Namespace::is_empty) {
             self.namespaces.remove(namespace);
+            self.namespace_order.remove(namespace);
         }
     }
 
@@ -236,7 +374,7 @@ impl Index {
         changed
     }
 
-    fn delete_service(&mut self, meta: &objects::Meta) -> bool {
+    fn delete_service(&mut self, meta: &Meta) -> bool {
         let key: Key = (meta.namespace.clone(), meta.name.clone());
         let Some(old) = self.namespaces.get_mut(&key.0).and_then(|ns| ns.services.remove(&key.1)) else {
             return false;
@@ -274,7 +412,7 @@ impl Index {
         changed
     }
 
-    fn delete_slice(&mut self, meta: &objects::Meta, multicluster: bool) -> bool {
+    fn delete_slice(&mut self, meta: &Meta, multicluster: bool) -> bool {
         let key: Key = (meta.namespace.clone(), meta.name.clone());
         let Some(ns) = self.namespaces.get_mut(&key.0) else { return false };
         let (slices, slices_of) =
@@ -302,7 +440,7 @@ impl Index {
         changed
     }
 
-    fn delete_pod(&mut self, meta: &objects::Meta) -> bool {
+    fn delete_pod(&mut self, meta: &Meta) -> bool {
         let key: Key = (meta.namespace.clone(), meta.name.clone());
         let Some(old) = self.namespaces.get_mut(&key.0).and_then(|ns| ns.pods.remove(&key.1)) else {
             return false;
@@ -323,11 +461,18 @@ impl Index {
         changed
     }
 
-    fn delete_import(&mut self, meta: &objects::Meta) -> bool {
+    fn delete_import(&mut self, meta: &Meta) -> bool {
         let removed = self.namespaces.get_mut(&meta.namespace).and_then(|ns| ns.imports.remove(&meta.name)).is_some();
         self.tidy(&meta.namespace);
         removed
     }
+}
+
+/// Keys from `first` on, for ranges of maps keyed by `Box<str>`; every key
+/// when `first` is empty, without comparing any.
+fn keys_from(first: &str) -> (Bound<&str>, Bound<&str>) {
+    let start = if first.is_empty() { Bound::Unbounded } else { Bound::Included(first) };
+    (start, Bound::Unbounded)
 }
 
 fn cluster_ips(svc: &Service) -> &[IpAddr] {
@@ -400,7 +545,7 @@ mod tests {
 
     #[test]
     fn services_and_reverse_index() {
-        let mut idx = Index::new(Seeded::new(1), false);
+        let mut idx = Index::new(Seeded::new(1), Selection::all(), false);
         idx.apply(100, &ev(Change::Upsert, Kind::Service, &svc("web", "10.0.0.1", 80, "1"))).unwrap();
         assert_eq!(idx.serial, 100);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
@@ -428,7 +573,7 @@ mod tests {
 
     #[test]
     fn services_sharing_an_address_stay_sorted() {
-        let mut idx = Index::new(Seeded::new(5), false);
+        let mut idx = Index::new(Seeded::new(5), Selection::all(), false);
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         let mut put = |namespace: &str, name: &str, ip: &str, version: &str| {
             let json = format!(
@@ -453,7 +598,7 @@ mod tests {
 
     #[test]
     fn slices_follow_their_service_and_addresses() {
-        let mut idx = Index::new(Seeded::new(2), false);
+        let mut idx = Index::new(Seeded::new(2), Selection::all(), false);
         idx.apply(1, &ev(Change::Upsert, Kind::EndpointSlice, &slice("db-b", "db", &["10.1.0.2"], "1"))).unwrap();
         idx.apply(2, &ev(Change::Upsert, Kind::EndpointSlice, &slice("db-a", "db", &["10.1.0.1"], "1"))).unwrap();
         let ns = idx.namespace("shop").unwrap();
@@ -477,7 +622,7 @@ mod tests {
 
     #[test]
     fn pods_count_only_when_their_ips_change() {
-        let mut idx = Index::new(Seeded::new(3), false);
+        let mut idx = Index::new(Seeded::new(3), Selection::all(), false);
         let pod = |labels: &str, ip: &str| {
             format!(
                 r#"{{"metadata":{{"name":"p","namespace":"shop","labels":{{{labels}}}}},"status":{{"podIPs":[{{"ip":"{ip}"}}]}}}}"#
@@ -498,7 +643,7 @@ mod tests {
 
     #[test]
     fn namespaces_and_multicluster_serials() {
-        let mut idx = Index::new(Seeded::new(4), false);
+        let mut idx = Index::new(Seeded::new(4), Selection::all(), false);
         idx.apply(5, &ev(Change::Upsert, Kind::Namespace, r#"{"metadata":{"name":"shop"}}"#)).unwrap();
         assert!(idx.namespace("shop").unwrap().exists);
         assert_eq!(idx.serial, 5);
@@ -522,5 +667,158 @@ mod tests {
     fn seeds_key_the_hash() {
         use std::hash::BuildHasher;
         assert_ne!(Seeded::new(1).hash_one("web"), Seeded::new(2).hash_one("web"));
+    }
+
+    /// An index selecting as a stanza with these options does.
+    fn index_for(props: &[(&str, &[&str])]) -> Index {
+        let stanza = crate::options::stanza(&["cluster.local", "clusterset.local"], props);
+        let config = &crate::options::parse(&[stanza]).unwrap().stanzas[0];
+        Index::new(Seeded::new(9), Selection::new(config), false)
+    }
+
+    /// An object's JSON with these labels (and, for a pod, this phase).
+    fn labelled(kind: Kind, name: &str, labels: &[(&str, &str)], phase: &str) -> String {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!(r#""{k}":"{v}""#)).collect();
+        let meta = format!(r#""metadata":{{"name":"{name}","namespace":"shop","labels":{{{}}}}}"#, labels.join(","));
+        match kind {
+            Kind::Namespace => format!(r#"{{"metadata":{{"name":"{name}","labels":{{{}}}}}}}"#, labels.join(",")),
+            Kind::Service => format!(r#"{{{meta},"spec":{{"clusterIP":"10.0.0.1"}}}}"#),
+            Kind::EndpointSlice => {
+                format!(r#"{{{meta},"addressType":"IPv4","endpoints":[{{"addresses":["10.1.0.1"]}}]}}"#)
+            }
+            Kind::Pod => format!(r#"{{{meta},"status":{{"phase":"{phase}","podIPs":[{{"ip":"10.2.0.1"}}]}}}}"#),
+            Kind::ServiceImport => format!(r#"{{{meta},"spec":{{"type":"Headless"}}}}"#),
+        }
+    }
+
+    /// Whether the index holds `name` of `kind` (in namespace `shop`).
+    fn holds(idx: &Index, kind: Kind, name: &str) -> bool {
+        let ns = idx.namespace(if kind == Kind::Namespace { name } else { "shop" });
+        match kind {
+            Kind::Namespace => ns.is_some_and(|ns| ns.exists),
+            Kind::Service => ns.is_some_and(|ns| ns.service(name).is_some()),
+            Kind::EndpointSlice => ns.is_some_and(|ns| ns.slice(name).is_some()),
+            Kind::Pod => ns.is_some_and(|ns| ns.pods.contains_key(name)),
+            Kind::ServiceImport => ns.is_some_and(|ns| ns.import(name).is_some()),
+        }
+    }
+
+    #[test]
+    fn selection_in_apply_adds_and_removes() {
+        let mut idx = index_for(&[
+            ("labels", &["app=web"]),
+            ("namespace_labels", &["team=a"]),
+            ("pods", &["verified"]),
+            ("multicluster", &["clusterset.local"]),
+        ]);
+        let web = [("app", "web"), ("kubernetes.io/service-name", "web")];
+        let db = [("app", "db"), ("kubernetes.io/service-name", "web")];
+        let team = [("team", "a")];
+        // (kind, labels, phase, held afterwards), applied in order to one
+        // object of each kind: each step is an update of the one before.
+        type Step<'a> = (Kind, &'a [(&'a str, &'a str)], &'a str, bool);
+        let steps: &[Step] = &[
+            (Kind::Service, &web, "", true),
+            (Kind::Service, &db, "", false),
+            (Kind::Service, &db, "", false),
+            (Kind::Service, &web, "", true),
+            (Kind::EndpointSlice, &web, "", true),
+            (Kind::EndpointSlice, &db, "", false),
+            (Kind::Pod, &web, "Running", true),
+            (Kind::Pod, &web, "Succeeded", false),
+            (Kind::Pod, &web, "Pending", true),
+            (Kind::Pod, &web, "Unknown", false),
+            (Kind::Pod, &web, "Failed", false),
+            (Kind::Pod, &db, "Running", false),
+            (Kind::Namespace, &team, "", true),
+            (Kind::Namespace, &web, "", false),
+            (Kind::ServiceImport, &team, "", true),
+            (Kind::ServiceImport, &web, "", false),
+        ];
+        for (i, (kind, labels, phase, held)) in steps.iter().enumerate() {
+            let name = if *kind == Kind::Namespace { "shop" } else { "web" };
+            let json = labelled(*kind, name, labels, phase);
+            // Left out is not a problem: the object is applied, or removed.
+            assert_eq!(idx.apply(i as i64 + 1, &ev(Change::Upsert, *kind, &json)), Ok(()), "step {i}");
+            assert_eq!(holds(&idx, *kind, name), *held, "step {i}: {kind:?} {labels:?} {phase}");
+        }
+    }
+
+    #[test]
+    fn slices_move_between_sets_as_their_labels_change() {
+        let own = ("kubernetes.io/service-name", "web");
+        let imported = ("multicluster.kubernetes.io/service-name", "web");
+        // (options, labels of each successive version, [local, imported]
+        // held after each)
+        type Case<'a> = (&'a [(&'a str, &'a [&'a str])], &'a [(&'a [(&'a str, &'a str)], [bool; 2])]);
+        let cases: &[Case] = &[
+            (
+                &[("multicluster", &["clusterset.local"])],
+                &[
+                    (&[own], [true, false]),
+                    (&[imported], [false, true]),
+                    (&[own, imported], [true, true]),
+                    (&[own], [true, false]),
+                    (&[imported], [false, true]),
+                ],
+            ),
+            (
+                &[("multicluster", &["clusterset.local"]), ("noendpoints", &[])],
+                &[(&[imported], [false, true]), (&[own], [false, false]), (&[own, imported], [false, true])],
+            ),
+            (&[], &[(&[own], [true, false]), (&[imported], [false, false]), (&[own, imported], [true, false])]),
+        ];
+        for (props, versions) in cases {
+            let mut idx = index_for(props);
+            for (i, (labels, [local, mc])) in versions.iter().enumerate() {
+                let json = labelled(Kind::EndpointSlice, "web-x", labels, "");
+                assert_eq!(idx.apply(i as i64 + 1, &ev(Change::Upsert, Kind::EndpointSlice, &json)), Ok(()));
+                let ns = idx.namespace("shop");
+                let held = [
+                    ns.is_some_and(|ns| ns.slices_for("web").count() == 1),
+                    ns.is_some_and(|ns| ns.mc_slices_for("web").count() == 1),
+                ];
+                assert_eq!(held, [*local, *mc], "{props:?} version {i}: {labels:?}");
+                assert_eq!(idx.slices_at(&"10.1.0.1".parse().unwrap()).len(), usize::from(*local));
+            }
+            // A deletion takes it out of every set.
+            let gone = r#"{"metadata":{"name":"web-x","namespace":"shop"}}"#;
+            idx.apply(99, &ev(Change::Delete, Kind::EndpointSlice, gone)).unwrap();
+            assert!(idx.namespace("shop").is_none(), "{props:?}");
+        }
+    }
+
+    #[test]
+    fn moving_a_slice_moves_the_serials_it_shows_in() {
+        let mut idx = index_for(&[("multicluster", &["clusterset.local"])]);
+        let own = ("kubernetes.io/service-name", "web");
+        let imported = ("multicluster.kubernetes.io/service-name", "web");
+        let put = |idx: &mut Index, now: i64, labels: &[(&str, &str)]| {
+            let json = labelled(Kind::EndpointSlice, "web-x", labels, "");
+            idx.apply(now, &ev(Change::Upsert, Kind::EndpointSlice, &json)).unwrap();
+            (idx.serial, idx.mc_serial)
+        };
+        assert_eq!(put(&mut idx, 10, &[own]), (10, 0));
+        assert_eq!(put(&mut idx, 20, &[imported]), (20, 20));
+        assert_eq!(put(&mut idx, 30, &[own, imported]), (30, 20));
+    }
+
+    #[test]
+    fn unreadable_objects_change_nothing_and_unread_kinds_are_ignored() {
+        let mut idx = index_for(&[]);
+        let own = [("kubernetes.io/service-name", "web")];
+        let json = labelled(Kind::EndpointSlice, "web-x", &own, "");
+        idx.apply(1, &ev(Change::Upsert, Kind::EndpointSlice, &json)).unwrap();
+        // A version DNS cannot read (no service name) is a problem, and the
+        // held version stays.
+        let unnamed = labelled(Kind::EndpointSlice, "web-x", &[], "");
+        assert!(idx.apply(2, &ev(Change::Upsert, Kind::EndpointSlice, &unnamed)).is_err());
+        assert!(holds(&idx, Kind::EndpointSlice, "web-x"));
+        assert_eq!(idx.serial, 1);
+        // Pods without `pods verified`: not read, not a problem.
+        let pod = labelled(Kind::Pod, "p", &[], "Running");
+        assert_eq!(idx.apply(3, &ev(Change::Upsert, Kind::Pod, &pod)), Ok(()));
+        assert!(!holds(&idx, Kind::Pod, "p"));
+        assert_eq!(idx.apply(4, &ev(Change::Upsert, Kind::Pod, "not json")), Ok(()));
     }
 }

@@ -12,14 +12,13 @@
 
 use std::net::IpAddr;
 
-use crate::answers::{Served, Stanza, Upstream};
-use crate::config;
-use crate::contract::{
-    Answer, ApplyReport, Change, ConfigError, Event, HostInfo, MetadataEntry, Outcome, Plan, StanzaInput, UpstreamReply,
-};
-use crate::index::Seeded;
-use crate::name::Name;
-use crate::wire::{self, Query, Record, Response};
+mod core;
+
+pub use self::core::Kubernetai;
+
+use crate::contract::{Answer, HostInfo, MetadataEntry, Outcome, TransferPage, UpstreamReply};
+use crate::dns::{Name, Query, Rcode, Response, message};
+use crate::stanza::{Page, Served, Stanza, Upstream};
 
 /// Records per message of a zone transfer handed to the host.
 const TRANSFER_BATCH: usize = 500;
@@ -34,7 +33,7 @@ pub struct Host {
 }
 
 impl Host {
-    fn from_info(info: &HostInfo) -> Host {
+    pub(crate) fn from_info(info: &HostInfo) -> Host {
         let local_ips = info
             .local_ips
             .iter()
@@ -58,11 +57,12 @@ pub trait Cluster {
     fn synced(&self) -> bool;
     /// A negative answer from the stanza for `zone` (as the client wrote
     /// it), with the zone's SOA.
-    fn negative(&self, zone: &Name, rcode: u8) -> Response;
+    fn negative(&self, zone: &Name, rcode: Rcode) -> Response;
     /// Whether the stanza answers transfers of `zone`.
     fn transfers(&self, zone: &Name) -> bool;
-    /// The records of a transfer of `zone`.
-    fn transfer(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record>;
+    /// A page of the transfer of `zone`: the first for an empty `cursor`,
+    /// else the one it names; about `budget` records.
+    fn transfer(&self, zone: &Name, serial: u32, cursor: &[u8], budget: usize, host: &Host) -> Result<Page, String>;
     /// The start of an autopath search list, when the stanza's zones hold
     /// `qname` and it knows a pod at `client`.
     fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>>;
@@ -86,13 +86,13 @@ impl<C: Cluster> Chain<C> {
 
     /// Answers one query through the chain.
     pub fn lookup(&self, message: &[u8], replies: &[UpstreamReply]) -> Outcome {
-        let query = match wire::parse_query(message) {
+        let query = match message::parse_query(message) {
             Ok(q) => q,
             Err((Some(header), _)) => {
-                let message = wire::encode_error(&header, wire::RCODE_FORMERR);
+                let message = message::encode_error(&header, Rcode::FormErr);
                 return Outcome::Answer(Answer { message, stanza: 0, fell_through: 0 });
             }
-            Err((None, _)) => return Outcome::Rcode(wire::RCODE_FORMERR),
+            Err((None, _)) => return Outcome::Rcode(Rcode::FormErr.into()),
         };
         let mut up = Upstream::new(replies);
         let mut passed = 0u64;
@@ -112,17 +112,17 @@ impl<C: Cluster> Chain<C> {
                         passed |= 1 << i;
                         continue;
                     }
-                    let rcode = if unsynced.is_some() { wire::RCODE_SERVFAIL } else { wire::RCODE_NXDOMAIN };
+                    let rcode = if unsynced.is_some() { Rcode::ServFail } else { Rcode::NxDomain };
                     return answer(stanza.negative(&zone, rcode));
                 }
                 Served::Respond(response) => return answer(response),
-                Served::Rcode(rcode) => return Outcome::Rcode(rcode),
+                Served::Rcode(rcode) => return Outcome::Rcode(rcode.into()),
                 Served::Upstream(needed) => return Outcome::Upstream(needed),
             }
         }
         match unsynced {
             Some((i, zone)) => Outcome::Answer(Answer {
-                message: self.stanzas[i].negative(&zone, wire::RCODE_SERVFAIL).encode(&query),
+                message: self.stanzas[i].negative(&zone, Rcode::ServFail).encode(&query),
                 stanza: i as u32,
                 fell_through: passed,
             }),
@@ -130,13 +130,22 @@ impl<C: Cluster> Chain<C> {
         }
     }
 
-    /// The transfer of `zone` by the first stanza serving it, in messages
-    /// of at most a few hundred records each.
-    pub fn transfer(&self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
-        let zone = Name::parse(zone).ok()?.to_lowercase();
-        let stanza = self.stanzas.iter().find(|s| s.transfers(&zone))?;
-        let records = stanza.transfer(&zone, serial, &self.host);
-        Some(records.chunks(TRANSFER_BATCH).map(Response::encode_records).collect())
+    /// A page of the transfer of `zone` by the first stanza serving it
+    /// (see `Cluster::transfer`), in messages of at most a few hundred
+    /// records each. None when no stanza serves the zone.
+    pub fn transfer(
+        &self,
+        zone: &str,
+        serial: u32,
+        cursor: &[u8],
+        budget: usize,
+    ) -> Result<Option<TransferPage>, String> {
+        let Ok(zone) = Name::parse(zone) else { return Ok(None) };
+        let zone = zone.to_lowercase();
+        let Some(stanza) = self.stanzas.iter().find(|s| s.transfers(&zone)) else { return Ok(None) };
+        let page = stanza.transfer(&zone, serial, cursor, budget, &self.host)?;
+        let messages = page.records.chunks(TRANSFER_BATCH).map(Response::encode_records).collect();
+        Ok(Some(TransferPage { messages, next: page.next }))
     }
 
     /// The autopath search list for a query for `qname` from `client`:
@@ -169,77 +178,41 @@ impl<C: Cluster> Chain<C> {
     }
 }
 
-/// The whole core: the chain of real stanzas.
-#[derive(Debug)]
-pub struct Kubernetai {
-    chain: Chain<Stanza>,
-}
-
-impl Kubernetai {
-    /// Validates the stanzas and starts each with no objects, unsynced.
-    pub fn configure(inputs: &[StanzaInput], hash_seed: u64) -> Result<(Kubernetai, Vec<Plan>), ConfigError> {
-        let configs = config::parse(inputs)?;
-        let plans = configs.iter().map(config::StanzaConfig::plan).collect();
-        let seed = Seeded::new(hash_seed);
-        let stanzas = configs.into_iter().map(|c| Stanza::new(c, seed)).collect();
-        Ok((Kubernetai { chain: Chain::new(stanzas) }, plans))
+impl Cluster for Stanza {
+    fn serve(&self, query: &Query, up: &mut Upstream, host: &Host) -> Served {
+        self.answer(query, up, &host.local_ips)
     }
 
-    /// Sets what the host knows of its machine. Unparsable and loopback
-    /// addresses are ignored, as the kubernetes plugin ignores them.
-    pub fn set_host(&mut self, info: &HostInfo) {
-        self.chain.host = Host::from_info(info);
+    fn falls_through(&self, name: &Name) -> bool {
+        self.config.falls_through(name)
     }
 
-    pub fn set_synced(&mut self, stanza: u32, synced: bool) {
-        if let Some(s) = self.chain.stanzas.get_mut(stanza as usize) {
-            s.synced = synced;
-        }
+    fn synced(&self) -> bool {
+        self.synced
     }
 
-    /// Applies events to one stanza; undecodable objects are reported and
-    /// skipped, the rest applied.
-    pub fn apply(&mut self, stanza: u32, now: i64, events: &[Event]) -> ApplyReport {
-        let mut report = ApplyReport::default();
-        let Some(s) = self.chain.stanzas.get_mut(stanza as usize) else {
-            report.skipped = events.len() as u32;
-            report.problems.push(format!("no stanza {stanza}"));
-            return report;
-        };
-        for event in events {
-            // Kinds the options do not call for (endpoints with
-            // `noendpoints`, say) are ignored, whoever sends them.
-            if !s.config.watches(event.kind) {
-                report.applied += 1;
-                continue;
-            }
-            match s.index.apply(now, event) {
-                Ok(()) => report.applied += 1,
-                Err(problem) => {
-                    report.skipped += 1;
-                    let verb = if event.change == Change::Delete { "delete" } else { "upsert" };
-                    report.problems.push(format!("{verb} skipped: {}", problem.0));
-                }
-            }
-        }
-        report.serials = s.serials();
-        report
+    fn negative(&self, zone: &Name, rcode: Rcode) -> Response {
+        Stanza::negative(self, zone, rcode)
     }
 
-    pub fn transfer(&self, zone: &str, serial: u32) -> Option<Vec<Vec<u8>>> {
-        self.chain.transfer(zone, serial)
+    fn transfers(&self, zone: &Name) -> bool {
+        Stanza::transfers(self, zone)
     }
 
-    pub fn autopath(&self, qname: &str, client: &str) -> Option<Vec<String>> {
-        self.chain.autopath(qname, client)
+    fn transfer(&self, zone: &Name, serial: u32, cursor: &[u8], budget: usize, host: &Host) -> Result<Page, String> {
+        Stanza::transfer(self, zone, serial, cursor, budget, &host.local_ips)
     }
 
-    pub fn metadata(&self, qname: &str, client: &str) -> Vec<MetadataEntry> {
-        self.chain.metadata(qname, client)
+    fn autopath(&self, qname: &Name, client: &IpAddr) -> Option<Vec<String>> {
+        self.search_path(qname, client)
     }
 
-    pub fn lookup(&self, message: &[u8], replies: &[UpstreamReply]) -> Outcome {
-        self.chain.lookup(message, replies)
+    fn client_metadata(&self, client: &IpAddr) -> Option<Vec<MetadataEntry>> {
+        self.client_entries(client)
+    }
+
+    fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>> {
+        self.name_entries(qname)
     }
 }
 
@@ -248,8 +221,8 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::answers::Served;
-    use crate::wire::{Owner, RData, TYPE_A};
+    use crate::dns::{Owner, RData, Record, RecordType};
+    use crate::stanza::PAGE_RECORDS;
 
     /// What a mock stanza does with a name in its zone.
     #[derive(Clone, Copy)]
@@ -326,10 +299,10 @@ mod tests {
                     answer: vec![Record::new(Owner::Question, 5, RData::A(ip))],
                     ..Response::default()
                 }),
-                Does::NoData => Served::Respond(self.negative(&zone, wire::RCODE_NOERROR)),
+                Does::NoData => Served::Respond(self.negative(&zone, Rcode::NoError)),
                 Does::Miss => Served::NameError(zone),
-                Does::Refuse => Served::Rcode(wire::RCODE_REFUSED),
-                Does::Fail => Served::Rcode(wire::RCODE_SERVFAIL),
+                Does::Refuse => Served::Rcode(Rcode::Refused),
+                Does::Fail => Served::Rcode(Rcode::ServFail),
             }
         }
         fn falls_through(&self, name: &Name) -> bool {
@@ -338,15 +311,16 @@ mod tests {
         fn synced(&self) -> bool {
             self.synced
         }
-        fn negative(&self, _: &Name, rcode: u8) -> Response {
+        fn negative(&self, _: &Name, rcode: Rcode) -> Response {
             Response { rcode, authoritative: true, ..Response::default() }
         }
         fn transfers(&self, zone: &Name) -> bool {
             self.transfers && zone.eq_ignore_case(&self.zone)
         }
         /// An SOA, `transfer_size` A records numbered in their addresses,
-        /// and the SOA again.
-        fn transfer(&self, zone: &Name, serial: u32, _: &Host) -> Vec<Record> {
+        /// and the SOA again; cut in pages of `budget` records, the cursor
+        /// holding the next record's index.
+        fn transfer(&self, zone: &Name, serial: u32, cursor: &[u8], budget: usize, _: &Host) -> Result<Page, String> {
             let soa = Record::new(
                 Owner::Name(zone.clone()),
                 1,
@@ -362,7 +336,15 @@ mod tests {
             );
             let numbered = (0..self.transfer_size as u32)
                 .map(|i| Record::new(Owner::Name(zone.clone()), 1, RData::A(Ipv4Addr::from(0x0A00_0000 + i))));
-            std::iter::once(soa.clone()).chain(numbered).chain(std::iter::once(soa)).collect()
+            let all: Vec<Record> = std::iter::once(soa.clone()).chain(numbered).chain(std::iter::once(soa)).collect();
+            let start = if cursor.is_empty() {
+                0
+            } else {
+                std::str::from_utf8(cursor).ok().and_then(|c| c.parse().ok()).ok_or("bad cursor")?
+            };
+            let end = (start + budget).min(all.len());
+            let next = (end < all.len()).then(|| end.to_string().into_bytes());
+            Ok(Page { records: all[start..end].to_vec(), next })
         }
         fn autopath(&self, qname: &Name, _: &IpAddr) -> Option<Vec<String>> {
             let ns = self.pod_namespace.filter(|_| qname.is_subdomain_of(&self.zone))?;
@@ -384,7 +366,7 @@ mod tests {
             recursion_desired: false,
             checking_disabled: false,
             qname: Name::parse(name).unwrap(),
-            qtype: TYPE_A,
+            qtype: RecordType::A,
             qclass: 1,
         };
         // Any response encoding carries the question; strip it to a query.
@@ -519,25 +501,39 @@ mod tests {
         assert_eq!(run(later, "x.a.local."), "fallthrough passed 0b11");
     }
 
+    /// Every page's messages, following the cursors.
+    fn whole_transfer(chain: &Chain<Mock>, zone: &str, serial: u32, budget: usize) -> Option<Vec<Vec<u8>>> {
+        let mut messages = Vec::new();
+        let mut cursor = Vec::new();
+        loop {
+            let page = chain.transfer(zone, serial, &cursor, budget).unwrap()?;
+            messages.extend(page.messages);
+            match page.next {
+                Some(next) => cursor = next,
+                None => return Some(messages),
+            }
+        }
+    }
+
     #[test]
     fn large_transfers_are_split_in_order() {
-        use crate::wire::{TYPE_SOA, parse_reply};
+        use crate::dns::message::parse_reply;
 
         const SERIAL: u32 = 7;
         for size in [1, TRANSFER_BATCH - 2, TRANSFER_BATCH - 1, 2 * TRANSFER_BATCH + 201] {
             let total = size + 2;
             let chain = Chain::new(vec![mock("a.local", HIT).transfer_size(size)]);
-            let replies: Vec<wire::Reply> =
-                chain.transfer("a.local.", SERIAL).unwrap().iter().map(|m| parse_reply(m).unwrap()).collect();
+            let messages = whole_transfer(&chain, "a.local.", SERIAL, PAGE_RECORDS).unwrap();
+            let replies: Vec<crate::dns::Reply> = messages.iter().map(|m| parse_reply(m).unwrap()).collect();
             let mut want_sizes = vec![TRANSFER_BATCH; total / TRANSFER_BATCH];
             if total % TRANSFER_BATCH != 0 {
                 want_sizes.push(total % TRANSFER_BATCH);
             }
             let sizes: Vec<usize> = replies.iter().map(|r| r.answers.len()).collect();
             assert_eq!(sizes, want_sizes, "{size} records");
-            let records: Vec<&wire::RawRecord> = replies.iter().flat_map(|r| &r.answers).collect();
+            let records: Vec<&crate::dns::RawRecord> = replies.iter().flat_map(|r| &r.answers).collect();
             let (first, last) = (records[0], records[total - 1]);
-            assert_eq!((first.rtype, last.rtype), (TYPE_SOA, TYPE_SOA), "{size} records");
+            assert_eq!((first.rtype, last.rtype), (RecordType::Soa, RecordType::Soa), "{size} records");
             assert_eq!(first, last, "{size} records");
             // The serial sits 20 octets from the end of SOA data.
             let serial = &first.rdata[first.rdata.len() - 20..first.rdata.len() - 16];
@@ -546,7 +542,7 @@ mod tests {
             let middle: Vec<u32> = records[1..total - 1]
                 .iter()
                 .map(|r| {
-                    assert_eq!(r.rtype, TYPE_A, "{size} records");
+                    assert_eq!(r.rtype, RecordType::A, "{size} records");
                     u32::from_be_bytes(r.rdata[..4].try_into().unwrap())
                 })
                 .collect();
@@ -558,12 +554,38 @@ mod tests {
     #[test]
     fn transfer_goes_to_the_first_authoritative_stanza() {
         let chain = Chain::new(vec![mock("a.local", HIT).no_transfer(), mock("b.local", HIT), mock("a.local", HIT)]);
-        assert!(chain.transfer("a.local.", 0).is_some());
-        assert!(chain.transfer("b.local", 0).is_some());
-        assert!(chain.transfer("c.local.", 0).is_none());
-        assert!(chain.transfer("not a..name", 0).is_none());
+        let served = |chain: &Chain<Mock>, zone| whole_transfer(chain, zone, 0, PAGE_RECORDS).is_some();
+        assert!(served(&chain, "a.local."));
+        assert!(served(&chain, "b.local"));
+        assert!(!served(&chain, "c.local."));
+        assert!(!served(&chain, "not a..name"));
         let only_first = Chain::new(vec![mock("a.local", HIT).no_transfer()]);
-        assert!(only_first.transfer("a.local.", 0).is_none());
+        assert!(!served(&only_first, "a.local."));
+    }
+
+    #[test]
+    fn pages_are_batched_on_their_own_and_cursors_pass_through() {
+        use crate::dns::message::parse_reply;
+
+        let chain = Chain::new(vec![mock("a.local", HIT).transfer_size(2 * TRANSFER_BATCH + 201)]);
+        let mut sizes = Vec::new();
+        let mut cursor = Vec::new();
+        loop {
+            let page = chain.transfer("a.local.", 0, &cursor, 700).unwrap().unwrap();
+            sizes.push(page.messages.iter().map(|m| parse_reply(m).unwrap().answers.len()).collect::<Vec<_>>());
+            match page.next {
+                Some(next) => cursor = next,
+                None => break,
+            }
+        }
+        // A message never holds records of two pages.
+        assert_eq!(sizes, vec![vec![TRANSFER_BATCH, 200], vec![TRANSFER_BATCH, 3]]);
+        let paged = whole_transfer(&chain, "a.local.", 0, 700).unwrap();
+        let records = |messages: &[Vec<u8>]| -> Vec<crate::dns::RawRecord> {
+            messages.iter().flat_map(|m| parse_reply(m).unwrap().answers).collect()
+        };
+        assert_eq!(records(&paged), records(&whole_transfer(&chain, "a.local.", 0, PAGE_RECORDS).unwrap()));
+        assert_eq!(chain.transfer("a.local.", 0, b"x", 700), Err("bad cursor".into()));
     }
 
     #[test]
