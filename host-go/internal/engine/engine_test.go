@@ -540,9 +540,11 @@ func TestEngineClose(t *testing.T) {
 
 // AutoPath and Metadata go through the pool like Lookup: bounded by
 // LookupTimeout, an instance that fails is replaced, and the replacement
-// gets the host info back.
+// gets the host info back. The limit is far above what an ordinary call
+// takes on a loaded machine, and far below CallTimeout, so that the error
+// says which limit ended the loop.
 func TestEngineAutoPathAndMetadata(t *testing.T) {
-	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: []Stanza{{}}, LookupTimeout: 50 * time.Millisecond})
+	e := newEngine(t, compileGuest(t), Config{PoolSize: 1, Stanzas: []Stanza{{}}, LookupTimeout: 2 * time.Second})
 	ctx := context.Background()
 	// Search domains alone, no addresses: replayed all the same.
 	if err := e.SetHost(HostInfo{Search: []string{"corp.example."}}); err != nil {
@@ -572,13 +574,9 @@ func TestEngineAutoPathAndMetadata(t *testing.T) {
 	waitFor(t, "the first replacement", func() bool { return e.stats().Replacements == 1 })
 	check("after a replacement")
 
-	start := time.Now()
 	_, err := e.Metadata(ctx, "q.", "loop") // no deadline: LookupTimeout ends it
-	if !errors.As(err, &ce) || ce.Func != "metadata" || !errors.Is(err, ErrCutOff) {
-		t.Fatalf("Metadata(loop) = %v, want a cut-off *CallError from metadata", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Metadata(loop) cut off after %v, want about the 50ms LookupTimeout", d)
+	if !errors.As(err, &ce) || ce.Func != "metadata" || !errors.Is(err, ErrCutOff) || !strings.Contains(err.Error(), "time limit of 2s") {
+		t.Fatalf("Metadata(loop) = %v, want a cut-off *CallError from metadata at the 2s LookupTimeout", err)
 	}
 	waitFor(t, "the second replacement", func() bool { return e.stats().Replacements == 2 })
 	if got, want := e.stats(), (stats{Traps: 1, CutOffs: 1, Replacements: 2}); got != want {

@@ -659,14 +659,10 @@ func TestGuestFailures(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
 				defer cancel()
 			}
-			start := time.Now()
 			_, err := in.Lookup(ctx, query(tt.query), nil)
 			var ce *CallError
 			if !errors.As(err, &ce) || ce.Func != "lookup" {
 				t.Fatalf("Lookup = %v, want a *CallError from lookup", err)
-			}
-			if tt.timeout > 0 && time.Since(start) > tt.timeout+2*time.Second {
-				t.Errorf("cut off after %v, want about %v", time.Since(start), tt.timeout)
 			}
 			tt.check(t, in, err)
 			if in.Err() != err {
