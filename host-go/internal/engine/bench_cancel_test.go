@@ -51,8 +51,8 @@ func instantiateCancellable(b *testing.B) *instance {
 	// the call. The watchdog value only absorbs begin's notifications.
 	w := &watchdog{}
 	w.start()
-	b.Cleanup(w.close)
-	in := &instance{limits: defaultLimits, watch: w}
+	b.Cleanup(func() { w.close() })
+	in := &instance{limits: defaultLimits, watch: w, memory: &linearMemory{}} // wazero's own memory: nothing to guard
 	in.bind(mod)
 	return in
 }

@@ -114,7 +114,7 @@ func BenchmarkApplyReal10k(b *testing.B) {
 
 func benchmarkApplyReal(b *testing.B, mod *Module, events []Event, apply func(context.Context, *instance) (ApplyReport, error)) {
 	ctx := context.Background()
-	var size uint32
+	var size uint64
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()

@@ -31,6 +31,10 @@ type Config struct {
 	// (configure, apply, set-* and replays), which have no caller context.
 	// 0 means defaultCallTimeout.
 	CallTimeout time.Duration
+	// MemoryLimit caps each instance's linear memory, in bytes, rounded
+	// down to 64 KiB pages (wasm_memory); 0 means defaultMemoryLimit. A
+	// batch that would not fit is refused (Apply).
+	MemoryLimit uint64
 	// Logf reports instance replacements and quarantined objects; nil
 	// discards them.
 	Logf func(format string, args ...any)
@@ -81,6 +85,9 @@ type Engine struct {
 func New(ctx context.Context, mod *Module, cfg Config) (*Engine, Configuration, error) {
 	cfg, err := withDefaults(cfg)
 	if err != nil {
+		return nil, Configuration{}, err
+	}
+	if cfg.MemoryLimit, err = memoryLimit(cfg.MemoryLimit, mod.minPages); err != nil {
 		return nil, Configuration{}, err
 	}
 	e := &Engine{cfg: cfg, state: newState(len(cfg.Stanzas)), now: time.Now}
@@ -138,7 +145,7 @@ func withDefaults(cfg Config) (Config, error) {
 // instantiate makes a configured instance of mod, closing it if configure
 // fails.
 func (e *Engine) instantiate(ctx context.Context, mod *Module) (*instance, Configuration, error) {
-	in, err := mod.instantiate(ctx, limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout})
+	in, err := mod.instantiate(ctx, e.limits())
 	if err != nil {
 		return nil, Configuration{}, err
 	}
@@ -149,6 +156,15 @@ func (e *Engine) instantiate(ctx context.Context, mod *Module) (*instance, Confi
 	}
 	return in, conf, nil
 }
+
+// limits are those of every instance of the Engine.
+func (e *Engine) limits() limits {
+	return limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout, memory: e.cfg.MemoryLimit}
+}
+
+// MemoryLimit is the most linear memory each instance may have, in bytes
+// (Config.MemoryLimit, rounded down to pages).
+func (e *Engine) MemoryLimit() uint64 { return e.cfg.MemoryLimit }
 
 // configuration is the core's configuration of the stanzas, as New
 // returned it.

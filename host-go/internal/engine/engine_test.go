@@ -270,7 +270,7 @@ func TestEngineRefusesBadArguments(t *testing.T) {
 
 func TestEngineReplacesFailedInstance(t *testing.T) {
 	const limit = 32 << 20
-	mod := compileGuest(t, WithMemoryLimit(limit))
+	mod := compileGuest(t)
 	tests := []struct {
 		name    string
 		query   string
@@ -289,7 +289,7 @@ func TestEngineReplacesFailedInstance(t *testing.T) {
 				// The per-call bound is set far above what growing to the
 				// memory limit takes, even on a loaded machine under the race
 				// detector, so that the limit, not the clock, stops "grow".
-				e := newEngine(t, mod, Config{PoolSize: size, Stanzas: []Stanza{{}, {}}, HashSeed: 5, Logf: log.logf, LookupTimeout: time.Minute})
+				e := newEngine(t, mod, Config{PoolSize: size, Stanzas: []Stanza{{}, {}}, HashSeed: 5, Logf: log.logf, LookupTimeout: time.Minute, MemoryLimit: limit})
 				m := newModel(5, 2)
 				// Enough objects for a replay in several batches.
 				var events []KeyedEvent
