@@ -64,8 +64,8 @@ func (f *fakeCore) Metadata(context.Context, string, string) ([]engine.MetadataE
 	return f.meta, f.err
 }
 
-func (f *fakeCore) Apply(int, []engine.KeyedEvent) (engine.ApplyReport, error) {
-	return engine.ApplyReport{}, f.err
+func (f *fakeCore) Apply(int, []engine.KeyedEvent) (engine.ApplyResult, error) {
+	return engine.ApplyResult{}, f.err
 }
 func (f *fakeCore) SetSynced(int, bool)           {}
 func (f *fakeCore) SetHost(engine.HostInfo) error { return nil }

@@ -108,6 +108,9 @@ func (k *Kubernetai) addStanzas(cf *corefile, plans []engine.StanzaPlan) error {
 			return err
 		}
 		st.notifier, st.owns = k.notifier, map[string]bool{}
+		if k.real != nil {
+			st.memoryLimit = k.real.MemoryLimit()
+		}
 		for z, o := range owner {
 			st.owns[z] = o == i
 		}

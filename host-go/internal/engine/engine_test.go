@@ -213,7 +213,7 @@ func TestEngineSpreadsChanges(t *testing.T) {
 		if b.stanza == 0 {
 			want.Serials = serials(1700000000, "a.", "b.")
 		}
-		if !reflect.DeepEqual(report, want) {
+		if !reflect.DeepEqual(report, ApplyResult{ApplyReport: want}) {
 			t.Errorf("report = %+v, want %+v", report, want)
 		}
 		m.apply(b.stanza, b.events)
@@ -602,7 +602,7 @@ func TestEngineApplyChunks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(report, want) {
+		if !reflect.DeepEqual(report, ApplyResult{ApplyReport: want}) {
 			t.Errorf("report = %+v\nwant %+v", report, want)
 		}
 		for _, ev := range events {
@@ -773,8 +773,8 @@ func TestSnapshotOrder(t *testing.T) {
 		objectEvent(ChangeUpsert, KindService, "a", "s", 1),
 		objectEvent(ChangeUpsert, KindNamespace, "", "a", 1),
 		objectEvent(ChangeUpsert, KindEndpointSlice, "a", "gone", 1),
-	}, 0, false)
-	st.recordEvents(0, []KeyedEvent{objectEvent(ChangeDelete, KindEndpointSlice, "a", "gone", 1)}, 0, false)
+	}, nil, 0, false)
+	st.recordEvents(0, []KeyedEvent{objectEvent(ChangeDelete, KindEndpointSlice, "a", "gone", 1)}, nil, 0, false)
 	snap := st.snapshot()
 	var got []string
 	for _, e := range snap.stanzas[0].events {

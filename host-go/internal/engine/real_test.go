@@ -90,7 +90,7 @@ func TestRealCore(t *testing.T) {
 			`"spec":{"type":"ClusterIP","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],"ports":[{"name":"http","port":80,"protocol":"TCP"}]}}`)}, "shop/web"},
 	})
 	want := ApplyReport{Applied: 3, Problems: []string{}, Serials: []ZoneSerial{{"cluster.local.", now}}}
-	if err != nil || !reflect.DeepEqual(report, want) {
+	if err != nil || !reflect.DeepEqual(report, ApplyResult{ApplyReport: want}) {
 		t.Fatalf("Apply = %+v, %v; want %+v", report, err, want)
 	}
 	e.SetSynced(0, true)
