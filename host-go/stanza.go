@@ -55,9 +55,6 @@ func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, 
 		if err != nil {
 			return nil, cf.errorAt(i, plan.SourceLine, "snapshot", err.Error())
 		}
-		for _, skipped := range snap.Skipped {
-			log.Warningf("stanza %d: %s: %s skipped", i+1, snap, skipped)
-		}
 		snap.Poll, snap.Logf = snapshotPoll, logf(log.Infof)
 		st.source = snap
 	default:
@@ -185,6 +182,18 @@ func (s *stanza) observeProgramming(batch []feed.Change) {
 		for _, server := range s.servers {
 			programming.WithLabelValues(server, s.label).Observe(now.Sub(t).Seconds())
 		}
+	}
+}
+
+// Skipped implements feed.Sink: items the source could not read are
+// logged and counted with the objects the core skips, for every version
+// of the source that has them.
+func (s *stanza) Skipped(problems []string) {
+	for _, p := range problems {
+		log.Warningf("stanza %d: %s: %s: skipped", s.index+1, s.source, p)
+	}
+	for _, server := range s.servers {
+		objectsSkipped.WithLabelValues(server, s.label).Add(float64(len(problems)))
 	}
 }
 

@@ -2,6 +2,7 @@ package kubernetai
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	golog "log"
 	"os"
@@ -79,5 +80,34 @@ func TestStanzaLogsAndCountsRefusals(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(held); got != 0 {
 		t.Errorf("objects_held_back = %v after the deletes, want 0", got)
+	}
+}
+
+// Items of a snapshot that cannot be read are logged (stanza from 1) and
+// counted with the objects skipped, for every version that has them.
+func TestStanzaLogsAndCountsUnreadableItems(t *testing.T) {
+	logged := captureLog(t)
+	list := "kind: List\nitems:\n- {kind: Service, metadata: {namespace: shop}, spec: {clusterIP: 10.0.0.1}}\n"
+	k, err := guestSetup(t, "kubernetai cluster.local {\n    wasm guest.wasm\n    snapshot a.yaml\n}", map[string]string{"a.yaml": list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := k.stanzas[0]
+	st.servers = []string{"dns://:53"}
+	skipped := objectsSkipped.WithLabelValues("dns://:53", "1")
+	before := testutil.ToFloat64(skipped)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- st.source.Run(ctx, st) }()
+	waitUntil(t, "the snapshot to sync", st.synced.Load)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`stanza 1: snapshot \S+/a\.yaml: item 1: Service without a name: skipped`).MatchString(logged.String()) {
+		t.Errorf("log lacks the unreadable item:\n%s", logged.String())
+	}
+	if got := testutil.ToFloat64(skipped) - before; got != 1 {
+		t.Errorf("objects_skipped_total grew by %v, want 1", got)
 	}
 }
