@@ -55,7 +55,7 @@ func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, 
 		if err != nil {
 			return nil, cf.errorAt(i, plan.SourceLine, "snapshot", err.Error())
 		}
-		snap.Poll, snap.Logf = snapshotPoll, logf(log.Infof)
+		snap.Poll, snap.Logf, snap.Warnf = snapshotPoll, logf(log.Infof), logf(log.Warningf)
 		st.source = snap
 	default:
 		conn := plan.Source.APIServer

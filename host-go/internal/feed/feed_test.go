@@ -226,6 +226,7 @@ func TestSnapshotFollowsTheFile(t *testing.T) {
 	var logged []string
 	var mu sync.Mutex
 	s.Logf = func(f string, a ...any) { mu.Lock(); logged = append(logged, fmt.Sprintf(f, a...)); mu.Unlock() }
+	s.Warnf = s.Logf
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sink := newCollector()

@@ -40,9 +40,10 @@ type Snapshot struct {
 	// Poll is how often Run looks for a new version of the file; 0 means
 	// never.
 	Poll time.Duration
-	// Logf reports new versions, versions that could not be read and
-	// versions held back.
-	Logf func(format string, args ...any)
+	// Logf reports new versions and what becomes of versions held back;
+	// Warnf versions that cannot be read and versions or deletes held
+	// back.
+	Logf, Warnf func(format string, args ...any)
 	// hold is how long a suspect version must stay unchanged
 	// (suspectHold; tests shorten it).
 	hold time.Duration
@@ -76,7 +77,8 @@ func LoadSnapshot(path string, watches []engine.Watch) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{path: path, watches: watches, Logf: func(string, ...any) {}, hold: suspectHold}
+	discard := func(string, ...any) {}
+	s := &Snapshot{path: path, watches: watches, Logf: discard, Warnf: discard, hold: suspectHold}
 	if s.objects, s.unreadable, err = parseSnapshot(data, watches); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -229,7 +231,7 @@ func (s *Snapshot) check(sink Sink, f *follower) {
 			f.held, err = s.apply(sink, data, now)
 		}
 		if err != nil {
-			s.Logf("%s: keeping the last version: %v", s, err)
+			s.Warnf("%s: keeping the last version: %v", s, err)
 		}
 	}
 }
@@ -261,7 +263,7 @@ func (s *Snapshot) apply(sink Sink, data []byte, stamp fileStamp) (*heldVersion,
 	}
 	changes, kept := diff(s.objects, objects, bad)
 	if n := len(kept) - len(objects); n > 0 {
-		s.Logf("%s: %d deletes held back: the new version has items that cannot be read (%s), which may be "+
+		s.Warnf("%s: %d deletes held back: the new version has items that cannot be read (%s), which may be "+
 			"those objects; they apply once a version reads cleanly", s, n, bad[0].problem)
 	}
 	deletes := 0
@@ -270,10 +272,10 @@ func (s *Snapshot) apply(sink Sink, data []byte, stamp fileStamp) (*heldVersion,
 			deletes++
 		}
 	}
-	summary := fmt.Sprintf("%d changes, %d of them deletes of the %d objects", len(changes), deletes, len(s.objects))
+	summary := fmt.Sprintf("%d changes, %d of them deletes", len(changes), deletes)
 	if deletes > len(s.objects)/2 {
-		s.Logf("%s: held back: the new version would delete %d of the %d objects (%s); it is applied if the file "+
-			"stays unchanged for %v", s, deletes, len(s.objects), summary, s.hold)
+		s.Warnf("%s: held back: the new version would delete %d of the %d objects; it is applied if the file "+
+			"stays unchanged for %v", s, deletes, len(s.objects), s.hold)
 		return &heldVersion{stamp: stamp, since: time.Now(), changes: changes, objects: kept, summary: summary}, nil
 	}
 	if len(changes) > 0 {

@@ -49,7 +49,7 @@ func following(t *testing.T, path string) (*Snapshot, *collector, *follower, *lo
 		t.Fatal(err)
 	}
 	var log logged
-	s.Logf, s.hold = log.logf, time.Hour
+	s.Logf, s.Warnf, s.hold = log.logf, log.logf, time.Hour
 	sink := newCollector()
 	s.deliver(sink, []Change{}, s.objects)
 	f := s.follower()
@@ -208,7 +208,7 @@ func TestSnapshotRewrittenInPlace(t *testing.T) {
 	}
 	s.Poll = 20 * time.Millisecond
 	var log logged
-	s.Logf = log.logf
+	s.Logf, s.Warnf = log.logf, log.logf
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sink := newCollector()
