@@ -89,3 +89,16 @@ func (cf *corefile) coreError(err error) error {
 	}
 	return fmt.Errorf("%s: starting the DNS core: %w", cf.file, err)
 }
+
+// optionError reports a problem with the value of an option the core
+// accepted but the host cannot use, at the option's first occurrence.
+func (cf *corefile) optionError(option string, err error) error {
+	for i, s := range cf.stanzas {
+		for _, p := range s.Properties {
+			if p.Name == option {
+				return cf.errorAt(i, p.Line, option, err.Error())
+			}
+		}
+	}
+	return fmt.Errorf("%s: %s: %w", cf.file, option, err)
+}

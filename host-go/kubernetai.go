@@ -18,7 +18,7 @@ type core interface {
 	Transfer(ctx context.Context, zone string, serial uint32, cursor []byte) (engine.TransferPage, bool, error)
 	AutoPath(ctx context.Context, qname, client string) ([]string, bool, error)
 	Metadata(ctx context.Context, qname, client string) ([]engine.MetadataEntry, error)
-	Apply(stanza int, events []engine.KeyedEvent) (engine.ApplyReport, error)
+	Apply(stanza int, events []engine.KeyedEvent) (engine.ApplyResult, error)
 	SetSynced(stanza int, synced bool)
 	SetHost(info engine.HostInfo) error
 	Close(ctx context.Context) error
@@ -150,17 +150,20 @@ func (k *Kubernetai) waitSynced(timeout time.Duration) {
 	}
 }
 
+// stop ends the feeds and closes the engine, which also ends an Apply
+// waiting for an instance to come back (every one failing), so that the
+// feeds' goroutines can end.
 func (k *Kubernetai) stop() error {
 	if k.cancel != nil {
 		k.cancel()
 	}
-	k.wg.Wait()
-	for _, s := range k.stanzas {
-		s.releaseSynced()
-	}
 	ctx := context.Background()
 	if err := k.engine.Close(ctx); err != nil {
 		log.Warningf("closing the DNS core: %v", err)
+	}
+	k.wg.Wait()
+	for _, s := range k.stanzas {
+		s.releaseSynced()
 	}
 	if k.real == nil {
 		return nil

@@ -77,6 +77,22 @@ var (
 		Help:      "Kubernetes object changes skipped as malformed or unusable (each is logged).",
 	}, []string{"server", "stanza"})
 
+	objectsRefused = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "objects_refused_total",
+		Help: "Kubernetes object changes refused because the DNS core's memory (wasm_memory) would not hold them " +
+			"with room to spare (each refusal is logged); a later change of the object tries it again.",
+	}, []string{"server", "stanza"})
+
+	objectsHeld = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "objects_held_back",
+		Help: "Objects of the stanza refused for lack of memory and not applied since; while there are any, " +
+			"names the stanza does not know answer SERVFAIL.",
+	}, []string{"server", "stanza"})
+
 	swaps = promauto.NewCounter(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -16,11 +16,10 @@ import (
 var defaultComponent []byte
 
 // loadCore compiles the module the `wasm` option names, or the embedded
-// one, and has it read the stanzas; if the `wasm_memory` the core reads
-// differs from the limit the module was compiled with, it compiles it
-// again (wazero applies the limit when compiling). For a `wasm` file, it
-// also returns the file's version as read, which the plugin then watches
-// for new ones.
+// one, and has it read the stanzas: their plans and the runtime options
+// (`wasm_memory` among them, which the engine applies to each instance it
+// makes). For a `wasm` file, it also returns the file's version as read,
+// which the plugin then watches for new ones.
 func loadCore(ctx context.Context, cf *corefile) (*engine.Module, *moduleFile, engine.Runtime, error) {
 	bytes, file, err := cf.module()
 	if err != nil {
@@ -35,17 +34,8 @@ func loadCore(ctx context.Context, cf *corefile) (*engine.Module, *moduleFile, e
 		_ = mod.Close(ctx)
 		return nil, nil, engine.Runtime{}, cf.coreError(err)
 	}
-	if limit := conf.Runtime.WasmMemory; limit/pageSize != mod.MemoryLimitBytes()/pageSize {
-		_ = mod.Close(ctx)
-		if mod, err = engine.Compile(ctx, bytes, engine.WithMemoryLimit(limit)); err != nil {
-			return nil, nil, engine.Runtime{}, fmt.Errorf("%s: wasm_memory of %d bytes: %w", cf.file, limit, err)
-		}
-	}
 	return mod, file, conf.Runtime, nil
 }
-
-// pageSize is the unit of wasm linear memory, and of its limit.
-const pageSize = 64 << 10
 
 // module reads the `wasm` file, or returns the embedded component.
 func (cf *corefile) module() ([]byte, *moduleFile, error) {

@@ -2,6 +2,7 @@ package kubernetai
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -67,10 +68,14 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 		PoolSize:      int(rt.Pool),
 		Stanzas:       cf.stanzas,
 		LookupTimeout: time.Duration(rt.WasmTimeoutNs),
+		MemoryLimit:   rt.WasmMemory,
 		Logf:          log.Warningf,
 	})
 	if err != nil {
 		_ = mod.Close(ctx)
+		if errors.Is(err, engine.ErrMemoryLimit) {
+			return nil, cf.optionError("wasm_memory", err)
+		}
 		return nil, cf.coreError(err)
 	}
 	k := &Kubernetai{
@@ -103,6 +108,9 @@ func (k *Kubernetai) addStanzas(cf *corefile, plans []engine.StanzaPlan) error {
 			return err
 		}
 		st.notifier, st.owns = k.notifier, map[string]bool{}
+		if k.real != nil {
+			st.memoryLimit = k.real.MemoryLimit()
+		}
 		for z, o := range owner {
 			st.owns[z] = o == i
 		}

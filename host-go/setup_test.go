@@ -64,7 +64,7 @@ kubernetai other.local {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := k.real.Module().MemoryLimitBytes(); got != 32<<20 {
+	if got := k.real.MemoryLimit(); got != 32<<20 {
 		t.Errorf("memory limit %d, want wasm_memory's 32Mi", got)
 	}
 	if k.notifier.interval != 2*time.Second || k.wasm == nil || filepath.Base(k.wasm.path) != "guest.wasm" {
@@ -105,6 +105,8 @@ func TestSetupRefusesWhatItCannotUse(t *testing.T) {
 			nil, "Testfile:6 - Error during parsing: stanza 2: kubeconfig: kubeconfig "},
 		{"an endpoint client-go refuses", "endpoint a.test:6443/some/path",
 			nil, "Testfile:6 - Error during parsing: stanza 2: endpoint: endpoint a.test:6443/some/path: host must be a URL"},
+		{"wasm_memory below what the core needs", "snapshot a.yaml\n    wasm_memory 512Ki",
+			nil, "Testfile:7 - Error during parsing: stanza 2: wasm_memory: memory limit of 524288 bytes: the core needs at least"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

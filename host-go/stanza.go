@@ -22,7 +22,11 @@ type stanza struct {
 	source feed.Source
 	engine core
 	synced atomic.Bool
-	label  string // metrics label: the stanza's position in the Corefile
+	// held is how many objects the engine holds back for lack of memory,
+	// as its last Apply said; memoryLimit is the limit they did not fit.
+	held        atomic.Int64
+	memoryLimit uint64
+	label       string // metrics label: the stanza's position in the Corefile
 	// servers are the `server` labels of its metrics (set by start).
 	servers []string
 	// notifier hears the serials of the zones this stanza is the first to
@@ -51,10 +55,7 @@ func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, 
 		if err != nil {
 			return nil, cf.errorAt(i, plan.SourceLine, "snapshot", err.Error())
 		}
-		for _, skipped := range snap.Skipped {
-			log.Warningf("stanza %d: %s: %s skipped", i+1, snap, skipped)
-		}
-		snap.Poll, snap.Logf = snapshotPoll, logf(log.Infof)
+		snap.Poll, snap.Logf, snap.Warnf = snapshotPoll, logf(log.Infof), logf(log.Warningf)
 		st.source = snap
 	default:
 		conn := plan.Source.APIServer
@@ -124,6 +125,9 @@ func (s *stanza) Apply(batch []feed.Change) {
 		events[i] = engine.KeyedEvent{Event: engine.Event{Change: change, Kind: c.Object.Kind, Object: c.Object.JSON}, Key: c.Object.Key()}
 	}
 	report, err := s.engine.Apply(s.index, events)
+	if errors.Is(err, engine.ErrClosed) {
+		return // stopping
+	}
 	if err != nil {
 		countGuestFailure("apply", err)
 		log.Errorf("stanza %d: applying %d changes: %v", s.index+1, len(events), err)
@@ -132,10 +136,13 @@ func (s *stanza) Apply(batch []feed.Change) {
 	for _, server := range s.servers {
 		objectsApplied.WithLabelValues(server, s.label).Add(float64(report.Applied))
 		objectsSkipped.WithLabelValues(server, s.label).Add(float64(report.Skipped))
+		objectsRefused.WithLabelValues(server, s.label).Add(float64(report.Refused))
+		objectsHeld.WithLabelValues(server, s.label).Set(float64(report.Held))
 	}
 	for _, p := range report.Problems {
 		log.Warningf("stanza %d: %s", s.index+1, p)
 	}
+	s.logRefusal(len(events), report)
 	s.observeProgramming(batch)
 	if s.notifier != nil {
 		for _, z := range report.Serials {
@@ -145,6 +152,23 @@ func (s *stanza) Apply(batch []feed.Change) {
 		}
 	}
 }
+
+// logRefusal says what Apply refused for lack of memory, and when the
+// stanza holds everything again.
+func (s *stanza) logRefusal(changes int, r engine.ApplyResult) {
+	if r.Refused > 0 {
+		log.Errorf("stanza %d: %d of %d changes refused (%s...): with them the DNS core would not keep 1/8 of "+
+			"wasm_memory (%s) free; about %s would hold them. Until they fit, names the stanza does not know "+
+			"answer SERVFAIL (%d objects held back)", s.index+1, r.Refused, changes, strings.Join(r.RefusedObjects, ", "),
+			mebibytes(s.memoryLimit), mebibytes(r.Wanted), r.Held)
+	}
+	if was := s.held.Swap(int64(r.Held)); was > 0 && r.Held == 0 {
+		log.Infof("stanza %d: every object held back for lack of memory is applied", s.index+1)
+	}
+}
+
+// mebibytes spells a size in bytes as wasm_memory takes it.
+func mebibytes(n uint64) string { return fmt.Sprintf("%dMi", (n+1<<20-1)>>20) }
 
 // observeProgramming records how long changes took to reach the answers,
 // for the changes whose start the source knows.
@@ -158,6 +182,18 @@ func (s *stanza) observeProgramming(batch []feed.Change) {
 		for _, server := range s.servers {
 			programming.WithLabelValues(server, s.label).Observe(now.Sub(t).Seconds())
 		}
+	}
+}
+
+// Skipped implements feed.Sink: items the source could not read are
+// logged and counted with the objects the core skips, for every version
+// of the source that has them.
+func (s *stanza) Skipped(problems []string) {
+	for _, p := range problems {
+		log.Warningf("stanza %d: %s: %s: skipped", s.index+1, s.source, p)
+	}
+	for _, server := range s.servers {
+		objectsSkipped.WithLabelValues(server, s.label).Add(float64(len(problems)))
 	}
 }
 

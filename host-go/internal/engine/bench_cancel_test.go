@@ -51,8 +51,8 @@ func instantiateCancellable(b *testing.B) *instance {
 	// the call. The watchdog value only absorbs begin's notifications.
 	w := &watchdog{}
 	w.start()
-	b.Cleanup(w.close)
-	in := &instance{limits: defaultLimits, watch: w}
+	b.Cleanup(func() { w.close() })
+	in := &instance{limits: defaultLimits, watch: w, memory: &linearMemory{}} // wazero's own memory: nothing to guard
 	in.bind(mod)
 	return in
 }
@@ -65,8 +65,8 @@ func benchmarkInstanceLookup(b *testing.B, in *instance, withDeadline bool) {
 	if _, err := in.Configure(ctx, realStanzas, 7); err != nil {
 		b.Fatal(err)
 	}
-	if report, err := applyChunks(ctx, in, 0, 1, plainEvents(realCluster())); err != nil || report.Skipped != 0 {
-		b.Fatalf("Apply = %+v, %v", report, err)
+	if c, err := applyChunks(ctx, in, 0, 1, plainEvents(realCluster()), false); err != nil || c.report.Skipped != 0 {
+		b.Fatalf("Apply = %+v, %v", c.report, err)
 	}
 	if err := in.SetSynced(ctx, 0, true); err != nil {
 		b.Fatal(err)

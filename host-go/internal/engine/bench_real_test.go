@@ -102,7 +102,8 @@ func BenchmarkApplyReal10k(b *testing.B) {
 	events := plainEvents(realCluster())
 	b.Run("chunked", func(b *testing.B) {
 		benchmarkApplyReal(b, mod, events, func(ctx context.Context, in *instance) (ApplyReport, error) {
-			return applyChunks(ctx, in, 0, 1, events)
+			c, err := applyChunks(ctx, in, 0, 1, events, false)
+			return c.report, err
 		})
 	})
 	b.Run("one-call", func(b *testing.B) {
@@ -114,7 +115,7 @@ func BenchmarkApplyReal10k(b *testing.B) {
 
 func benchmarkApplyReal(b *testing.B, mod *Module, events []Event, apply func(context.Context, *instance) (ApplyReport, error)) {
 	ctx := context.Background()
-	var size uint32
+	var size uint64
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()

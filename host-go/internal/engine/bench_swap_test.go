@@ -31,7 +31,7 @@ func BenchmarkCompileReal(b *testing.B) {
 // BenchmarkSwapReal10k swaps between two compiled copies of the real core
 // under a pool of two instances holding the 10k-service cluster.
 func BenchmarkSwapReal10k(b *testing.B) {
-	mods := [2]*Module{compileReal(b), compileReal(b)}
+	mods := [2]*Module{compileAnotherReal(b), compileAnotherReal(b)}
 	e := newEngine(b, mods[0], Config{Stanzas: realStanzas, PoolSize: 2})
 	events := realCluster()
 	if report, err := e.Apply(0, events); err != nil || report.Skipped != 0 {

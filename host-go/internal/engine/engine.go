@@ -31,6 +31,10 @@ type Config struct {
 	// (configure, apply, set-* and replays), which have no caller context.
 	// 0 means defaultCallTimeout.
 	CallTimeout time.Duration
+	// MemoryLimit caps each instance's linear memory, in bytes, rounded
+	// down to 64 KiB pages (wasm_memory); 0 means defaultMemoryLimit. A
+	// batch that would not fit is refused (Apply).
+	MemoryLimit uint64
 	// Logf reports instance replacements and quarantined objects; nil
 	// discards them.
 	Logf func(format string, args ...any)
@@ -81,6 +85,9 @@ type Engine struct {
 func New(ctx context.Context, mod *Module, cfg Config) (*Engine, Configuration, error) {
 	cfg, err := withDefaults(cfg)
 	if err != nil {
+		return nil, Configuration{}, err
+	}
+	if cfg.MemoryLimit, err = memoryLimit(cfg.MemoryLimit, mod.minPages); err != nil {
 		return nil, Configuration{}, err
 	}
 	e := &Engine{cfg: cfg, state: newState(len(cfg.Stanzas)), now: time.Now}
@@ -138,7 +145,7 @@ func withDefaults(cfg Config) (Config, error) {
 // instantiate makes a configured instance of mod, closing it if configure
 // fails.
 func (e *Engine) instantiate(ctx context.Context, mod *Module) (*instance, Configuration, error) {
-	in, err := mod.instantiate(ctx, limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout})
+	in, err := mod.instantiate(ctx, e.limits())
 	if err != nil {
 		return nil, Configuration{}, err
 	}
@@ -149,6 +156,15 @@ func (e *Engine) instantiate(ctx context.Context, mod *Module) (*instance, Confi
 	}
 	return in, conf, nil
 }
+
+// limits are those of every instance of the Engine.
+func (e *Engine) limits() limits {
+	return limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout, memory: e.cfg.MemoryLimit}
+}
+
+// MemoryLimit is the most linear memory each instance may have, in bytes
+// (Config.MemoryLimit, rounded down to pages).
+func (e *Engine) MemoryLimit() uint64 { return e.cfg.MemoryLimit }
 
 // configuration is the core's configuration of the stanzas, as New
 // returned it.
@@ -255,77 +271,9 @@ func (e *Engine) giveBack(g *generation, s *slot) {
 	g.pool.release(s, s.seq)
 }
 
-// Apply applies a batch of events to one stanza in every instance, at the
-// current time, and returns the report of one of them (replicas agree).
-// Every event needs a Key; Objects are kept by reference for replays, so
-// do not modify them afterwards. Apply calls are serialised; queries keep
-// flowing on the instances Apply is not using.
-//
-// Each instance gets the batch in chunks of at most applyChunkEvents
-// events (see applyChunks), so that no instance's memory grows to hold a
-// whole initial list at once; the report sums the chunks'.
-//
-// An error means the core failed on the batch in every instance that
-// tried it; those are replaced, leaving out any object the core fails on
-// by itself (counted in stats.Quarantined).
-func (e *Engine) Apply(stanza int, events []KeyedEvent) (ApplyReport, error) {
-	if err := e.checkStanza(stanza); err != nil {
-		return ApplyReport{}, err
-	}
-	for i := range events {
-		if err := events[i].check(); err != nil {
-			return ApplyReport{}, fmt.Errorf("event %d: %w", i, err)
-		}
-		if events[i].Key == "" {
-			return ApplyReport{}, fmt.Errorf("event %d: %v %v without a key", i, events[i].Change, events[i].Kind)
-		}
-	}
-	e.changeMu.Lock()
-	defer e.changeMu.Unlock()
-	if e.gen.Load().pool.isClosed() {
-		return ApplyReport{}, ErrClosed
-	}
-	now := e.now().Unix()
-	plain := make([]Event, len(events)) // what crosses, shared by the instances
-	for i := range events {
-		plain[i] = events[i].Event
-	}
-	var (
-		report             ApplyReport
-		reported, recorded bool
-		lastErr            error
-	)
-	// The batch enters the mirror right after the first instance tried
-	// it (every chunk of it), with the serial it reported. Until then a
-	// replacement replays the state without it and comes back needing it,
-	// so at least one instance applies it live and yields the report.
-	record := func() {
-		recorded = true
-		e.state.recordEvents(stanza, events, report.maxSerial(), reported)
-	}
-	e.spread(e.state.nextSeq(), func(ctx context.Context, in *instance) {
-		r, err := applyChunks(ctx, in, uint32(stanza), now, plain)
-		if err != nil {
-			lastErr = err
-		} else if !reported {
-			report, reported = r, true
-		}
-		if !recorded {
-			record()
-		}
-	})
-	if !recorded {
-		record()
-		lastErr = errors.New("no core instance is up; the batch will be replayed when one is")
-	}
-	if !reported {
-		return ApplyReport{}, fmt.Errorf("applying %d events to stanza %d: %w", len(events), stanza+1, lastErr)
-	}
-	return report, nil
-}
-
 // SetSynced tells every instance whether a stanza's source has delivered
-// its initial state.
+// its initial state. While objects of the stanza are held back for lack of
+// memory (Apply), the instances hear that it is not.
 func (e *Engine) SetSynced(stanza int, synced bool) {
 	if err := e.checkStanza(stanza); err != nil {
 		e.cfg.Logf("kubernetai engine: SetSynced: %v", err)
@@ -336,8 +284,9 @@ func (e *Engine) SetSynced(stanza int, synced bool) {
 	if e.gen.Load().pool.isClosed() {
 		return
 	}
-	e.spread(e.state.recordSynced(stanza, synced), func(ctx context.Context, in *instance) {
-		_ = in.SetSynced(ctx, uint32(stanza), synced)
+	seq, told := e.state.recordSynced(stanza, synced)
+	e.spread(seq, func(ctx context.Context, in *instance) {
+		_ = in.SetSynced(ctx, uint32(stanza), told)
 	})
 }
 
@@ -376,7 +325,7 @@ func (e *Engine) checkStanza(stanza int) error {
 func (e *Engine) spread(target uint64, change func(ctx context.Context, in *instance)) {
 	g := e.gen.Load()
 	for {
-		s := g.pool.takeStale(target)
+		s := g.pool.takeStale(target, false)
 		if s == nil {
 			return
 		}
@@ -387,6 +336,7 @@ func (e *Engine) spread(target uint64, change func(ctx context.Context, in *inst
 			continue
 		}
 		change(context.Background(), s.in) // bounded by the instance's CallTimeout
+		s.fresh = false
 		if err := s.in.Err(); err != nil {
 			e.replace(g, s, err)
 			continue

@@ -45,10 +45,10 @@ func testGuest(tb testing.TB) []byte {
 }
 
 // compileGuest compiles the test guest, closed at the end of the test.
-func compileGuest(tb testing.TB, opts ...CompileOption) *Module {
+func compileGuest(tb testing.TB) *Module {
 	tb.Helper()
 	ctx := context.Background()
-	mod, err := Compile(ctx, testGuest(tb), opts...)
+	mod, err := Compile(ctx, testGuest(tb))
 	if err != nil {
 		tb.Fatalf("Compile(test guest): %v", err)
 	}
@@ -59,8 +59,15 @@ func compileGuest(tb testing.TB, opts ...CompileOption) *Module {
 // newInstance returns a configured instance of the test guest.
 func newInstance(tb testing.TB, mod *Module, stanzas []Stanza) *instance {
 	tb.Helper()
+	return newLimitedInstance(tb, mod, defaultLimits, stanzas)
+}
+
+// newLimitedInstance returns a configured instance of the test guest with
+// the limits lim.
+func newLimitedInstance(tb testing.TB, mod *Module, lim limits, stanzas []Stanza) *instance {
+	tb.Helper()
 	ctx := context.Background()
-	in, err := mod.instantiate(ctx, defaultLimits)
+	in, err := mod.instantiate(ctx, lim)
 	if err != nil {
 		tb.Fatalf("Instantiate: %v", err)
 	}

@@ -37,6 +37,10 @@ type instance struct {
 	stack [stackSize]uint64
 	lift  lifter
 	err   error // the first *CallError; the instance is dead once set
+	// memory is the instance's linear memory; entered says that the call
+	// in progress holds it (begin).
+	memory  *linearMemory
+	entered bool
 
 	limits    limits
 	watch     *watchdog
@@ -48,14 +52,21 @@ type instance struct {
 	ctx      context.Context // of the call in progress if it can be cancelled; under ctxMu
 }
 
-// instantiate makes a fresh instance of the module with the time limits
-// lim. Its exports are looked up once here, not per call.
+// instantiate makes a fresh instance of the module with the limits lim.
+// Its exports are looked up once here, not per call.
 func (m *Module) instantiate(ctx context.Context, lim limits) (*instance, error) {
+	limit, err := memoryLimit(lim.memory, m.minPages)
+	if err != nil {
+		return nil, err
+	}
+	lim.memory = limit
+	mem := newLinearMemory(limit)
 	// Anonymous (no name), so the compiled module can be instantiated many
 	// times in one runtime; no start function: the core has none.
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
-	mod, err := m.runtime.InstantiateModule(ctx, m.compiled, cfg)
+	mod, err := m.runtime.InstantiateModule(mem.allocator(ctx), m.compiled, cfg)
 	if err != nil {
+		mem.Free()
 		return nil, fmt.Errorf("instantiating the core: %w", err)
 	}
 	interrupt, ok := mod.ExportedGlobal(wasm.InterruptExport).(api.MutableGlobal)
@@ -67,6 +78,7 @@ func (m *Module) instantiate(ctx context.Context, lim limits) (*instance, error)
 		limits:    lim, // read by the watchdog: set before it sees the instance
 		watch:     &m.watch,
 		interrupt: interrupt,
+		memory:    mem,
 	}
 	in.bind(mod)
 	m.watch.add(in)
@@ -87,7 +99,7 @@ func (in *instance) bind(mod api.Module) {
 	}
 }
 
-// Close releases the instance.
+// Close releases the instance; later calls fail at once.
 func (in *instance) Close(ctx context.Context) error {
 	in.watch.remove(in)
 	return in.mod.Close(ctx)
@@ -97,7 +109,14 @@ func (in *instance) Close(ctx context.Context) error {
 func (in *instance) Err() error { return in.err }
 
 // memorySize is the current size of the instance's linear memory in bytes.
-func (in *instance) memorySize() uint32 { return in.mem.Size() }
+func (in *instance) memorySize() uint64 { return uint64(in.mem.Size()) }
+
+// memoryLimit is the most memory the instance may have.
+func (in *instance) memoryLimit() uint64 { return in.limits.memory }
+
+// outOfMemory reports whether the instance asked for more memory than its
+// limit and was refused.
+func (in *instance) outOfMemory() bool { return in.memory.refused }
 
 // call calls the export of f with params and returns its first result.
 func (in *instance) call(ctx context.Context, f fn, params ...uint64) (uint64, error) {
@@ -117,9 +136,13 @@ func (in *instance) invoke(ctx context.Context, f api.Function, what string, par
 	return in.stack[0], nil
 }
 
-// fail records that the instance is dead and why.
+// fail records that the instance is dead and why: for lack of memory if
+// it was refused some (the guest's allocator aborts then).
 func (in *instance) fail(what string, err error) error {
 	if in.err == nil {
+		if in.memory.refused {
+			err = fmt.Errorf("%w: %w", ErrOutOfMemory, err)
+		}
 		in.err = &CallError{Func: what, Err: err}
 	}
 	return in.err

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -42,39 +43,18 @@ const (
 	exportMemory  = "memory"
 	exportRealloc = "cabi_realloc"
 	postPrefix    = "cabi_post_"
-
-	// defaultMemoryLimitBytes caps an instance's linear memory unless
-	// WithMemoryLimit says otherwise. A prototype core held 10k services
-	// in about 4 MiB: this leaves ample room for big clusters while
-	// keeping a runaway guest from taking the host down.
-	defaultMemoryLimitBytes = 256 << 20
-
-	pageSize = 1 << 16
 )
-
-// CompileOption tunes Compile.
-type CompileOption func(*compileOptions)
-
-type compileOptions struct {
-	memoryLimit uint64
-}
-
-// WithMemoryLimit caps the linear memory of every instance of the module
-// (default defaultMemoryLimitBytes). A guest that needs more traps (its
-// allocator fails) and the Engine replaces it. The limit belongs to the
-// Module rather than the Engine because wazero applies it when compiling.
-func WithMemoryLimit(bytes uint64) CompileOption {
-	return func(o *compileOptions) { o.memoryLimit = bytes }
-}
 
 // Module is a compiled component, checked against WITInterface. It owns a
 // wazero runtime: closing the Module closes every instance made from it.
+// The limit on each instance's memory is set when it is made, not here
+// (see linearMemory).
 type Module struct {
-	runtime    wazero.Runtime
-	compiled   wazero.CompiledModule
-	digest     string
-	limitPages uint32
-	watch      watchdog // cuts off overdue calls of the module's instances
+	runtime  wazero.Runtime
+	compiled wazero.CompiledModule
+	digest   string
+	minPages uint32   // the size the core's memory starts at
+	watch    watchdog // cuts off overdue calls of the module's instances
 }
 
 // Compile checks a component binary against WITInterface and compiles
@@ -82,15 +62,7 @@ type Module struct {
 // overruns (wasm.Instrument). A component that is not one is refused with
 // wasm.ErrNotWasm, ErrNotComponent or ErrMalformed, a core module using an
 // instruction the instrumentation does not know with wasm.ErrUnsupported.
-func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Module, error) {
-	var o compileOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	pages, err := limitPages(o.memoryLimit)
-	if err != nil {
-		return nil, err
-	}
+func Compile(ctx context.Context, component []byte) (*Module, error) {
 	core, err := wasm.CoreModule(component)
 	if err != nil {
 		return nil, err
@@ -110,12 +82,12 @@ func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Mod
 		return nil, fmt.Errorf("instrumenting the core module: %w", err)
 	}
 	sum := sha256.Sum256(component)
-	m := &Module{digest: hex.EncodeToString(sum[:]), limitPages: pages}
+	m := &Module{digest: hex.EncodeToString(sum[:])}
 	// NewRuntimeConfig picks the compiler where wazero has one (amd64,
 	// arm64) and the interpreter elsewhere. Not WithCloseOnContextDone:
-	// the instrumentation cuts calls off at a fraction of its cost.
-	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(pages)
-	m.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
+	// the instrumentation cuts calls off at a fraction of its cost. The
+	// memory limit is wazero's largest: each instance's memory caps itself.
+	m.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig())
 	if m.compiled, err = m.runtime.CompileModule(ctx, core); err != nil {
 		_ = m.runtime.Close(ctx)
 		return nil, fmt.Errorf("compiling the core module: %w", err)
@@ -124,31 +96,32 @@ func Compile(ctx context.Context, component []byte, opts ...CompileOption) (*Mod
 		_ = m.runtime.Close(ctx)
 		return nil, err
 	}
+	m.minPages = m.compiled.ExportedMemories()[exportMemory].Min()
 	m.watch.start()
 	return m, nil
-}
-
-func limitPages(limit uint64) (uint32, error) {
-	if limit == 0 {
-		limit = defaultMemoryLimitBytes
-	}
-	pages := limit / pageSize
-	if pages < 1 || pages > 1<<16 {
-		return 0, fmt.Errorf("memory limit %d bytes: want between 64 KiB and 4 GiB", limit)
-	}
-	return uint32(pages), nil
 }
 
 // Digest is the SHA-256 of the component binary, in hex: the identity of
 // what is running, for logs and metrics.
 func (m *Module) Digest() string { return m.digest }
 
-// MemoryLimitBytes is the cap on each instance's linear memory.
-func (m *Module) MemoryLimitBytes() uint64 { return uint64(m.limitPages) * pageSize }
-
-// Close releases the compiled code and closes every instance of the module.
+// Close releases the compiled code and closes every instance of the
+// module. Calls still running on an instance are cut off, and Close waits
+// for them to end (or for ctx) before wazero frees their memory: each
+// later call on an instance of the module fails at once.
 func (m *Module) Close(ctx context.Context) error {
-	m.watch.close()
+	var running []*instance
+	for _, in := range m.watch.close() {
+		if in.memory.shut() {
+			in.interrupt.Set(1)
+			running = append(running, in)
+		}
+	}
+	for _, in := range running {
+		for in.memory.busy() && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	return m.runtime.Close(ctx)
 }
 

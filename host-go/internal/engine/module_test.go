@@ -31,7 +31,6 @@ func TestCompile(t *testing.T) {
 	tests := []struct {
 		name      string
 		component []byte
-		opts      []CompileOption
 		is        error  // errors.Is target, nil for success
 		contains  string // in the error message
 	}{
@@ -89,13 +88,11 @@ func TestCompile(t *testing.T) {
 			is:        wasm.ErrUnsupported,
 			contains:  "function 0: instruction at offset 44: core module uses a WebAssembly feature this host does not support: opcode 0xfe",
 		},
-		{name: "memory limit below the module's minimum", component: guest, opts: []CompileOption{WithMemoryLimit(1 << 20)}, contains: "compiling"},
-		{name: "memory limit zero pages", component: guest, opts: []CompileOption{WithMemoryLimit(100)}, contains: "memory limit"},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mod, err := Compile(ctx, tt.component, tt.opts...)
+			mod, err := Compile(ctx, tt.component)
 			if tt.is == nil && tt.contains == "" {
 				if err != nil {
 					t.Fatalf("Compile: %v", err)
@@ -104,9 +101,6 @@ func TestCompile(t *testing.T) {
 				sum := sha256.Sum256(tt.component)
 				if got, want := mod.Digest(), hex.EncodeToString(sum[:]); got != want {
 					t.Errorf("Digest() = %s, want %s", got, want)
-				}
-				if got := mod.MemoryLimitBytes(); got != defaultMemoryLimitBytes {
-					t.Errorf("MemoryLimitBytes() = %d, want %d", got, defaultMemoryLimitBytes)
 				}
 				return
 			}
@@ -136,12 +130,5 @@ func TestVersionError(t *testing.T) {
 	}
 	if len(ve.Found) != 1 || ve.Found[0] != "0.1.0" || ve.Want != ourVersion {
 		t.Errorf("VersionError = %+v, want Found [0.1.0], Want %s", ve, ourVersion)
-	}
-}
-
-func TestMemoryLimitOption(t *testing.T) {
-	mod := compileGuest(t, WithMemoryLimit(32<<20+100))
-	if got := mod.MemoryLimitBytes(); got != 32<<20 {
-		t.Errorf("MemoryLimitBytes() = %d, want %d (rounded down to pages)", got, 32<<20)
 	}
 }

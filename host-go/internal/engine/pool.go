@@ -10,13 +10,26 @@ import (
 // ErrClosed is returned by calls on a closed Engine.
 var ErrClosed = errors.New("kubernetai engine closed")
 
+// ErrNoInstance is returned by a query when no instance can answer it:
+// every one is being replaced after its replacement failed. The query is
+// answered SERVFAIL at once rather than queued behind a replacement that
+// may keep failing.
+var ErrNoInstance = errors.New("no core instance is up")
+
 // slot is a place in the pool. Its instance changes when it is replaced.
 type slot struct {
 	in *instance // read and written only by the slot's current holder
+	// fresh says the instance holds a replay of the state and no live
+	// change since: its memory holds the state compactly (Apply trusts it
+	// to judge whether a batch fits). Read and written by the holder.
+	fresh bool
 	// seq is the last state change the instance has seen. Written under
 	// pool.mu by the holder; read under pool.mu by Apply.
 	seq   uint64
 	state slotState // under pool.mu
+	// failing: a replacement of the slot's instance has failed and is
+	// being retried. Under pool.mu.
+	failing bool
 }
 
 type slotState uint8
@@ -78,17 +91,33 @@ func (p *pool) borrow(ctx context.Context) (*slot, error) {
 			s.state = slotBusy
 			return s, nil
 		}
+		if !slices.ContainsFunc(p.slots, (*slot).upSoon) {
+			return nil, ErrNoInstance
+		}
 		if err := p.waitLocked(ctx); err != nil {
 			return nil, err
 		}
 	}
 }
 
+// upSoon says a slot that is not idle will be soon: it is held by a call
+// (bounded by its time limit) or rebuilt for the first time. Under
+// pool.mu.
+func (s *slot) upSoon() bool {
+	return s.state == slotBusy || s.state == slotRebuilding && !s.failing
+}
+
 // takeStale takes an idle slot that has not seen change target, waiting
 // for one while some busy or rebuilding slot still needs it. It returns
 // nil once no slot needs it: slots that are down will replay a newer state
 // when they come back.
-func (p *pool) takeStale(target uint64) *slot {
+//
+// With probe, it takes the first slot for a batch (Engine.Apply): it
+// waits for slots that are down too, since the batch must be tried on an
+// instance before it is recorded, and prefers the instance with the least
+// memory, where the batch is likeliest to fit. It returns nil only when
+// the pool closes.
+func (p *pool) takeStale(target uint64, probe bool) *slot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer func() { p.want = 0 }()
@@ -97,13 +126,13 @@ func (p *pool) takeStale(target uint64) *slot {
 			p.handed = nil
 			return s
 		}
-		if i := slices.IndexFunc(p.idle, func(s *slot) bool { return s.seq < target }); i >= 0 {
+		if i := p.staleIdle(target, probe); i >= 0 {
 			s := p.idle[i]
 			p.idle = slices.Delete(p.idle, i, i+1)
 			s.state = slotBusy
 			return s
 		}
-		pending := slices.ContainsFunc(p.slots, func(s *slot) bool { return s.seq < target && s.state != slotDown })
+		pending := slices.ContainsFunc(p.slots, func(s *slot) bool { return s.seq < target && (probe || s.state != slotDown) })
 		if !pending {
 			return nil
 		}
@@ -117,12 +146,30 @@ func (p *pool) takeStale(target uint64) *slot {
 	return nil
 }
 
+// staleIdle is the index in idle of a slot that has not seen change
+// target (with least, the one with the least memory), or -1.
+func (p *pool) staleIdle(target uint64, least bool) int {
+	found := -1
+	for i, s := range p.idle {
+		if s.seq >= target {
+			continue
+		}
+		if !least {
+			return i
+		}
+		if found < 0 || s.in.memorySize() < p.idle[found].in.memorySize() {
+			found = i
+		}
+	}
+	return found
+}
+
 // release returns a held slot, which has seen change seq, to the pool or
 // to the state change waiting for it.
 func (p *pool) release(s *slot, seq uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s.seq = seq
+	s.seq, s.failing = seq, false
 	if p.want != 0 && seq < p.want && p.handed == nil && !p.closed {
 		p.handed, p.want = s, 0
 		p.broadcastLocked()
@@ -152,11 +199,13 @@ func (p *pool) startRebuild(s *slot) bool {
 	return true
 }
 
-// setState moves a held slot between busy, rebuilding and down.
+// setState moves a held slot between busy, rebuilding and down; down
+// marks it failing until it is released.
 func (p *pool) setState(s *slot, st slotState) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s.state = st
+	s.failing = s.failing || st == slotDown
 	p.broadcastLocked()
 }
 

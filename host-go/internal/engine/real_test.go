@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,34 +22,77 @@ import (
 // KUBERNETAI_COMPONENT named it, or skips when there is none.
 func realComponent(tb testing.TB) ([]byte, bool) {
 	tb.Helper()
-	path, named := os.LookupEnv("KUBERNETAI_COMPONENT")
-	if !named {
-		// The embedded copy, which `make test` checks is current.
-		path = filepath.Join("..", "kubernetai.wasm")
-	}
-	b, err := os.ReadFile(path)
+	b, named, err := readRealComponent()
 	if err != nil {
 		tb.Skipf("real component missing (%v); build it with `make component` or set KUBERNETAI_COMPONENT", err)
 	}
 	return b, named
 }
 
-// compileReal compiles the real core, closed at the end of the test. An
-// embedded copy built for an older contract is skipped rather than failed:
-// `make check-embed` is what catches a stale embed.
+func readRealComponent() ([]byte, bool, error) {
+	path, named := os.LookupEnv("KUBERNETAI_COMPONENT")
+	if !named {
+		// The embedded copy, which `make test` checks is current.
+		path = filepath.Join("..", "kubernetai.wasm")
+	}
+	b, err := os.ReadFile(path)
+	return b, named, err
+}
+
+// compileReal returns the real core, compiled once for all the tests and
+// benchmarks of the process (under the race detector a compile takes some
+// 20 s): they make engines and instances of it, never close it.
 func compileReal(tb testing.TB) *Module {
 	tb.Helper()
-	component, named := realComponent(tb)
-	ctx := context.Background()
-	mod, err := Compile(ctx, component)
-	if err != nil && !named && errors.Is(err, ErrContract) {
-		tb.Skipf("the embedded component predates this host's contract (%v); run `make embed` or set KUBERNETAI_COMPONENT", err)
+	realOnce.Do(func() { realModule, realSkip, realErr = compileRealComponent() })
+	if realSkip != "" {
+		tb.Skip(realSkip)
+	}
+	if realErr != nil {
+		tb.Fatal(realErr)
+	}
+	return realModule
+}
+
+var (
+	realOnce   sync.Once
+	realModule *Module
+	realSkip   string
+	realErr    error
+)
+
+// compileAnotherReal compiles a Module of the real core of its own,
+// closed at the end of the test.
+func compileAnotherReal(tb testing.TB) *Module {
+	tb.Helper()
+	mod, skip, err := compileRealComponent()
+	if skip != "" {
+		tb.Skip(skip)
 	}
 	if err != nil {
-		tb.Fatalf("Compile(real component): %v", err)
+		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = mod.Close(ctx) })
+	tb.Cleanup(func() { _ = mod.Close(context.Background()) })
 	return mod
+}
+
+// compileRealComponent compiles the real core, or says why the test is
+// to be skipped: the component is missing, or it is the embedded copy
+// built for an older contract (`make check-embed` is what catches a
+// stale embed).
+func compileRealComponent() (mod *Module, skip string, err error) {
+	component, named, err := readRealComponent()
+	if err != nil {
+		return nil, fmt.Sprintf("real component missing (%v); build it with `make component` or set KUBERNETAI_COMPONENT", err), nil
+	}
+	mod, err = Compile(context.Background(), component)
+	if err != nil && !named && errors.Is(err, ErrContract) {
+		return nil, fmt.Sprintf("the embedded component predates this host's contract (%v); run `make embed` or set KUBERNETAI_COMPONENT", err), nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("Compile(real component): %w", err)
+	}
+	return mod, "", nil
 }
 
 // unpack parses an answer of the real core, failing unless it is one.
@@ -90,7 +135,7 @@ func TestRealCore(t *testing.T) {
 			`"spec":{"type":"ClusterIP","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],"ports":[{"name":"http","port":80,"protocol":"TCP"}]}}`)}, "shop/web"},
 	})
 	want := ApplyReport{Applied: 3, Problems: []string{}, Serials: []ZoneSerial{{"cluster.local.", now}}}
-	if err != nil || !reflect.DeepEqual(report, want) {
+	if err != nil || !reflect.DeepEqual(report, ApplyResult{ApplyReport: want}) {
 		t.Fatalf("Apply = %+v, %v; want %+v", report, err, want)
 	}
 	e.SetSynced(0, true)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -13,6 +14,10 @@ const (
 
 	retryMin = 100 * time.Millisecond
 	retryMax = 30 * time.Second
+	// retryCost: a failed replacement waits at least this many times as
+	// long as the attempt took, so that one that keeps failing uses at
+	// most a fifth of a CPU, however big the state it replays.
+	retryCost = 4
 )
 
 // replace takes a held slot whose instance died and rebuilds it in the
@@ -20,31 +25,39 @@ const (
 // wait. Apply waits for it like for any busy instance.
 func (e *Engine) replace(g *generation, s *slot, cause error) {
 	e.count(cause)
+	e.renew(g, s, fmt.Errorf("it failed: %w", cause))
+}
+
+// renew rebuilds the instance of a held slot from the state, in the
+// background, for the reason why.
+func (e *Engine) renew(g *generation, s *slot, why error) {
 	if !g.pool.startRebuild(s) {
 		_ = s.in.Close(context.Background()) // closing or retired: no replacement
 		return
 	}
-	go e.rebuild(g, s, cause)
+	go e.rebuild(g, s, why)
 }
 
 // rebuild gives the slot a fresh instance holding the current state,
 // retrying with backoff until it succeeds or the generation is retired
 // (the Engine closes or swaps modules).
-func (e *Engine) rebuild(g *generation, s *slot, cause error) {
+func (e *Engine) rebuild(g *generation, s *slot, why error) {
 	defer g.pool.rebuilds.Done()
 	_ = s.in.Close(context.Background())
 	wait := retryMin
 	for {
+		began := time.Now()
 		in, seq, err := e.replica(g.mod)
 		if err == nil {
-			s.in = in
+			s.in, s.fresh = in, true
 			e.replacements.Add(1)
-			e.cfg.Logf("kubernetai engine: replaced a core instance that failed (%v); state replayed up to change %d", cause, seq)
+			e.cfg.Logf("kubernetai engine: replaced a core instance (%v); state replayed up to change %d", why, seq)
 			g.pool.release(s, seq)
 			return
 		}
 		e.replaceFailures.Add(1)
-		e.cfg.Logf("kubernetai engine: replacing a core instance failed, retrying in %v: %v", wait, err)
+		wait = max(wait, retryCost*time.Since(began))
+		e.cfg.Logf("kubernetai engine: replacing a core instance failed, retrying in %v: %v", wait.Round(time.Millisecond), err)
 		g.pool.setState(s, slotDown)
 		select {
 		case <-g.done:
@@ -60,13 +73,17 @@ func (e *Engine) rebuild(g *generation, s *slot, cause error) {
 // and returns it with that change's number. When the core fails during
 // the replay, the replay is run again one object per call to find an
 // object the core fails on by itself; that object is quarantined (left
-// out of replays until it changes) and the replica is built again.
+// out of replays until it changes) and the replica is built again. A
+// replay that runs out of memory is no object's fault, and fails.
 func (e *Engine) replica(mod *Module) (*instance, uint64, error) {
 	for range maxQuarantine + 1 {
 		snap := e.state.snapshot()
 		in, _, err := e.replay(mod, snap, applyChunkEvents)
 		if err == nil {
 			return in, snap.seq, nil
+		}
+		if errors.Is(err, ErrOutOfMemory) {
+			return nil, 0, err
 		}
 		in, culprit, err := e.replay(mod, snap, 1)
 		if err == nil {

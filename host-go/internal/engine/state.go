@@ -8,7 +8,9 @@ import (
 
 // state is what every instance must hold, kept on the Go side so that a
 // replacement instance can be brought up to date: the latest JSON of every
-// object per stanza, kind and key, the synced flags and the host info.
+// object per stanza, kind and key, the synced flags and the host info; and
+// beside it what the instances do not hold because it did not fit in
+// their memory (held).
 //
 // seq numbers the changes. An instance that has seen change n holds
 // exactly the state at n, so the Engine knows which instances still need
@@ -21,6 +23,8 @@ type state struct {
 }
 
 type stanzaState struct {
+	// synced is the source's word that it has delivered its initial
+	// state (SetSynced); the instances hear coreSynced.
 	synced bool
 	// serial is the largest SOA serial the core reported after the
 	// stanza's last batch, 0 when it reported none. Replays pass it as
@@ -33,7 +37,17 @@ type stanzaState struct {
 	// (in negative answers) carries the time of the last change.
 	serial  uint32
 	objects map[objectKey]object
+	// held are the latest events of objects refused for lack of memory
+	// (Engine.Apply): in no instance, and not in objects, which keep the
+	// version before. A later event of the object replaces its entry, or
+	// removes it when that event is applied.
+	held map[objectKey]KeyedEvent
 }
+
+// coreSynced is what the instances hear of the stanza: synced, and
+// holding everything its source delivered. Until then the core answers a
+// name it does not know with SERVFAIL, not a NXDOMAIN that may be wrong.
+func (s *stanzaState) coreSynced() bool { return s.synced && len(s.held) == 0 }
 
 type objectKey struct {
 	kind Kind
@@ -52,31 +66,59 @@ func newState(stanzas int) *state {
 	st := &state{stanzas: make([]stanzaState, stanzas)}
 	for i := range st.stanzas {
 		st.stanzas[i].objects = make(map[objectKey]object)
+		st.stanzas[i].held = make(map[objectKey]KeyedEvent)
 	}
 	return st
 }
 
-// recordEvents stores a batch in the mirror as the next change. Events
-// hold their Object by reference: callers must not modify it afterwards.
-// ok says whether an instance applied the batch and reported serial.
-func (st *state) recordEvents(stanza int, events []KeyedEvent, serial uint32, ok bool) uint64 {
+// recorded is what a change did to a stanza's state.
+type recorded struct {
+	seq uint64
+	// synced is the stanza's coreSynced after the change; syncedChanged
+	// says that the instances must hear it.
+	synced, syncedChanged bool
+	held                  int // objects held back after the change
+}
+
+// recordEvents stores a batch in the mirror as the next change: applied
+// are the events the instances apply, refused those held back instead.
+// Events hold their Object by reference: callers must not modify it
+// afterwards. ok says whether an instance applied the batch and reported
+// serial.
+func (st *state) recordEvents(stanza int, applied, refused []KeyedEvent, serial uint32, ok bool) recorded {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.seq++
 	s := &st.stanzas[stanza]
-	for i := range events {
-		e := &events[i]
+	was := s.coreSynced()
+	for i := range applied {
+		e := &applied[i]
 		k := objectKey{e.Kind, e.Key}
+		delete(s.held, k)
 		if e.Change == ChangeDelete {
 			delete(s.objects, k)
 		} else {
 			s.objects[k] = object{json: e.Object, version: st.seq}
 		}
 	}
+	for i := range refused {
+		s.held[objectKey{refused[i].Kind, refused[i].Key}] = refused[i]
+	}
 	if ok {
 		s.serial = serial
 	}
-	return st.seq
+	return recorded{seq: st.seq, synced: s.coreSynced(), syncedChanged: s.coreSynced() != was, held: len(s.held)}
+}
+
+// objectCount is how many objects the instances hold, every stanza's.
+func (st *state) objectCount() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := 0
+	for i := range st.stanzas {
+		n += len(st.stanzas[i].objects)
+	}
+	return n
 }
 
 // nextSeq is the number the next change will get. Only the holder of
@@ -87,12 +129,14 @@ func (st *state) nextSeq() uint64 {
 	return st.seq + 1
 }
 
-func (st *state) recordSynced(stanza int, synced bool) uint64 {
+// recordSynced stores the source's word and returns the change's number
+// and what the instances must hear (coreSynced).
+func (st *state) recordSynced(stanza int, synced bool) (uint64, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.seq++
 	st.stanzas[stanza].synced = synced
-	return st.seq
+	return st.seq, st.stanzas[stanza].coreSynced()
 }
 
 // recordHost stores host info, which the caller no longer modifies.
@@ -128,7 +172,7 @@ type snapshot struct {
 }
 
 type stanzaSnapshot struct {
-	synced bool
+	synced bool // coreSynced
 	serial uint32
 	events []replayEvent // upserts, namespaces first, then by kind and key
 }
@@ -152,7 +196,7 @@ func (st *state) snapshot() *snapshot {
 				events = append(events, replayEvent{ev, o.version})
 			}
 		}
-		snap.stanzas[i] = stanzaSnapshot{synced: s.synced, serial: s.serial, events: events}
+		snap.stanzas[i] = stanzaSnapshot{synced: s.coreSynced(), serial: s.serial, events: events}
 	}
 	st.mu.Unlock()
 	for i := range snap.stanzas {

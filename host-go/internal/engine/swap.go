@@ -109,7 +109,7 @@ func (e *Engine) configured(ctx context.Context, mod *Module, n int) ([]*instanc
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			in, err := mod.instantiate(ctx, limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout})
+			in, err := mod.instantiate(ctx, e.limits())
 			if err != nil {
 				errs[i] = &SwapError{SwapRefusedInstantiate, err}
 				return
@@ -236,15 +236,14 @@ const (
 	SwapRefusedInvalid      = "invalid"       // its core module does not compile
 )
 
-// SwapComponent compiles a component binary with the serving module's
-// memory limit, then Swaps it in. A binary Compile refuses is refused
+// SwapComponent compiles a component binary, then Swaps it in. A binary Compile refuses is refused
 // with one of the reasons above; SwapRefusedContract covers a component
 // of another WIT version. On success the returned module
 // is the one that served before, the caller's to close; the new one
 // belongs, like every module the Engine runs, to whoever closes the
 // Engine (see Module).
 func (e *Engine) SwapComponent(ctx context.Context, component []byte) (old *Module, err error) {
-	mod, err := Compile(ctx, component, WithMemoryLimit(e.Module().MemoryLimitBytes()))
+	mod, err := Compile(ctx, component)
 	if err != nil {
 		return nil, &SwapError{compileReason(err), err}
 	}

@@ -62,10 +62,11 @@ var epoch = time.Now()
 
 func sinceEpoch() int64 { return int64(time.Since(epoch)) }
 
-// limits are the time limits of an instance's calls.
+// limits bound an instance: the time of its calls and its memory.
 type limits struct {
-	query time.Duration // lookup, transfer, autopath and metadata: they serve a query
-	other time.Duration
+	query  time.Duration // lookup, transfer, autopath and metadata: they serve a query
+	other  time.Duration
+	memory uint64 // bytes of linear memory; 0 means defaultMemoryLimit
 }
 
 var defaultLimits = limits{query: defaultLookupTimeout, other: defaultCallTimeout}
@@ -83,7 +84,14 @@ func (l limits) of(f fn) time.Duration {
 // for the watchdog to look at every tick: under ctxMu, with the deadline,
 // so the watchdog always sees a context together with the deadline of the
 // same call. Contexts that cannot be cancelled (CoreDNS's) take no lock.
+//
+// begin also marks the instance's memory as in use, so that it is not
+// unmapped under the call (linearMemory); a closed instance's memory
+// refuses, and the call fails without running.
 func (in *instance) begin(ctx context.Context, f fn) {
+	if in.entered = in.memory.enter(); !in.entered {
+		in.fail(coreFuncs[f].wit, errInstanceClosed)
+	}
 	now := sinceEpoch()
 	d := now + int64(in.limits.of(f))
 	if t, ok := ctx.Deadline(); ok {
@@ -116,6 +124,13 @@ func (in *instance) end(ctx context.Context, f fn, err *error) {
 	}
 	if d == cutOff {
 		*err = in.cutOff(ctx, f)
+	}
+	if in.entered {
+		in.entered = false
+		if in.memory.exit() && *err != nil { // cut off by Module.Close
+			in.err = &CallError{Func: coreFuncs[f].wit, Err: errInstanceClosed}
+			*err = in.err
+		}
 	}
 }
 
@@ -206,15 +221,18 @@ func (w *watchdog) remove(in *instance) {
 	}
 }
 
-// close stops the watchdog; the Module is closing its instances.
-func (w *watchdog) close() {
+// close stops the watchdog, and returns the instances it watched: the
+// Module is closing them.
+func (w *watchdog) close() []*instance {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	ins := w.instances
 	w.instances = nil
 	if !w.closed {
 		w.closed = true
 		close(w.stop)
 	}
+	return ins
 }
 
 // callBegan pokes the goroutine if it would look at a call due at deadline

@@ -48,6 +48,9 @@ type Sink interface {
 	Apply(batch []Change)
 	// Synced reports that the initial state has been delivered.
 	Synced()
+	// Skipped reports items of the source that could not be read, each
+	// with the reason, for every version of the source that has them.
+	Skipped(problems []string)
 }
 
 // Source delivers one stanza's objects.

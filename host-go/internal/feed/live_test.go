@@ -33,6 +33,7 @@ type collector struct {
 	changes []Change
 	batches int
 	synced  chan struct{}
+	skipped [][]string
 }
 
 func newCollector() *collector { return &collector{synced: make(chan struct{})} }
@@ -45,6 +46,20 @@ func (c *collector) Apply(b []Change) {
 }
 
 func (c *collector) Synced() { close(c.synced) }
+
+// Skipped keeps each report of unreadable items.
+func (c *collector) Skipped(problems []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skipped = append(c.skipped, problems)
+}
+
+// skips returns the reports of unreadable items so far.
+func (c *collector) skips() [][]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.skipped)
+}
 
 // seen lists "kind key" for upserts and "-kind key" for deletes.
 func (c *collector) seen() []string {

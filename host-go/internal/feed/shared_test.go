@@ -184,6 +184,13 @@ func (s *applier) Apply(batch []Change) {
 	}
 }
 
+// Skipped: a live feed has nothing it cannot read.
+func (s *applier) Skipped(problems []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.problems = append(s.problems, problems...)
+}
+
 func (s *applier) Synced() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -95,34 +96,42 @@ func toObject(kind engine.Kind, obj any) Object {
 	return o
 }
 
+// decodeError is why a snapshot item could not be decoded, and what kind
+// of object it is, as far as can be told.
+type decodeError struct {
+	kind engine.Kind
+	// anyKind: the kind cannot be told; notServed: a kind the core does
+	// not read (not an error to report).
+	anyKind, notServed bool
+	err                error
+}
+
+func (e *decodeError) Error() string { return e.err.Error() }
+
 // decode reads one snapshot item as the object of its kind, trimmed, the
-// way an informer would have delivered it.
+// way an informer would have delivered it. An error is a *decodeError.
 func decode(raw []byte) (Object, error) {
 	var head struct {
 		Kind string `json:"kind"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return Object{}, fmt.Errorf("not a JSON object: %w", err)
+		return Object{}, &decodeError{anyKind: true, err: fmt.Errorf("not a JSON object: %w", err)}
+	}
+	if head.Kind == "" {
+		return Object{}, &decodeError{anyKind: true, err: errors.New("an object without a kind")}
 	}
 	kind, ok := kindOf(head.Kind)
 	if !ok {
-		return Object{}, fmt.Errorf("%s: kind not served", orUnknown(head.Kind))
+		return Object{}, &decodeError{notServed: true, err: fmt.Errorf("%s: kind not served", head.Kind)}
 	}
 	obj := resources[kind].object()
 	if err := json.Unmarshal(raw, obj); err != nil {
-		return Object{}, fmt.Errorf("%s: %w", head.Kind, err)
+		return Object{}, &decodeError{kind: kind, err: fmt.Errorf("%s: %w", head.Kind, err)}
 	}
 	trimmed, _ := trim(obj)
 	o := toObject(kind, trimmed)
 	if o.Name == "" {
-		return Object{}, fmt.Errorf("%s without a name", head.Kind)
+		return Object{}, &decodeError{kind: kind, err: fmt.Errorf("%s without a name", head.Kind)}
 	}
 	return o, nil
-}
-
-func orUnknown(kind string) string {
-	if kind == "" {
-		return "object of unknown kind"
-	}
-	return kind
 }
