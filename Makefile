@@ -13,9 +13,9 @@ SHELL := /bin/bash
 
 ROOT := $(CURDIR)
 CACHE := $(or $(KUBERNETAI_CACHE),$(HOME)/.cache/kubernetai)
-TOOLS := $(CACHE)/tools
-WASM_TOOLS_VERSION := 1.263.0
-WASM_TOOLS := $(TOOLS)/bin/wasm-tools
+# Wraps a core module into a component (tools/componentize: the one
+# function of wasm-tools we need, from a crate the workspace already builds).
+COMPONENTIZE := target/debug/kubernetai-componentize
 CARGO_HOME ?= $(HOME)/.cargo
 WASM_TARGET := wasm32-unknown-unknown
 
@@ -54,14 +54,14 @@ help:
 # ---------------------------------------------------------------- tools
 
 .PHONY: tools
-tools: $(WASM_TOOLS) | rust-target
+tools: $(COMPONENTIZE) | rust-target
 
 .PHONY: rust-target
 rust-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
-$(WASM_TOOLS):
-	cargo install --locked --root $(TOOLS) wasm-tools@$(WASM_TOOLS_VERSION)
+$(COMPONENTIZE): $(shell find tools/componentize -type f) Cargo.lock
+	cargo build --locked -p kubernetai-componentize
 
 # ---------------------------------------------------------------- builds
 
@@ -71,22 +71,19 @@ component: $(COMPONENT)
 $(CORE_WASM): $(RUST_SOURCES) | rust-target
 	cargo build --locked -p kubernetai --release --target $(WASM_TARGET)
 
-$(COMPONENT): $(CORE_WASM) $(WASM_TOOLS)
+$(COMPONENT): $(CORE_WASM) $(COMPONENTIZE)
 	@mkdir -p $(COMPONENTS)
-	$(WASM_TOOLS) component new $(CORE_WASM) -o $@
-	$(WASM_TOOLS) validate --features component-model $@
+	$(COMPONENTIZE) $(CORE_WASM) $@
 
-$(PROBE): $(RUST_SOURCES) $(WASM_TOOLS) | rust-target
+$(PROBE): $(RUST_SOURCES) $(COMPONENTIZE) | rust-target
 	cargo build --locked -p kubernetai --release --target $(WASM_TARGET) --features swap-probe --target-dir $(PROBE_TARGET)
 	@mkdir -p $(COMPONENTS)
-	$(WASM_TOOLS) component new $(PROBE_TARGET)/$(WASM_TARGET)/release/kubernetai.wasm -o $@
-	$(WASM_TOOLS) validate --features component-model $@
+	$(COMPONENTIZE) $(PROBE_TARGET)/$(WASM_TARGET)/release/kubernetai.wasm $@
 
-$(TEST_GUEST): $(shell find tools/test-guest -type f) $(shell find wit -type f) $(WASM_TOOLS) | rust-target
+$(TEST_GUEST): $(shell find tools/test-guest -type f) $(shell find wit -type f) $(COMPONENTIZE) | rust-target
 	cargo build --locked -p kubernetai-test-guest --release --target $(WASM_TARGET)
 	@mkdir -p $(COMPONENTS)
-	$(WASM_TOOLS) component new target/$(WASM_TARGET)/release/kubernetai_test_guest.wasm -o $@
-	$(WASM_TOOLS) validate --features component-model $@
+	$(COMPONENTIZE) target/$(WASM_TARGET)/release/kubernetai_test_guest.wasm $@
 
 # The Go plugin embeds a copy of the component (go:embed), committed so
 # that the Go module builds on its own. `embed` refreshes it;
