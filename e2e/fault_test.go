@@ -73,6 +73,6 @@ func TestFaultIsolation(t *testing.T) {
 		}
 	}
 	eventually(t, "the replacements", func() bool {
-		return strings.Count(s.out.String(), "replaced a core instance that failed") >= 16
+		return strings.Count(s.out.String(), "replaced a core instance (it failed") >= 16
 	})
 }
