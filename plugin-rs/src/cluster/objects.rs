@@ -287,8 +287,7 @@ pub fn trim_service(svc: api::Service, meta: Meta) -> Result<Service, Problem> {
     } else {
         ports.iter().map(|p| Port::new(p.name.as_deref(), p.port.unwrap_or_default(), p.protocol.as_deref())).collect()
     };
-    let external_ips = spec.external_ips.as_deref().unwrap_or_default().iter();
-    let mut external_ips: Vec<Box<str>> = external_ips.map(|ip| Box::from(&**ip)).collect();
+    let mut external_ips: Vec<Box<str>> = spec.external_ips.iter().flatten().map(|ip| Box::from(&**ip)).collect();
     let ingress = svc.status.and_then(|s| s.load_balancer).and_then(|lb| lb.ingress).unwrap_or_default();
     external_ips.extend(ingress.iter().map(|i| i.ip.as_deref().or(i.hostname.as_deref()).unwrap_or_default().into()));
     Ok(Service {
