@@ -16,9 +16,7 @@ use std::ops::Bound;
 
 use siphasher::sip::SipHasher13;
 
-use k8s_openapi::api::core::v1 as core;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-
+use super::api::{self, EndpointSlice};
 use super::objects::{self, Addressing, ImportJson, Meta, Object, Pod, Problem, Service, ServiceImport, Slice};
 use super::selection::Selection;
 use crate::contract::{Change, Event, Kind};
@@ -260,12 +258,12 @@ impl Index {
     fn upsert(&mut self, kind: Kind, json: &[u8]) -> Result<Changed, Problem> {
         Ok(match kind {
             Kind::Namespace => {
-                let (ns, meta) = objects::parse::<core::Namespace>(kind, json)?;
+                let (ns, meta) = objects::parse::<api::Namespace>(kind, json)?;
                 let selected = self.selection.selects(kind, ns.labels(), "");
                 Changed::local(self.set_namespace(meta.name, selected))
             }
             Kind::Service => {
-                let (svc, meta) = objects::parse::<core::Service>(kind, json)?;
+                let (svc, meta) = objects::parse::<api::Service>(kind, json)?;
                 if !self.selection.selects(kind, svc.labels(), "") {
                     return Ok(self.remove(kind, &meta));
                 }
@@ -279,7 +277,7 @@ impl Index {
                 self.upsert_slice_in_sets(slice, meta)?
             }
             Kind::Pod => {
-                let (pod, meta) = objects::parse::<core::Pod>(kind, json)?;
+                let (pod, meta) = objects::parse::<api::Pod>(kind, json)?;
                 if objects::deleting(&pod) || !self.selection.selects(kind, pod.labels(), objects::pod_phase(&pod)) {
                     return Ok(self.remove(kind, &meta));
                 }

@@ -1,7 +1,7 @@
 //! Kubernetes objects, trimmed to what DNS reads.
 //!
-//! Objects arrive as the API's JSON and are decoded with k8s-openapi's
-//! types, then cut down: a Service keeps its addresses and ports, an
+//! Objects arrive as the API's JSON, are decoded into the narrow types of
+//! `api`, then cut down: a Service keeps its addresses and ports, an
 //! EndpointSlice its ready addresses, a Pod its IPs. Anything DNS cannot
 //! serve (an address that is not an IP, a service with no usable cluster
 //! IP) makes the object a problem the caller reports and skips.
@@ -9,11 +9,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1 as core;
-use k8s_openapi::api::discovery::v1 as discovery;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
+use super::api::{self, ObjectMeta};
 use crate::contract::Kind;
 use crate::dns::Name;
 
@@ -60,8 +58,8 @@ impl Port {
     }
 
     /// A port as the API writes it; the protocol defaults to TCP.
-    fn new(name: Option<String>, port: i32, protocol: Option<String>) -> Port {
-        Port { name: name.unwrap_or_default().into(), port, protocol: protocol.unwrap_or_else(|| "TCP".into()).into() }
+    fn new(name: Option<&str>, port: i32, protocol: Option<&str>) -> Port {
+        Port { name: name.unwrap_or_default().into(), port, protocol: protocol.unwrap_or("TCP").into() }
     }
 }
 
@@ -175,36 +173,45 @@ pub struct ServiceImport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem(pub String);
 
-type ObjectMeta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
 /// An object as the API sends it, parsed but not yet trimmed: selection
 /// reads its labels (and a pod's phase) before anything is kept, so that
-/// an object a watch would not have listed is never a problem.
-pub trait Object: DeserializeOwned {
-    fn metadata(&self) -> &ObjectMeta;
+/// an object a watch would not have listed is never a problem. Its
+/// strings are borrowed from the JSON.
+pub trait Object<'a>: Deserialize<'a> {
+    fn metadata(&self) -> &ObjectMeta<'_>;
 
     fn labels(&self) -> &BTreeMap<String, String> {
         self.metadata().labels.as_ref().unwrap_or(&NO_LABELS)
     }
 }
 
+/// The metadata of an object without any.
+static NO_METADATA: ObjectMeta<'static> =
+    ObjectMeta { name: None, namespace: None, labels: None, resource_version: None, deletion_timestamp: None };
+
 macro_rules! objects {
-    ($($t:ty),*) => {$(
-        impl Object for $t {
-            fn metadata(&self) -> &ObjectMeta {
-                &self.metadata
+    ($($t:ident),*) => {$(
+        impl<'a> Object<'a> for api::$t<'a> {
+            fn metadata(&self) -> &ObjectMeta<'_> {
+                self.metadata.as_ref().unwrap_or(&NO_METADATA)
             }
         }
     )*};
 }
 
-objects!(core::Namespace, core::Service, discovery::EndpointSlice, core::Pod, ImportJson);
+objects!(Namespace, Service, EndpointSlice, Pod);
+
+impl<'a> Object<'a> for ImportJson<'a> {
+    fn metadata(&self) -> &ObjectMeta<'_> {
+        &self.metadata
+    }
+}
 
 /// The labels of an object without any.
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 /// Parses an object of `kind`; its identity must be complete.
-pub fn parse<T: Object>(kind: Kind, json: &[u8]) -> Result<(T, Meta), Problem> {
+pub fn parse<'a, T: Object<'a>>(kind: Kind, json: &'a [u8]) -> Result<(T, Meta), Problem> {
     let object: T = decode(kind, json)?;
     let meta = meta(kind, object.metadata(), kind != Kind::Namespace)?;
     Ok((object, meta))
@@ -245,15 +252,15 @@ fn meta(kind: Kind, m: &ObjectMeta, namespaced: bool) -> Result<Meta, Problem> {
 /// The identity of any object, for deletions.
 pub fn decode_meta(kind: Kind, json: &[u8]) -> Result<Meta, Problem> {
     #[derive(Deserialize)]
-    struct Object {
-        #[serde(default)]
-        metadata: ObjectMeta,
+    struct Object<'a> {
+        #[serde(default, borrow)]
+        metadata: ObjectMeta<'a>,
     }
     let o: Object = decode(kind, json)?;
     meta(kind, &o.metadata, false)
 }
 
-pub fn trim_service(svc: core::Service, meta: Meta) -> Result<Service, Problem> {
+pub fn trim_service(svc: api::Service, meta: Meta) -> Result<Service, Problem> {
     let spec = svc.spec.unwrap_or_default();
     let kind = spec.type_.as_deref().unwrap_or("ClusterIP");
     let addressing = if kind == "ExternalName" {
@@ -265,7 +272,7 @@ pub fn trim_service(svc: core::Service, meta: Meta) -> Result<Service, Problem> 
             Some(ips) => ips,
             None => vec![spec.cluster_ip.unwrap_or_default()],
         };
-        if ips[0] == "None" {
+        if &*ips[0] == "None" {
             Addressing::Headless
         } else {
             let parsed: Result<Vec<IpAddr>, _> = ips.iter().map(|ip| ip.parse::<IpAddr>()).collect();
@@ -278,15 +285,15 @@ pub fn trim_service(svc: core::Service, meta: Meta) -> Result<Service, Problem> 
     let ports = if ports.is_empty() {
         vec![Port::sentinel()]
     } else {
-        ports.into_iter().map(|p| Port::new(p.name, p.port, p.protocol)).collect()
+        ports.iter().map(|p| Port::new(p.name.as_deref(), p.port.unwrap_or_default(), p.protocol.as_deref())).collect()
     };
-    let mut external_ips: Vec<Box<str>> = spec.external_ips.unwrap_or_default().into_iter().map(Into::into).collect();
+    let mut external_ips: Vec<Box<str>> = spec.external_ips.iter().flatten().map(|ip| Box::from(&**ip)).collect();
     let ingress = svc.status.and_then(|s| s.load_balancer).and_then(|lb| lb.ingress).unwrap_or_default();
-    external_ips.extend(ingress.into_iter().map(|i| i.ip.or(i.hostname).unwrap_or_default().into()));
+    external_ips.extend(ingress.iter().map(|i| i.ip.as_deref().or(i.hostname.as_deref()).unwrap_or_default().into()));
     Ok(Service {
         meta,
         addressing,
-        external_name: spec.external_name.unwrap_or_default().into(),
+        external_name: spec.external_name.as_deref().unwrap_or_default().into(),
         transferable: matches!(kind, "ClusterIP" | "NodePort" | "LoadBalancer"),
         ports,
         external_ips,
@@ -297,51 +304,62 @@ pub fn trim_service(svc: core::Service, meta: Meta) -> Result<Service, Problem> 
 /// as one of an imported service, read by its multi-cluster labels.
 /// `keep_topology` keeps topology zones (`zonal`).
 pub fn trim_slice(
-    es: discovery::EndpointSlice,
+    es: api::EndpointSlice,
     meta: Meta,
     keep_topology: bool,
     multicluster: bool,
 ) -> Result<Slice, Problem> {
-    let labels = es.metadata.labels.unwrap_or_default();
+    let labels = es.labels();
     let service_label = if multicluster { MC_SERVICE_NAME_LABEL } else { SERVICE_NAME_LABEL };
     let service = labels
         .get(service_label)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Problem(format!("endpointslice {meta}: no {service_label} label")))?;
-    if es.address_type == "FQDN" {
+    if es.address_type.as_deref() == Some("FQDN") {
         return Err(Problem(format!("endpointslice {meta}: FQDN addresses are not served")));
     }
     let mut addresses = Vec::new();
-    for endpoint in es.endpoints.unwrap_or_default() {
+    for endpoint in es.endpoints.as_deref().unwrap_or_default() {
+        // An unknown readiness counts as ready, as the API defines it.
         let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
         if !ready {
             continue;
         }
-        let target_ref =
-            endpoint.target_ref.and_then(|r| r.name).filter(|n| n.len() <= MAX_TARGET_REF_LEN).map(Into::into);
-        let topology = endpoint.zone.filter(|_| keep_topology).map(|z| z.to_ascii_lowercase().into());
-        for text in endpoint.addresses {
+        let target_ref: Option<Box<str>> = endpoint
+            .target_ref
+            .as_ref()
+            .and_then(|r| r.name.as_deref())
+            .filter(|n| n.len() <= MAX_TARGET_REF_LEN)
+            .map(Into::into);
+        let topology: Option<Box<str>> =
+            endpoint.zone.as_deref().filter(|_| keep_topology).map(|z| z.to_ascii_lowercase().into());
+        for text in endpoint.addresses.as_deref().unwrap_or_default() {
             let ip: IpAddr = text
                 .parse()
                 .map_err(|_| Problem(format!("endpointslice {meta}: address {text:?} is not an IP address")))?;
             addresses.push(Address {
                 ip,
-                hostname: endpoint.hostname.clone().map(Into::into),
+                hostname: endpoint.hostname.as_deref().map(Into::into),
                 target_ref: target_ref.clone(),
                 topology: topology.clone(),
-                dashed: dashed(&text).into(),
+                dashed: dashed(text).into(),
             });
         }
     }
-    let ports = es.ports.unwrap_or_default();
+    let ports = es.ports.as_deref().unwrap_or_default();
     let ports = if ports.is_empty() {
         vec![Port::sentinel()]
     } else {
-        ports.into_iter().map(|p| Port::new(p.name, p.port.unwrap_or(-1), p.protocol)).collect()
+        ports.iter().map(|p| Port::new(p.name.as_deref(), p.port.unwrap_or(-1), p.protocol.as_deref())).collect()
     };
-    let cluster_id =
-        if multicluster { labels.get(MC_SOURCE_CLUSTER_LABEL).cloned().unwrap_or_default() } else { String::new() };
-    Ok(Slice { meta, service: service.as_str().into(), addresses, ports, cluster_id: cluster_id.into() })
+    let cluster_id = if multicluster { labels.get(MC_SOURCE_CLUSTER_LABEL).map(String::as_str) } else { None };
+    Ok(Slice {
+        meta,
+        service: service.as_str().into(),
+        addresses,
+        ports,
+        cluster_id: cluster_id.unwrap_or_default().into(),
+    })
 }
 
 /// `10.0.0.1` → `10-0-0-1`; `fd00::1` → `fd00--1`; a trailing dash gets
@@ -358,36 +376,38 @@ fn dashed(ip: &str) -> String {
 }
 
 /// Whether a pod is being deleted: it no longer answers.
-pub fn deleting(pod: &core::Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_some()
+pub fn deleting(pod: &api::Pod) -> bool {
+    pod.metadata().deletion_timestamp.is_some()
 }
 
 /// Trims a Pod. A pod being deleted comes back as None.
-pub fn trim_pod(pod: core::Pod, meta: Meta) -> Result<Option<Pod>, Problem> {
+pub fn trim_pod(pod: api::Pod, meta: Meta) -> Result<Option<Pod>, Problem> {
     if deleting(&pod) {
         return Ok(None);
     }
     let mut ips = Vec::new();
-    for ip in pod.status.and_then(|s| s.pod_ips).unwrap_or_default() {
-        let ip = ip.ip;
+    for ip in pod.status.as_ref().and_then(|s| s.pod_ips.as_deref()).unwrap_or_default() {
+        let ip = ip.ip.as_deref().unwrap_or_default();
         ips.push(ip.parse().map_err(|_| Problem(format!("pod {meta}: pod IP {ip:?} is not an IP address")))?);
     }
     // A BTreeMap's order: sorted by key.
-    let labels = pod.metadata.labels.unwrap_or_default().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+    let labels = pod.metadata.and_then(|m| m.labels).unwrap_or_default();
+    let labels = labels.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
     Ok(Some(Pod { meta, ips, labels }))
 }
 
 /// The phase of a pod, empty when not given.
-pub fn pod_phase(pod: &core::Pod) -> &str {
+pub fn pod_phase<'p>(pod: &'p api::Pod) -> &'p str {
     pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or_default()
 }
 
 /// multicluster.x-k8s.io/v1alpha1 ServiceImport, which k8s-openapi does
-/// not type: the fields DNS reads.
+/// not type either: the fields DNS reads. Unlike the other kinds it is
+/// read by serde's derive, as it always was (a missing port is a problem).
 #[derive(Debug, Deserialize)]
-pub struct ImportJson {
-    #[serde(default)]
-    metadata: ObjectMeta,
+pub struct ImportJson<'a> {
+    #[serde(default, borrow)]
+    metadata: ObjectMeta<'a>,
     #[serde(default)]
     spec: ImportSpec,
 }
@@ -420,7 +440,7 @@ pub fn trim_service_import(si: ImportJson, meta: Meta) -> Result<ServiceImport, 
         meta,
         headless: si.spec.type_ == "Headless",
         ips,
-        ports: si.spec.ports.into_iter().map(|p| Port::new(p.name, p.port, p.protocol)).collect(),
+        ports: si.spec.ports.iter().map(|p| Port::new(p.name.as_deref(), p.port, p.protocol.as_deref())).collect(),
     })
 }
 
@@ -531,6 +551,96 @@ mod tests {
         let bad = br#"{"metadata":{"name":"x","namespace":"y","labels":{"kubernetes.io/service-name":"s"}},
             "addressType":"IPv4","endpoints":[{"addresses":["nope"]}]}"#;
         assert!(decode_slice(bad, false, false).is_err());
+    }
+
+    /// Objects as the host writes them (Go's encoding of the trimmed
+    /// objects: empty lists and unset times as null, type fields gone).
+    #[test]
+    fn objects_as_the_host_writes_them() {
+        let svc = decode_service(
+            br#"{"metadata":{"name":"web","namespace":"shop","resourceVersion":"5","creationTimestamp":null},
+                "spec":{"ports":[{"protocol":"TCP","port":80,"targetPort":8080}],"clusterIP":"10.0.0.1",
+                "clusterIPs":["10.0.0.1"],"type":"ClusterIP","sessionAffinity":"None"},"status":{"loadBalancer":{}}}"#,
+        )
+        .unwrap();
+        assert_eq!(svc.ports, vec![Port { name: "".into(), port: 80, protocol: "TCP".into() }]);
+        assert!(svc.external_ips.is_empty());
+
+        let slice = decode_slice(
+            br#"{"metadata":{"name":"web-x","namespace":"shop","creationTimestamp":null,
+                "labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4","endpoints":null,"ports":null}"#,
+            false,
+            false,
+        )
+        .unwrap();
+        assert!(slice.addresses.is_empty());
+        assert_eq!(slice.ports, vec![Port::sentinel()]);
+
+        // An endpoint whose readiness is unknown is ready.
+        let unknown = decode_slice(
+            br#"{"metadata":{"name":"web-x","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},
+                "addressType":"IPv4","endpoints":[{"addresses":["10.0.0.1"],"conditions":{}},
+                {"addresses":["10.0.0.2"],"conditions":{"ready":null}},{"addresses":null}]}"#,
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(unknown.addresses.len(), 2);
+
+        let pod = decode_pod(
+            br#"{"metadata":{"name":"p","namespace":"shop","creationTimestamp":null},"spec":{"containers":null},
+                "status":{"phase":"Running","podIP":"10.1.0.5","podIPs":[{"ip":"10.1.0.5"}]}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(pod.ips, vec!["10.1.0.5".parse::<IpAddr>().unwrap()]);
+    }
+
+    /// Problems name the kind and say what was wrong. The decoding cases
+    /// themselves are `api`'s tests.
+    #[test]
+    fn unreadable_objects_are_problems() {
+        let cases: &[(Kind, &str, &str)] = &[
+            (
+                Kind::Service,
+                r#"{"metadata":{"name":"web","namespace":"shop"},"spec":{"ports":[{"port":"80"}]}}"#,
+                r#": cannot decode: invalid type: string "80", expected i32"#,
+            ),
+            (Kind::Service, r#"{"metadata":{"name":"web","namespace":"shop"},"spec":[]}"#, "expected ServiceSpec"),
+            (
+                Kind::Pod,
+                r#"{"apiVersion":"v2","kind":"Pod","metadata":{"name":"p","namespace":"shop"}}"#,
+                r#": cannot decode: invalid value: string "v2", expected v1"#,
+            ),
+            (
+                Kind::EndpointSlice,
+                r#"{"kind":"Endpoints","metadata":{"name":"s","namespace":"shop"}}"#,
+                r#"invalid value: string "Endpoints", expected EndpointSlice"#,
+            ),
+            (
+                Kind::Namespace,
+                r#"{"metadata":{"name":"shop","deletionTimestamp":1}}"#,
+                "invalid type: integer `1`, expected a timestamp string",
+            ),
+            (
+                Kind::ServiceImport,
+                r#"{"metadata":{"name":"i","namespace":"shop"},"spec":{"ports":[{"name":"http"}]}}"#,
+                ": cannot decode: missing field `port`",
+            ),
+            (Kind::Pod, r#"{"metadata":{"name":"p","namespace":"shop"},"status":{"podIPs":[{}]}}"#, r#"pod IP """#),
+        ];
+        for (kind, json, want) in cases {
+            let json = json.as_bytes();
+            let problem = match kind {
+                Kind::Service => decode_service(json).map(|_| ()),
+                Kind::Namespace => parse::<api::Namespace>(*kind, json).map(|_| ()),
+                Kind::Pod => decode_pod(json).map(|_| ()),
+                Kind::EndpointSlice => decode_slice(json, false, false).map(|_| ()),
+                Kind::ServiceImport => decode_service_import(json).map(|_| ()),
+            };
+            let Problem(text) = problem.unwrap_err();
+            assert!(text.starts_with(what(*kind)) && text.contains(want), "{kind:?}: {text}");
+        }
     }
 
     #[test]
