@@ -26,6 +26,17 @@ pub struct Query {
     pub qclass: u16,
 }
 
+impl Query {
+    /// Whether the message is a standard query (opcode QUERY), the only
+    /// kind the core answers.
+    pub fn is_standard(&self) -> bool {
+        self.opcode == OPCODE_QUERY
+    }
+}
+
+/// The opcode of a standard query (RFC 1035 §4.1.1).
+pub const OPCODE_QUERY: u8 = 0;
+
 /// The header fields a reply copies from its query, for replies to queries
 /// whose question could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +197,7 @@ pub fn encode_error(header: &Header, rcode: Rcode) -> Vec<u8> {
 /// the response says so or records were cut.
 fn write_header(out: &mut [u8], h: &Header, r: &Response, cut: bool, counts: [u16; 4]) {
     // Only a standard query copies RD and CD, as miekg/dns's SetReply does.
-    let query = h.opcode == 0;
+    let query = h.opcode == OPCODE_QUERY;
     let flags1 = 0x80
         | (h.opcode << 3)
         | if r.authoritative { 0x04 } else { 0 }

@@ -99,6 +99,14 @@ impl Stanza {
     /// Answers `query` if it is in this stanza's zones.
     pub fn answer(&self, query: &Query, up: &mut Upstream, local_ips: &[IpAddr]) -> Served {
         let Some(zone) = self.zone_of(&query.qname) else { return Served::NotInZone };
+        // NOTIFY (and any opcode but QUERY) for a name in the zone: the
+        // kubernetes plugin answers it as a query, which tells a primary
+        // sending NOTIFY that it was understood; nothing here acts on one,
+        // so say so, as RFC 1996 asks of servers without NOTIFY. Names outside go on to the plugins
+        // that may, such as `secondary`.
+        if !query.is_standard() {
+            return Served::Respond(Response { rcode: Rcode::NotImp, ..Response::default() });
+        }
         let state = State { owner: Owner::Question, name: query.qname.to_lowercase(), zone: &zone, qtype: query.qtype };
         let mut answer = Vec::new();
         let mut extra = Vec::new();
@@ -714,18 +722,65 @@ mod tests {
 
     /// Records of every section of an answer.
     fn answered(stanza: &Stanza, name: &str, qtype: RecordType, local_ips: &[IpAddr]) -> usize {
-        let query = Query {
+        match stanza.answer(&query(name, qtype, 0), &mut Upstream::new(&[]), local_ips) {
+            Served::Respond(r) => r.answer.len() + r.authority.len() + r.additional.len(),
+            other => panic!("{name} {qtype:?}: {other:?}"),
+        }
+    }
+
+    fn query(name: &str, qtype: RecordType, opcode: u8) -> Query {
+        Query {
             id: 1,
-            opcode: 0,
+            opcode,
             recursion_desired: false,
             checking_disabled: false,
             qname: Name::parse(name).unwrap(),
             qtype,
             qclass: 1,
-        };
-        match stanza.answer(&query, &mut Upstream::new(&[]), local_ips) {
-            Served::Respond(r) => r.answer.len() + r.authority.len() + r.additional.len(),
-            other => panic!("{name} {qtype:?}: {other:?}"),
+        }
+    }
+
+    /// Only standard queries are answered: any other opcode for a name in
+    /// the zones, existing or not, is NOTIMP; outside them, not ours.
+    #[test]
+    fn other_opcodes_are_not_implemented() {
+        use hickory_proto::op::{Message, OpCode, ResponseCode};
+        use hickory_proto::serialize::binary::BinDecodable;
+        let stanza = big_stanza(3, 1);
+        let (notify, update) = (4, 5);
+        // (opcode, name, type, rcode; None: left to the chain, a name outside
+        // the zones or missing)
+        let cases: &[(u8, &str, RecordType, Option<ResponseCode>)] = &[
+            (0, "big.shop.svc.cluster.local.", RecordType::A, Some(ResponseCode::NoError)),
+            (0, "nope.shop.svc.cluster.local.", RecordType::A, None),
+            (notify, "cluster.local.", RecordType::Soa, Some(ResponseCode::NotImp)),
+            (notify, "big.shop.svc.cluster.local.", RecordType::A, Some(ResponseCode::NotImp)),
+            (notify, "nope.shop.svc.cluster.local.", RecordType::A, Some(ResponseCode::NotImp)),
+            (notify, "example.org.", RecordType::Soa, None),
+            (update, "cluster.local.", RecordType::Soa, Some(ResponseCode::NotImp)),
+            (1, "big.shop.svc.cluster.local.", RecordType::A, Some(ResponseCode::NotImp)),
+            (2, "cluster.local.", RecordType::A, Some(ResponseCode::NotImp)),
+            (15, "cluster.local.", RecordType::A, Some(ResponseCode::NotImp)),
+        ];
+        for (opcode, name, qtype, want) in cases {
+            let q = query(name, *qtype, *opcode);
+            let what = format!("opcode {opcode} {name} {qtype:?}");
+            let response = match stanza.answer(&q, &mut Upstream::new(&[]), &[]) {
+                Served::Respond(r) => r,
+                Served::NotInZone | Served::NameError(_) => {
+                    assert!(want.is_none() || *opcode == 0, "{what}: not answered");
+                    continue;
+                }
+                other => panic!("{what}: {other:?}"),
+            };
+            let m = Message::from_bytes(&response.encode(&q)).unwrap();
+            assert_eq!(Some(m.metadata.response_code), *want, "{what}");
+            assert_eq!(m.metadata.op_code, OpCode::from_u8(*opcode), "{what}");
+            assert_eq!(m.queries[0].name().to_string(), *name, "{what}: the question is echoed");
+            if *opcode != 0 {
+                assert!(m.answers.is_empty() && m.authorities.is_empty() && m.additionals.is_empty(), "{what}");
+                assert!(!m.metadata.authoritative, "{what}");
+            }
         }
     }
 
