@@ -402,6 +402,39 @@ mod tests {
         assert!(m.queries.is_empty());
     }
 
+    /// Found by tests/fuzz.rs: record data copied from a reply must fit
+    /// its type, or the core's answer holding it cannot be read.
+    #[test]
+    fn refuses_record_data_that_does_not_fit_its_type() {
+        let head = [&[0, 1, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0][..], &[1, b'a', 0]].concat();
+        let record = |rtype: u16, data: &[u8]| {
+            let fixed = [&rtype.to_be_bytes()[..], &[0, 1, 0, 0, 0, 5], &(data.len() as u16).to_be_bytes()].concat();
+            [&head[..], &fixed, data].concat()
+        };
+        let name = [1, b'b', 0];
+        let cases: Vec<(u16, Vec<u8>, bool)> = vec![
+            (1, vec![10, 0, 0, 1], true),
+            (1, vec![10, 0, 1], false),
+            (28, vec![0; 15], false),
+            (5, name.to_vec(), true),
+            (5, [&name[..], b"junk"].concat(), false),
+            (33, [&[0, 0, 0, 1, 0, 80][..], &name].concat(), true),
+            (33, [&[0, 0, 0, 1, 0, 80][..], &name, &[0]].concat(), false),
+            (6, [&name[..], &name, &[0; 20]].concat(), true),
+            (6, [&name[..], &name, &[0; 19]].concat(), false),
+            (16, vec![2, b'h', b'i'], true),
+            (16, vec![3, b'h', b'i'], false),
+            (16, vec![], false),
+            (0, vec![1, 2, 3, 4], false),
+            (41, vec![], false),
+            (257, vec![0, 5, b'i'], true),
+        ];
+        for (rtype, data, ok) in cases {
+            let reply = parse_reply(&record(rtype, &data));
+            assert_eq!(reply.is_ok(), ok, "type {rtype} {data:?}: {reply:?}");
+        }
+    }
+
     #[test]
     fn reads_compressed_replies() {
         let mut m = Message::new(1, MessageType::Response, OpCode::Query);

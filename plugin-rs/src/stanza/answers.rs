@@ -211,7 +211,14 @@ impl Stanza {
                         }
                     } else if let Some(reply) = up.reply(target, state.qtype) {
                         records.push(cname);
-                        records.extend(reply.answers.iter().map(Record::from_raw));
+                        // Only what answers an address query: aliases and
+                        // addresses. Records of other types are copied
+                        // blind, and a resolver's odd one would make the
+                        // whole answer unreadable.
+                        let answers = reply.answers.iter().filter(|r| {
+                            matches!(r.rtype, RecordType::A | RecordType::Aaaa | RecordType::Cname | RecordType::Dname)
+                        });
+                        records.extend(answers.map(Record::from_raw));
                         truncated |= reply.truncated;
                     }
                 }
