@@ -462,3 +462,32 @@ fn mutate_corefile(rng: &mut Rng, corefile: &str, options: &[String]) -> String 
 fn unhex(text: &str) -> Vec<u8> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
+
+/// The strict reader refuses what it must (its checks can fail).
+#[test]
+fn the_reader_refuses_what_it_should() {
+    // Header, question `a.` A IN, one A record pointing at the question.
+    let good = [
+        &[0, 1, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0][..],
+        &[1, b'a', 0, 0, 1, 0, 1],
+        &[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1],
+    ]
+    .concat();
+    assert_eq!(wire::check(&good), Ok(()));
+    let mut more = good.clone();
+    more[7] = 2;
+    let mut long = good.clone();
+    long[good.len() - 5] = 5;
+    let mut forward = good.clone();
+    forward[20] = 30;
+    for (bad, why) in [
+        (more, "record 1 of 2"),
+        (long, "past the end"),
+        ([good.clone(), vec![0]].concat(), "after the last"),
+        (forward, "not backwards"),
+        (vec![0; 70_000], "70000 octets"),
+    ] {
+        let err = wire::check(&bad).unwrap_err();
+        assert!(err.contains(why), "{err}");
+    }
+}
