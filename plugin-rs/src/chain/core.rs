@@ -57,8 +57,13 @@ impl Kubernetai {
                 Ok(()) => report.applied += 1,
                 Err(problem) => {
                     report.skipped += 1;
-                    let verb = if event.change == Change::Delete { "delete" } else { "upsert" };
-                    report.problems.push(format!("{verb} skipped: {}", problem.0));
+                    // An unreadable version never becomes a deletion: the
+                    // index keeps what it held (see `Index::apply`).
+                    let skipped = match event.change {
+                        Change::Delete => "delete skipped, nothing removed",
+                        Change::Upsert => "upsert skipped, any version held before still answers",
+                    };
+                    report.problems.push(format!("{skipped}: {}", problem.0));
                 }
             }
         }
@@ -100,6 +105,86 @@ impl Kubernetai {
 mod tests {
     use super::*;
     use crate::contract::{Change, Kind, Property};
+
+    fn upsert(kind: Kind, json: &str) -> Event {
+        Event { change: Change::Upsert, kind, object: json.as_bytes().to_vec() }
+    }
+
+    /// The addresses `name` answers with, from the core's own bytes.
+    fn addresses(core: &Kubernetai, name: &str) -> Vec<String> {
+        use hickory_proto::op::{Message, Query};
+        use hickory_proto::rr::{Name, RecordType};
+        use hickory_proto::serialize::binary::BinDecodable;
+        let mut q = Message::query();
+        q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        match core.lookup(&q.to_vec().unwrap(), &[]) {
+            Outcome::Answer(a) => {
+                Message::from_bytes(&a.message).unwrap().answers.iter().map(|r| r.data.to_string()).collect()
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    /// A new version the core cannot read, or that lacks what DNS needs,
+    /// is skipped and reported, naming the object and the reason, each
+    /// time it comes; the version held before goes on answering.
+    #[test]
+    fn unreadable_versions_keep_the_held_one() {
+        let stanza = crate::options::stanza(&["cluster.local"], &[("pods", &["verified"])]);
+        let (mut core, _) = Kubernetai::configure(&[stanza], 1).unwrap();
+        let svc = |spec: &str| format!(r#"{{"metadata":{{"name":"web","namespace":"shop"}},"spec":{spec}}}"#);
+        let slice = |labels: &str, ip: &str| {
+            format!(
+                r#"{{"metadata":{{"name":"db-a","namespace":"shop","labels":{{{labels}}}}},
+                   "addressType":"IPv4","endpoints":[{{"addresses":["{ip}"]}}]}}"#
+            )
+        };
+        let own = r#""kubernetes.io/service-name":"db""#;
+        let pod = |ip: &str| {
+            format!(r#"{{"metadata":{{"name":"p","namespace":"shop"}},"status":{{"podIPs":[{{"ip":"{ip}"}}]}}}}"#)
+        };
+        let good = [
+            upsert(Kind::Namespace, r#"{"metadata":{"name":"shop"}}"#),
+            upsert(Kind::Service, &svc(r#"{"clusterIP":"10.0.0.1"}"#)),
+            upsert(Kind::Service, r#"{"metadata":{"name":"db","namespace":"shop"},"spec":{"clusterIP":"None"}}"#),
+            upsert(Kind::EndpointSlice, &slice(own, "10.1.0.1")),
+            upsert(Kind::Pod, &pod("10.2.0.1")),
+        ];
+        assert_eq!(core.apply(0, 1, &good).skipped, 0);
+        let held = |core: &Kubernetai| {
+            [
+                addresses(core, "web.shop.svc.cluster.local."),
+                addresses(core, "db.shop.svc.cluster.local."),
+                addresses(core, "10-2-0-1.shop.pod.cluster.local."),
+            ]
+        };
+        let before = held(&core);
+        assert_eq!(before, [["10.0.0.1"], ["10.1.0.1"], ["10.2.0.1"]]);
+        // (new version, what its problem must say)
+        let bad = [
+            (upsert(Kind::Service, &svc(r#"{"clusterIP":"banana"}"#)), "service shop/web: cluster IPs"),
+            (upsert(Kind::Service, &svc(r#"{"clusterIP":7}"#)), "service shop/web: cannot decode"),
+            (upsert(Kind::Service, &svc("{}")), "service shop/web: cluster IPs"),
+            (
+                upsert(Kind::EndpointSlice, &slice("", "10.1.0.9")),
+                "endpointslice shop/db-a: no kubernetes.io/service-name",
+            ),
+            (upsert(Kind::EndpointSlice, &slice(own, "nope")), "endpointslice shop/db-a: address \"nope\""),
+            (upsert(Kind::Pod, &pod("10.2.0.x")), "pod shop/p: pod IP \"10.2.0.x\""),
+            (upsert(Kind::Service, r#"{"metadata":{"namespace":"shop"}}"#), "service in namespace shop without a name"),
+        ];
+        for (event, want) in &bad {
+            for time in [2, 3] {
+                let report = core.apply(0, time, std::slice::from_ref(event));
+                assert_eq!((report.applied, report.skipped), (0, 1), "{want}");
+                assert_eq!(report.problems.len(), 1, "{want}");
+                let problem = &report.problems[0];
+                assert!(problem.starts_with("upsert skipped") && problem.contains(want), "{problem}");
+                assert_eq!(held(&core), before, "{want}");
+                assert_eq!(report.serials[0].serial, 1, "{want}: the serial moved");
+            }
+        }
+    }
 
     #[test]
     fn messages_number_stanzas_from_one() {

@@ -144,7 +144,7 @@ impl<C: Cluster> Chain<C> {
         let zone = zone.to_lowercase();
         let Some(stanza) = self.stanzas.iter().find(|s| s.transfers(&zone)) else { return Ok(None) };
         let page = stanza.transfer(&zone, serial, cursor, budget, &self.host)?;
-        let messages = page.records.chunks(TRANSFER_BATCH).map(Response::encode_records).collect();
+        let messages = Response::encode_records(&page.records, TRANSFER_BATCH);
         Ok(Some(TransferPage { messages, next: page.next }))
     }
 

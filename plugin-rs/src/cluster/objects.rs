@@ -229,13 +229,39 @@ fn what(kind: Kind) -> &'static str {
 }
 
 fn decode<'a, T: Deserialize<'a>>(kind: Kind, json: &'a [u8]) -> Result<T, Problem> {
-    serde_json::from_slice(json).map_err(|e| Problem(format!("{}: cannot decode: {e}", what(kind))))
+    serde_json::from_slice(json).map_err(|e| Problem(format!("{}: cannot decode: {e}", identify(kind, json))))
+}
+
+/// The kind of an object that could not be decoded, with its namespace
+/// and name when its metadata can still be read, so that a problem names
+/// the object an operator must fix.
+fn identify(kind: Kind, json: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Named {
+        metadata: Option<Identity>,
+    }
+    #[derive(Deserialize)]
+    struct Identity {
+        name: Option<String>,
+        namespace: Option<String>,
+    }
+    let identity = serde_json::from_slice::<Named>(json).ok().and_then(|n| n.metadata);
+    let Some(Identity { name, namespace }) = identity else { return what(kind).into() };
+    let name = name.unwrap_or_default();
+    match namespace.filter(|ns| !ns.is_empty()) {
+        Some(ns) => format!("{} {ns}/{name}", what(kind)),
+        None if name.is_empty() => what(kind).into(),
+        None => format!("{} {name}", what(kind)),
+    }
 }
 
 fn meta(kind: Kind, m: &ObjectMeta, namespaced: bool) -> Result<Meta, Problem> {
     let what = what(kind);
     let name = m.name.as_deref().unwrap_or_default();
     let namespace = m.namespace.as_deref().unwrap_or_default();
+    if name.is_empty() && !namespace.is_empty() {
+        return Err(Problem(format!("{what} in namespace {namespace} without a name")));
+    }
     if name.is_empty() {
         return Err(Problem(format!("{what} without a name")));
     }
@@ -523,6 +549,60 @@ mod tests {
             b"not json",
         ] {
             assert!(decode_service(json).is_err(), "{}", String::from_utf8_lossy(json));
+        }
+    }
+
+    /// Every problem names the kind, the object as far as it can be read,
+    /// and the reason.
+    #[test]
+    fn problems_name_the_object_and_the_reason() {
+        let cases: &[(Kind, &str, &str)] = &[
+            (
+                Kind::Service,
+                r#"{"metadata":{"name":"web","namespace":"shop"},"spec":{"clusterIP":7}}"#,
+                "service shop/web: cannot decode: invalid type",
+            ),
+            (
+                Kind::Service,
+                r#"{"metadata":{"name":"web","namespace":"shop"},"spec":{"clusterIP":"banana"}}"#,
+                "service shop/web: cluster IPs",
+            ),
+            (
+                Kind::Service,
+                r#"{"metadata":{"namespace":"shop"},"spec":{"clusterIP":"None"}}"#,
+                "service in namespace shop without a name",
+            ),
+            (Kind::Service, r#"{"metadata":{"name":"web"}}"#, "service web without a namespace"),
+            (Kind::Service, r#"{"metadata":{"name":5}}"#, "service: cannot decode"),
+            (Kind::Service, "not json", "service: cannot decode"),
+            (Kind::Namespace, r#"{"metadata":{"name":"shop","labels":[]}}"#, "namespace shop: cannot decode"),
+            (
+                Kind::Pod,
+                r#"{"metadata":{"name":"p","namespace":"shop"},"status":{"podIPs":[{"ip":"x"}]}}"#,
+                "pod shop/p: pod IP \"x\"",
+            ),
+            (
+                Kind::EndpointSlice,
+                r#"{"metadata":{"name":"s","namespace":"shop"},"addressType":"IPv4"}"#,
+                "endpointslice shop/s: no kubernetes.io/service-name label",
+            ),
+            (
+                Kind::ServiceImport,
+                r#"{"metadata":{"name":"i","namespace":"shop"},"spec":{"ips":["x"]}}"#,
+                "serviceimport shop/i: IP \"x\"",
+            ),
+        ];
+        for (kind, json, want) in cases {
+            let json = json.as_bytes();
+            let problem = match kind {
+                Kind::Service => decode_service(json).map(|_| ()),
+                Kind::Namespace => parse::<core::Namespace>(*kind, json).map(|_| ()),
+                Kind::Pod => decode_pod(json).map(|_| ()),
+                Kind::EndpointSlice => decode_slice(json, false, false).map(|_| ()),
+                Kind::ServiceImport => decode_service_import(json).map(|_| ()),
+            };
+            let Problem(text) = problem.unwrap_err();
+            assert!(text.starts_with(want), "{kind:?} {}: {text}", String::from_utf8_lossy(json));
         }
     }
 

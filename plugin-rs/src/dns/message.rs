@@ -26,6 +26,17 @@ pub struct Query {
     pub qclass: u16,
 }
 
+impl Query {
+    /// Whether the message is a standard query (opcode QUERY), the only
+    /// kind the core answers.
+    pub fn is_standard(&self) -> bool {
+        self.opcode == OPCODE_QUERY
+    }
+}
+
+/// The opcode of a standard query (RFC 1035 §4.1.1).
+pub const OPCODE_QUERY: u8 = 0;
+
 /// The header fields a reply copies from its query, for replies to queries
 /// whose question could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +115,16 @@ pub struct Response {
     pub additional: Vec<Record>,
 }
 
+/// Longest DNS message: over TCP its length goes in 16 bits (RFC 1035
+/// §4.2.2), and a UDP datagram cannot hold more either.
+pub const MAX_MESSAGE_LEN: usize = 65_535;
+
 impl Response {
-    /// Encodes the response to `query`, echoing its question.
+    /// Encodes the response to `query`, echoing its question. Records that
+    /// would take the message past `MAX_MESSAGE_LEN` are left out, with
+    /// all after them, and TC is set: as miekg/dns's `Msg.Truncate` cuts an
+    /// oversized reply, except that the cut is made before CoreDNS
+    /// compresses the message, so it may hold fewer records than it could.
     pub fn encode(&self, query: &Query) -> Vec<u8> {
         let header = Header {
             id: query.id,
@@ -114,52 +133,81 @@ impl Response {
             checking_disabled: query.checking_disabled,
         };
         let mut out = Vec::with_capacity(512);
-        write_header(&mut out, &header, self, 1);
+        out.resize(HEADER_LEN, 0);
         out.extend_from_slice(query.qname.wire());
         out.extend_from_slice(&u16::from(query.qtype).to_be_bytes());
         out.extend_from_slice(&query.qclass.to_be_bytes());
-        for record in self.answer.iter().chain(&self.authority).chain(&self.additional) {
-            write_record(&mut out, record);
-        }
+        let sections = [&self.answer[..], &self.authority[..], &self.additional[..]];
+        let (counts, cut) = write_sections(&mut out, sections);
+        write_header(&mut out, &header, self, cut, [1, counts[0], counts[1], counts[2]]);
         out
     }
 
-    /// Encodes a record batch with no question, as zone transfers carry
-    /// their records.
-    pub fn encode_records(records: &[Record]) -> Vec<u8> {
-        let response = Response { answer: records.to_vec(), authoritative: true, ..Response::default() };
-        let mut out = Vec::with_capacity(64 * records.len() + HEADER_LEN);
+    /// Encodes records with no question, as zone transfers carry them: in
+    /// messages of at most `batch` records and `MAX_MESSAGE_LEN` octets.
+    pub fn encode_records(records: &[Record], batch: usize) -> Vec<Vec<u8>> {
+        let response = Response { authoritative: true, ..Response::default() };
         let header = Header { id: 0, opcode: 0, recursion_desired: false, checking_disabled: false };
-        write_header(&mut out, &header, &response, 0);
-        for record in records {
-            write_record(&mut out, record);
+        let mut messages = Vec::new();
+        let mut rest = records;
+        while !rest.is_empty() {
+            let mut out = vec![0; HEADER_LEN];
+            let (counts, _) = write_sections(&mut out, [&rest[..batch.max(1).min(rest.len())], &[], &[]]);
+            // A record too big for any message (impossible for names of at
+            // most 255 octets) is dropped rather than looped on.
+            let written = usize::from(counts[0]).max(1);
+            write_header(&mut out, &header, &response, false, [0, counts[0], 0, 0]);
+            messages.push(out);
+            rest = &rest[written..];
         }
-        out
+        messages
     }
+}
+
+/// Appends the sections' records while the message stays within
+/// `MAX_MESSAGE_LEN`. Returns how many of each were written, and whether
+/// any was left out.
+fn write_sections(out: &mut Vec<u8>, sections: [&[Record]; 3]) -> ([u16; 3], bool) {
+    let mut counts = [0u16; 3];
+    for (count, section) in counts.iter_mut().zip(sections) {
+        for record in section {
+            let before = out.len();
+            write_record(out, record);
+            if out.len() > MAX_MESSAGE_LEN {
+                out.truncate(before);
+                return (counts, true);
+            }
+            // At most 65,535 octets hold fewer than 65,536 records.
+            *count += 1;
+        }
+    }
+    (counts, false)
 }
 
 /// An answer with no records for a query whose question could not be read.
 pub fn encode_error(header: &Header, rcode: Rcode) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN);
+    let mut out = vec![0; HEADER_LEN];
     let response = Response { rcode, ..Response::default() };
-    write_header(&mut out, header, &response, 0);
+    write_header(&mut out, header, &response, false, [0; 4]);
     out
 }
 
-fn write_header(out: &mut Vec<u8>, h: &Header, r: &Response, qdcount: u16) {
+/// Writes the header over the first `HEADER_LEN` octets of `out`, with the
+/// section counts (question, answer, authority, additional) and TC when
+/// the response says so or records were cut.
+fn write_header(out: &mut [u8], h: &Header, r: &Response, cut: bool, counts: [u16; 4]) {
     // Only a standard query copies RD and CD, as miekg/dns's SetReply does.
-    let query = h.opcode == 0;
+    let query = h.opcode == OPCODE_QUERY;
     let flags1 = 0x80
         | (h.opcode << 3)
         | if r.authoritative { 0x04 } else { 0 }
-        | if r.truncated { 0x02 } else { 0 }
+        | if r.truncated || cut { 0x02 } else { 0 }
         | if query && h.recursion_desired { 0x01 } else { 0 };
     let flags2 = if query && h.checking_disabled { 0x10 } else { 0 } | (u8::from(r.rcode) & 0x0F);
-    out.extend_from_slice(&h.id.to_be_bytes());
-    out.extend_from_slice(&[flags1, flags2]);
-    out.extend_from_slice(&qdcount.to_be_bytes());
-    for count in [r.answer.len(), r.authority.len(), r.additional.len()] {
-        out.extend_from_slice(&(count as u16).to_be_bytes());
+    out[..2].copy_from_slice(&h.id.to_be_bytes());
+    out[2..4].copy_from_slice(&[flags1, flags2]);
+    for (i, count) in counts.iter().enumerate() {
+        out[4 + 2 * i..6 + 2 * i].copy_from_slice(&count.to_be_bytes());
     }
 }
 
@@ -270,6 +318,75 @@ mod tests {
         assert_eq!(m.additionals[2].ttl, 28800);
     }
 
+    /// (answer, additional) records of `n` addresses each.
+    fn addresses(n: u32) -> Vec<Record> {
+        (0..n).map(|i| Record::new(Owner::Question, 5, RData::A(Ipv4Addr::from(0x0A00_0000 + i)))).collect()
+    }
+
+    #[test]
+    fn oversized_answers_are_cut_whole_with_tc() {
+        let q = parse_query(&query_bytes("big.shop.svc.cluster.local.", RecordType::A)).unwrap();
+        let target = Name::parse("a-long-endpoint-name.big.shop.svc.cluster.local.").unwrap();
+        let glue = |n| (0..n).map(|_| Record::new(Owner::Name(target.clone()), 5, RData::A(Ipv4Addr::LOCALHOST)));
+        // (answers, additionals, whether all fit)
+        let cases: Vec<(u32, usize, bool)> = vec![
+            (1, 0, true),
+            (4000, 0, true),
+            (4100, 0, false),
+            (65_536, 0, false),
+            (70_000, 0, false),
+            (4000, 100, false),
+        ];
+        for (answers, additionals, fits) in cases {
+            let response = Response {
+                answer: addresses(answers),
+                additional: glue(additionals).collect(),
+                authoritative: true,
+                ..Response::default()
+            };
+            let bytes = response.encode(&q);
+            let what = format!("{answers} answers, {additionals} additional");
+            assert!(bytes.len() <= MAX_MESSAGE_LEN, "{what}: {} octets", bytes.len());
+            // hickory checks every count against the records present.
+            let m = Message::from_bytes(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(m.metadata.truncation, !fits, "{what}");
+            let kept = m.answers.len() + m.additionals.len();
+            assert_eq!(kept == answers as usize + additionals, fits, "{what}: {kept} kept");
+            // Records are kept in order, from the first.
+            assert_eq!(m.answers[0].data, HRData::A(rdata::A::new(10, 0, 0, 0)), "{what}");
+            // Cut only when the next record would not fit (none is 128 octets).
+            if !fits {
+                assert!(bytes.len() > MAX_MESSAGE_LEN - 128, "{what}: cut early, at {}", bytes.len());
+            }
+        }
+    }
+
+    #[test]
+    fn transfer_batches_stay_within_the_message_size() {
+        // Records of about 500 octets: 500 of them would be 250,000.
+        let long = |i: u32| {
+            let label = format!("{i:0>63}");
+            Name::with_prefix(&[label.as_str(), &label, &label], &Name::parse("cluster.local.").unwrap()).unwrap()
+        };
+        let records: Vec<Record> = (0..1200)
+            .map(|i| {
+                let srv = RData::Srv { priority: 0, weight: 1, port: 80, target: long(i) };
+                Record::new(Owner::Name(long(i)), 5, srv)
+            })
+            .collect();
+        for (batch, records) in [(500, &records[..]), (500, &records[..3]), (2, &records[..5])] {
+            let messages = Response::encode_records(records, batch);
+            let mut total = 0;
+            for bytes in &messages {
+                assert!(bytes.len() <= MAX_MESSAGE_LEN);
+                let reply = parse_reply(bytes).unwrap();
+                assert!(!reply.answers.is_empty() && reply.answers.len() <= batch);
+                total += reply.answers.len();
+            }
+            assert_eq!(total, records.len(), "batch {batch}");
+        }
+    }
+
     #[test]
     fn error_replies_and_flags() {
         let mut bytes = query_bytes("x.", RecordType::A);
@@ -283,6 +400,39 @@ mod tests {
         assert!(!m.metadata.recursion_desired);
         assert!(!m.metadata.checking_disabled);
         assert!(m.queries.is_empty());
+    }
+
+    /// Found by tests/fuzz.rs: record data copied from a reply must fit
+    /// its type, or the core's answer holding it cannot be read.
+    #[test]
+    fn refuses_record_data_that_does_not_fit_its_type() {
+        let head = [&[0, 1, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0][..], &[1, b'a', 0]].concat();
+        let record = |rtype: u16, data: &[u8]| {
+            let fixed = [&rtype.to_be_bytes()[..], &[0, 1, 0, 0, 0, 5], &(data.len() as u16).to_be_bytes()].concat();
+            [&head[..], &fixed, data].concat()
+        };
+        let name = [1, b'b', 0];
+        let cases: Vec<(u16, Vec<u8>, bool)> = vec![
+            (1, vec![10, 0, 0, 1], true),
+            (1, vec![10, 0, 1], false),
+            (28, vec![0; 15], false),
+            (5, name.to_vec(), true),
+            (5, [&name[..], b"junk"].concat(), false),
+            (33, [&[0, 0, 0, 1, 0, 80][..], &name].concat(), true),
+            (33, [&[0, 0, 0, 1, 0, 80][..], &name, &[0]].concat(), false),
+            (6, [&name[..], &name, &[0; 20]].concat(), true),
+            (6, [&name[..], &name, &[0; 19]].concat(), false),
+            (16, vec![2, b'h', b'i'], true),
+            (16, vec![3, b'h', b'i'], false),
+            (16, vec![], false),
+            (0, vec![1, 2, 3, 4], false),
+            (41, vec![], false),
+            (257, vec![0, 5, b'i'], true),
+        ];
+        for (rtype, data, ok) in cases {
+            let reply = parse_reply(&record(rtype, &data));
+            assert_eq!(reply.is_ok(), ok, "type {rtype} {data:?}: {reply:?}");
+        }
     }
 
     #[test]

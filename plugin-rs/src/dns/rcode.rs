@@ -8,6 +8,8 @@ pub enum Rcode {
     FormErr,
     ServFail,
     NxDomain,
+    /// The opcode is not one the core implements.
+    NotImp,
     Refused,
 }
 
@@ -18,6 +20,7 @@ impl From<Rcode> for u8 {
             Rcode::FormErr => 1,
             Rcode::ServFail => 2,
             Rcode::NxDomain => 3,
+            Rcode::NotImp => 4,
             Rcode::Refused => 5,
         }
     }

@@ -32,20 +32,39 @@ pub(super) fn read_record(msg: &[u8], pos: usize) -> Result<(RawRecord, usize), 
     let start = pos + 10;
     let end = start + rdlen;
     let raw = msg.get(start..end).ok_or(WireError::Truncated)?;
+    // Type 0 is reserved, and OPT, TKEY, TSIG and the query-only types
+    // never hold data in an answer (RFC 6895 §3.1).
+    if matches!(u16::from(rtype), 0 | 41 | 249..=255) {
+        return Err(WireError::BadRdata);
+    }
     let rdata = match rtype {
         // Types whose data may hold compressed names (RFC 3597 §4).
-        RecordType::Ns | RecordType::Cname | RecordType::Ptr | RecordType::Dname => read_names(msg, start, end, 0, 1)?,
-        RecordType::Mx => read_names(msg, start, end, 2, 1)?,
-        RecordType::Srv => read_names(msg, start, end, 6, 1)?,
-        RecordType::Soa => read_names(msg, start, end, 0, 2)?,
+        RecordType::Ns | RecordType::Cname | RecordType::Ptr | RecordType::Dname => {
+            read_names(msg, start, end, 0, 1, 0)?
+        }
+        RecordType::Mx => read_names(msg, start, end, 2, 1, 0)?,
+        RecordType::Srv => read_names(msg, start, end, 6, 1, 0)?,
+        RecordType::Soa => read_names(msg, start, end, 0, 2, 20)?,
+        RecordType::A if rdlen != 4 => return Err(WireError::BadRdata),
+        RecordType::Aaaa if rdlen != 16 => return Err(WireError::BadRdata),
+        RecordType::Txt if !strings_fill(raw) => return Err(WireError::BadRdata),
         _ => raw.to_vec(),
     };
     Ok((RawRecord { name, rtype, class, ttl, rdata }, end))
 }
 
 /// Copies record data made of `fixed` leading octets, then `names` names,
-/// then any trailing octets, decompressing the names.
-fn read_names(msg: &[u8], start: usize, end: usize, fixed: usize, names: usize) -> Result<Vec<u8>, WireError> {
+/// then exactly `tail` octets, decompressing the names. Data of another
+/// length is refused: copied as it is, it would make the core's own
+/// answer unreadable.
+fn read_names(
+    msg: &[u8],
+    start: usize,
+    end: usize,
+    fixed: usize,
+    names: usize,
+    tail: usize,
+) -> Result<Vec<u8>, WireError> {
     let mut out = msg.get(start..start + fixed).ok_or(WireError::Truncated)?.to_vec();
     let mut pos = start + fixed;
     for _ in 0..names {
@@ -53,11 +72,20 @@ fn read_names(msg: &[u8], start: usize, end: usize, fixed: usize, names: usize) 
         out.extend_from_slice(name.wire());
         pos = next;
     }
-    if pos > end {
-        return Err(WireError::Truncated);
+    if pos + tail != end {
+        return Err(WireError::BadRdata);
     }
     out.extend_from_slice(&msg[pos..end]);
     Ok(out)
+}
+
+/// Whether TXT data is one or more character strings filling it exactly.
+fn strings_fill(data: &[u8]) -> bool {
+    let mut at = 0;
+    while at < data.len() {
+        at += 1 + usize::from(data[at]);
+    }
+    !data.is_empty() && at == data.len()
 }
 
 /// Who owns a record in a reply.

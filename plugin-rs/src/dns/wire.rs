@@ -13,6 +13,8 @@ pub enum WireError {
     BadPointer,
     BadLabel,
     NameTooLong,
+    /// Record data whose length does not fit its type's layout.
+    BadRdata,
     NotOneQuestion(u16),
 }
 
@@ -23,6 +25,7 @@ impl std::fmt::Display for WireError {
             WireError::BadPointer => f.write_str("bad compression pointer"),
             WireError::BadLabel => f.write_str("bad label type"),
             WireError::NameTooLong => f.write_str("name longer than 255 octets"),
+            WireError::BadRdata => f.write_str("record data does not fit its type"),
             WireError::NotOneQuestion(n) => write!(f, "{n} questions, want 1"),
         }
     }

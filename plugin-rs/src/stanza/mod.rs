@@ -8,6 +8,7 @@ mod autopath;
 mod cursor;
 mod grammar;
 mod metadata;
+mod seen;
 mod transfer;
 
 use crate::cluster::index::{Index, Seeded};

@@ -20,7 +20,8 @@ use std::net::IpAddr;
 use super::Stanza;
 use super::answers::srv_weight;
 use super::cursor::{Cursor, Position};
-use crate::cluster::index::Namespace;
+use super::seen::Seen;
+use crate::cluster::index::{Namespace, Seeded};
 use crate::cluster::objects::{Addressing, Meta, Port, Service, ServiceImport, Slice};
 use crate::dns::{Name, Owner, RData, Record};
 
@@ -55,7 +56,7 @@ impl Stanza {
         budget: usize,
         local_ips: &[IpAddr],
     ) -> Result<Page, String> {
-        let mut out = Emitter { records: Vec::new(), idle: 0, zone, ttl: self.config.ttl };
+        let mut out = Emitter { records: Vec::new(), idle: 0, zone, ttl: self.config.ttl, seed: self.seed };
         let (ours, position) = if cursor.is_empty() {
             let soa = self.soa(zone);
             let ours = self.serial_of(zone);
@@ -176,6 +177,7 @@ struct Emitter<'z> {
     idle: usize,
     zone: &'z Name,
     ttl: u32,
+    seed: Seeded,
 }
 
 impl Emitter<'_> {
@@ -204,10 +206,9 @@ impl Emitter<'_> {
 
     /// NS records for the names CoreDNS is known by, and their addresses.
     fn ns_records(&mut self, addrs: &[(Name, IpAddr)]) {
-        let mut hosts: Vec<&Name> = Vec::new();
+        let mut hosts = Seen::new(self.seed);
         for (name, _) in addrs {
-            if !hosts.contains(&name) {
-                hosts.push(name);
+            if hosts.first(name) {
                 let zone = self.zone.clone();
                 self.push(&zone, RData::Ns(name.clone()));
             }
