@@ -596,7 +596,7 @@ mod tests {
             let json = json.as_bytes();
             let problem = match kind {
                 Kind::Service => decode_service(json).map(|_| ()),
-                Kind::Namespace => parse::<core::Namespace>(*kind, json).map(|_| ()),
+                Kind::Namespace => parse::<api::Namespace>(*kind, json).map(|_| ()),
                 Kind::Pod => decode_pod(json).map(|_| ()),
                 Kind::EndpointSlice => decode_slice(json, false, false).map(|_| ()),
                 Kind::ServiceImport => decode_service_import(json).map(|_| ()),
