@@ -65,13 +65,39 @@ func skipStale(f *testing.F, err error) {
 	}
 }
 
-// exampleServer runs the examples' stanzas with the embedded core in a
-// CoreDNS server on loopback UDP and TCP ports, and returns their
-// addresses. The server does not recover panics (Debug), so that one
-// fails the fuzzing.
+// bigHeadless is a snapshot of a headless service, wide.big, of 2,000
+// endpoints in two slices: its SRV answer (some 230 kB) is more than a
+// DNS message holds, its A answer more than a UDP one.
+func bigHeadless() string {
+	var b strings.Builder
+	b.WriteString("kind: List\nitems:\n- {kind: Namespace, metadata: {name: big}}\n" +
+		"- {kind: Service, metadata: {name: wide, namespace: big}, spec: {clusterIP: None, ports: [{name: http, port: 80, protocol: TCP}]}}\n")
+	for s := range 2 {
+		fmt.Fprintf(&b, "- {kind: EndpointSlice, metadata: {name: wide-%d, namespace: big, labels: {kubernetes.io/service-name: wide}}, "+
+			"addressType: IPv4, ports: [{name: http, port: 80, protocol: TCP}], endpoints: [", s)
+		for i := range 1000 {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "{addresses: [10.%d.%d.%d], conditions: {ready: true}}", 100+s, i>>8, i&255)
+		}
+		b.WriteString("]}\n")
+	}
+	return b.String()
+}
+
+// exampleServer runs the examples' stanzas, and a third one of zone
+// big.local holding bigHeadless, with the embedded core in a CoreDNS
+// server on loopback UDP and TCP ports, and returns their addresses. The
+// server does not recover panics (Debug), so that one fails the fuzzing.
 func exampleServer(f *testing.F) (udp, tcp string) {
 	f.Helper()
-	c := caddy.NewTestController("dns", examplesCorefile(copyExamples(f)))
+	dir := copyExamples(f)
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte(bigHeadless()), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	c := caddy.NewTestController("dns", examplesCorefile(dir)+"\nkubernetai big.local {\n    snapshot "+big+"\n}")
 	k, err := fromCorefile(c)
 	skipStale(f, err)
 	if err := k.start(nil); err != nil {
@@ -133,12 +159,19 @@ func FuzzServeDNS(f *testing.F) {
 	for _, q := range []struct {
 		name  string
 		qtype uint16
-	}{{"web.shop.svc.cluster.local.", dns.TypeA}, {"_http._tcp.web.shop.svc.cluster.local.", dns.TypeSRV}, {"cluster.local.", dns.TypeAXFR}} {
-		b, err := new(dns.Msg).SetQuestion(q.name, q.qtype).Pack()
-		if err != nil {
-			f.Fatal(err)
+	}{{"web.shop.svc.cluster.local.", dns.TypeA}, {"_http._tcp.web.shop.svc.cluster.local.", dns.TypeSRV}, {"cluster.local.", dns.TypeAXFR},
+		{"wide.big.svc.big.local.", dns.TypeSRV}, {"wide.big.svc.big.local.", dns.TypeA}} {
+		m := new(dns.Msg).SetQuestion(q.name, q.qtype)
+		for _, edns := range []bool{false, true} {
+			if edns {
+				m.SetEdns0(dns.MaxMsgSize, false)
+			}
+			b, err := m.Pack()
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
 		}
-		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, query []byte) {
 		if len(query) > dns.MaxMsgSize {
