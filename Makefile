@@ -48,6 +48,11 @@ help:
 	@echo "make coredns build bin/coredns with the builder"
 	@echo "make embed   refresh the component embedded in the Go plugin"
 	@echo "make generate  regenerate the Go side of the canonical ABI from wit/"
+	@echo "make fuzz FUZZTIME=1h  each fuzz target for FUZZTIME: Go (host-go) FuzzServeDNS (query"
+	@echo "             bytes through CoreDNS's server to the real core), FuzzCorefile (setup of"
+	@echo "             kubernetai blocks), FuzzSnapshot (snapshot files); Rust (plugin-rs) the"
+	@echo "             fuzz test of lookup, apply, transfer and configure. make test runs the Go"
+	@echo "             targets briefly (about a minute in all)"
 	@echo "make bench   benchmarks (see BENCHMARKS.md)"
 	@echo "make bench-versus  kubernetai against stock CoreDNS under dnsperf load"
 
@@ -164,6 +169,7 @@ test-go: check-embed check-generate $(TEST_GUEST)
 	cd host-go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "host-go: gofmt needed" >&2; exit 1; }
 	cd host-go && go vet ./...
 	cd host-go && KUBERNETAI_TEST_GUEST=$(ROOT)/$(TEST_GUEST) go test -race -count=1 ./...
+	$(MAKE) --no-print-directory go-fuzz FUZZ_TARGETS="$(GO_FUZZ_SHORT)"
 
 .PHONY: test-e2e
 test-e2e: check-embed $(COREDNS) $(PROBE) $(TEST_GUEST)
@@ -175,6 +181,37 @@ test-e2e: $(COREDNS_STOCK)
 
 # Real kube-apiservers and etcd for the live-cluster tests (built, cached).
 include e2e/kube.mk
+
+# ---------------------------------------------------------------- fuzz
+
+# The Go fuzz targets, as package:target:time, the time being what `make
+# test` gives each. It includes starting the workers (each compiles the
+# real core, slowly under the fuzzer's instrumentation), hence more for
+# the targets that use the core. Their seeds run in every `go test`.
+GO_FUZZ_SHORT := .:FuzzServeDNS:25s .:FuzzCorefile:15s ./internal/feed:FuzzSnapshot:5s
+# `make fuzz FUZZTIME=1h` runs each Go target and the Rust fuzz test for
+# FUZZTIME (h, m and s units: 1h, 90m, 1h30m, 600s).
+FUZZTIME ?= 10m
+RUST_FUZZ = KUBERNETAI_FUZZ_SECONDS=$(1) cargo test --locked --release -p kubernetai --test fuzz -- --nocapture
+
+.PHONY: fuzz
+fuzz: check-embed
+	@[[ "$(FUZZTIME)" =~ ^([0-9]+h)?([0-9]+m)?([0-9]+s)?$$ && -n "$(FUZZTIME)" ]] || \
+		{ echo "FUZZTIME=$(FUZZTIME): want a duration such as 1h, 90m, 1h30m or 600s" >&2; exit 1; }
+	$(MAKE) --no-print-directory go-fuzz FUZZ_TARGETS="$(foreach t,$(GO_FUZZ_SHORT),$(word 1,$(subst :, ,$(t))):$(word 2,$(subst :, ,$(t))):$(FUZZTIME))"
+	seconds=$$(( $$(sed -E 's/([0-9]+)h/\1*3600+/; s/([0-9]+)m/\1*60+/; s/([0-9]+)s/\1+/; s/$$/0/' <<< "$(FUZZTIME)") )); \
+		$(call RUST_FUZZ,$$seconds)
+
+# go-fuzz runs each of FUZZ_TARGETS (package:target:time) in turn. An
+# input that fails is written to the package's testdata/fuzz/<target>/:
+# commit it with the fix, as a seed.
+.PHONY: go-fuzz
+go-fuzz:
+	cd host-go && for t in $(FUZZ_TARGETS); do \
+		IFS=: read -r pkg target time <<< "$$t"; \
+		echo "go fuzz $$pkg $$target for $$time"; \
+		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime "$$time" "$$pkg"; \
+	done
 
 # ---------------------------------------------------------------- bench
 

@@ -42,7 +42,9 @@ type asker struct {
 func startAsking(s *server, names func() string) *asker {
 	a := &asker{rcodes: map[int]int{}, stop: make(chan struct{})}
 	a.done.Go(func() {
-		c := &dns.Client{Net: "udp", Timeout: 5 * time.Second}
+		// A guard, not a measure: in issue 10 queries went unanswered for
+		// as long as the state stayed large, not late.
+		c := &dns.Client{Net: "udp", Timeout: 20 * time.Second}
 		for {
 			select {
 			case <-a.stop:
@@ -92,7 +94,16 @@ func TestSnapshotRewrittenInPlace(t *testing.T) {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil { // in place, as a shell's > does
 			t.Fatal(err)
 		}
-		time.Sleep(2500 * time.Millisecond)
+		if body == "" {
+			// Seen (stable over a poll), then held back: the wait is for
+			// the log line, as a busy machine may take more than the
+			// issue's 2.5 s to poll twice. The hold lasts 30 s from then.
+			waitFor(t, "the emptied file held back", time.Minute, func() bool {
+				return strings.Contains(s.out.String(), "held back: the new version would delete 51 of the 51 objects")
+			})
+		} else {
+			time.Sleep(2500 * time.Millisecond)
+		}
 		if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -102,9 +113,6 @@ func TestSnapshotRewrittenInPlace(t *testing.T) {
 	t.Logf("answers by response code (-1: none): %v", rcodes)
 	if rcodes[dns.RcodeNameError] != 0 || rcodes[-1] != 0 || rcodes[dns.RcodeSuccess] == 0 {
 		t.Errorf("answers by response code %v: want every query answered, none NXDOMAIN", rcodes)
-	}
-	if !strings.Contains(s.out.String(), "held back: the new version would delete 51 of the 51 objects") {
-		t.Errorf("the log does not say the emptied file was held back")
 	}
 }
 

@@ -16,25 +16,30 @@ import (
 var defaultComponent []byte
 
 // loadCore compiles the module the `wasm` option names, or the embedded
-// one, and has it read the stanzas: their plans and the runtime options
-// (`wasm_memory` among them, which the engine applies to each instance it
-// makes). For a `wasm` file, it also returns the file's version as read,
+// one. For a `wasm` file, it also returns the file's version as read,
 // which the plugin then watches for new ones.
-func loadCore(ctx context.Context, cf *corefile) (*engine.Module, *moduleFile, engine.Runtime, error) {
+func loadCore(ctx context.Context, cf *corefile) (*engine.Module, *moduleFile, error) {
 	bytes, file, err := cf.module()
 	if err != nil {
-		return nil, nil, engine.Runtime{}, err
+		return nil, nil, err
 	}
 	mod, err := engine.Compile(ctx, bytes)
 	if err != nil {
-		return nil, nil, engine.Runtime{}, cf.moduleError(err)
+		return nil, nil, cf.moduleError(err)
 	}
+	return mod, file, nil
+}
+
+// configure has the core of mod read the stanzas: their plans and the
+// runtime options (`wasm_memory` among them, which the engine applies to
+// each instance it makes). A refusal names the stanza, the option and the
+// line.
+func (cf *corefile) configure(ctx context.Context, mod *engine.Module) (engine.Configuration, error) {
 	conf, err := engine.ReadConfiguration(ctx, mod, cf.stanzas)
 	if err != nil {
-		_ = mod.Close(ctx)
-		return nil, nil, engine.Runtime{}, cf.coreError(err)
+		return engine.Configuration{}, cf.coreError(err)
 	}
-	return mod, file, conf.Runtime, nil
+	return conf, nil
 }
 
 // module reads the `wasm` file, or returns the embedded component.

@@ -60,10 +60,16 @@ func setup(c *caddy.Controller) error {
 func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 	cf := readCorefile(c)
 	ctx := context.Background()
-	mod, file, rt, err := loadCore(ctx, cf)
+	mod, file, err := loadCore(ctx, cf)
 	if err != nil {
 		return nil, err
 	}
+	conf, err := cf.configure(ctx, mod)
+	if err != nil {
+		_ = mod.Close(ctx)
+		return nil, err
+	}
+	rt := conf.Runtime
 	eng, conf, err := engine.New(ctx, mod, engine.Config{
 		PoolSize:      int(rt.Pool),
 		Stanzas:       cf.stanzas,

@@ -21,28 +21,34 @@ var realStanzas = []Stanza{{Zones: []string{"cluster.local"}, Line: 1}}
 
 // realCluster is the cluster as object events, namespaces first, with
 // JSON shaped like the Kubernetes API's.
-func realCluster() []KeyedEvent {
-	events := make([]KeyedEvent, 0, realServices/realPerNamespace+2*realServices)
+func realCluster() []KeyedEvent { return realClusterOf(realServices) }
+
+// realClusterOf is realCluster's shape with n services. Addresses run
+// 10.96.0.0 on for services and 10.1 and 10.2 on for endpoints, 250 to a
+// /24, the next /16s past 64,000 services.
+func realClusterOf(n int) []KeyedEvent {
+	events := make([]KeyedEvent, 0, n/realPerNamespace+1+2*n)
 	upsert := func(kind Kind, key string, object []byte) {
 		events = append(events, KeyedEvent{Event{Kind: kind, Object: object}, key})
 	}
-	for ns := range realServices / realPerNamespace {
+	for ns := range (n + realPerNamespace - 1) / realPerNamespace {
 		name := fmt.Sprintf("ns%d", ns)
 		upsert(KindNamespace, name,
 			fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":%q,"resourceVersion":"1"}}`, name))
 	}
-	for i := range realServices {
-		ns, a, b := i/realPerNamespace, i/250, i%250
+	for i := range n {
+		ns, c, a, b := i/realPerNamespace, i/64_000, i/250%256, i%250
+		svc, ep1, ep2 := 96+c, 1+2*c, 2+2*c
 		upsert(KindService, fmt.Sprintf("ns%d/svc%d", ns, i),
 			fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"svc%d","namespace":"ns%d","resourceVersion":"1"},`+
-				`"spec":{"type":"ClusterIP","clusterIP":"10.96.%d.%d","clusterIPs":["10.96.%d.%d"],"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}]}}`,
-				i, ns, a, b, a, b))
+				`"spec":{"type":"ClusterIP","clusterIP":"10.%d.%d.%d","clusterIPs":["10.%d.%d.%d"],"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}]}}`,
+				i, ns, svc, a, b, svc, a, b))
 		upsert(KindEndpointSlice, fmt.Sprintf("ns%d/svc%d-x", ns, i),
 			fmt.Appendf(nil, `{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"svc%d-x","namespace":"ns%d",`+
 				`"labels":{"kubernetes.io/service-name":"svc%d"},"resourceVersion":"1"},"addressType":"IPv4",`+
-				`"endpoints":[{"addresses":["10.1.%d.%d"],"conditions":{"ready":true}},{"addresses":["10.2.%d.%d"],"conditions":{"ready":true}}],`+
+				`"endpoints":[{"addresses":["10.%d.%d.%d"],"conditions":{"ready":true}},{"addresses":["10.%d.%d.%d"],"conditions":{"ready":true}}],`+
 				`"ports":[{"name":"http","port":8080,"protocol":"TCP"}]}`,
-				i, ns, i, a, b, a, b))
+				i, ns, i, ep1, a, b, ep2, a, b))
 	}
 	return events
 }

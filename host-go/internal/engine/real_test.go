@@ -33,7 +33,7 @@ func readRealComponent() ([]byte, bool, error) {
 	path, named := os.LookupEnv("KUBERNETAI_COMPONENT")
 	if !named {
 		// The embedded copy, which `make test` checks is current.
-		path = filepath.Join("..", "kubernetai.wasm")
+		path = filepath.Join("..", "..", "kubernetai.wasm")
 	}
 	b, err := os.ReadFile(path)
 	return b, named, err

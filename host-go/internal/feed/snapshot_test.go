@@ -2,6 +2,7 @@ package feed
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -229,4 +230,46 @@ func TestSnapshotRewrittenInPlace(t *testing.T) {
 	if got := deletes(sink); len(got) != 0 {
 		t.Errorf("deletes %q while the file was rewritten; log:\n%s", got, log.String())
 	}
+}
+
+// FuzzSnapshot reads arbitrary bytes as a snapshot file: objects (each
+// named, of a kind watched, as JSON), items it cannot read (each with
+// its reason), or an error; never a panic. A new version made of it is
+// diffed against the examples, as a running snapshot would be.
+func FuzzSnapshot(f *testing.F) {
+	base, _, err := parseSnapshot([]byte(listYAML), everyKind)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(listYAML))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		objects, bad, err := parseSnapshot(data, everyKind)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error without a message")
+			}
+			return
+		}
+		for _, o := range objects {
+			if o.Name == "" || !json.Valid(o.JSON) || o.Kind > engine.KindServiceImport {
+				t.Fatalf("object %+v", o)
+			}
+		}
+		for _, u := range bad {
+			if !strings.HasPrefix(u.problem, "item ") {
+				t.Fatalf("unreadable item without a place: %+v", u)
+			}
+		}
+		changes, kept := diff(base, objects, bad)
+		if len(kept) < len(objects) || len(changes) > len(base)+len(objects) {
+			t.Fatalf("%d changes and %d objects kept from %d objects, %d before", len(changes), len(kept), len(objects), len(base))
+		}
+		for _, c := range changes {
+			for _, u := range bad {
+				if c.Deleted && (u.anyKind || u.kind == c.Object.Kind) {
+					t.Fatalf("deletes %s %s though %s", c.Object.Kind, c.Object.Key(), u.problem)
+				}
+			}
+		}
+	})
 }
