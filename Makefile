@@ -192,7 +192,10 @@ GO_FUZZ_SHORT := .:FuzzServeDNS:25s .:FuzzCorefile:15s ./internal/feed:FuzzSnaps
 # `make fuzz FUZZTIME=1h` runs each Go target and the Rust fuzz test for
 # FUZZTIME (h, m and s units: 1h, 90m, 1h30m, 600s).
 FUZZTIME ?= 10m
-RUST_FUZZ = KUBERNETAI_FUZZ_SECONDS=$(1) cargo test --locked --release -p kubernetai --test fuzz -- --nocapture
+# The Rust targets run one after the other (FUZZTIME each), built with the
+# `fuzz` profile: optimised, with overflow checks, without the release
+# profile's LTO (which makes the test build take minutes more).
+RUST_FUZZ = KUBERNETAI_FUZZ_SECONDS=$(1) cargo test --locked --profile fuzz -p kubernetai --test fuzz -- --nocapture --test-threads=1
 
 .PHONY: fuzz
 fuzz: check-embed
