@@ -122,6 +122,7 @@ func (k *Kubernetai) tryModule(ctx context.Context, f *moduleFile, fi os.FileInf
 	took := time.Since(start)
 	now := k.real.Module().Digest()
 	_ = old.Close(context.Background())
+	releaseMemory()
 	moduleServing(now, 1)
 	moduleServing(serving, -1)
 	swaps.Inc()
