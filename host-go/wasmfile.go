@@ -122,12 +122,12 @@ func (k *Kubernetai) tryModule(ctx context.Context, f *moduleFile, fi os.FileInf
 	took := time.Since(start)
 	now := k.real.Module().Digest()
 	_ = old.Close(context.Background())
-	releaseMemory()
 	moduleServing(now, 1)
 	moduleServing(serving, -1)
 	swaps.Inc()
 	swapDuration.Observe(took.Seconds())
 	log.Infof("wasm %s: now serving module %s (was %s); swapped in %v", f.path, short(now), short(serving), took.Round(time.Microsecond))
+	releaseMemory() // last: the metrics above follow the switch at once
 }
 
 func (k *Kubernetai) refuse(path, reason string, err error, serving string) {

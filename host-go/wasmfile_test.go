@@ -114,6 +114,8 @@ func TestWatchModule(t *testing.T) {
 	swapsBefore := testutil.ToFloat64(swaps)
 	replaceFile(t, wasm, v2)
 	waitUntil(t, "the swap to v2", func() bool { return serving() == digestOf(v2) })
+	// The counter follows the switch a moment later.
+	waitUntil(t, "swaps_total", func() bool { return testutil.ToFloat64(swaps) >= swapsBefore+1 })
 	if got := testutil.ToFloat64(swaps); got != swapsBefore+1 {
 		t.Errorf("swaps_total moved by %v, want 1", got-swapsBefore)
 	}
@@ -142,6 +144,7 @@ func TestWatchModule(t *testing.T) {
 	}
 	_ = f.Close()
 	waitUntil(t, "the swap to v3", func() bool { return serving() == digestOf(v3) })
+	waitUntil(t, "swaps_total after v3", func() bool { return testutil.ToFloat64(swaps) >= swapsBefore+2 })
 
 	// The same bytes again (a touch, a copy) are no swap.
 	swapsBefore = testutil.ToFloat64(swaps)
