@@ -554,6 +554,19 @@ mod tests {
 
     /// Every problem names the kind, the object as far as it can be read,
     /// and the reason.
+    /// The problem decoding `json` as `kind` reports; the object must fail.
+    fn problem(kind: Kind, json: &[u8]) -> String {
+        let decoded = match kind {
+            Kind::Service => decode_service(json).map(|_| ()),
+            Kind::Namespace => parse::<api::Namespace>(kind, json).map(|_| ()),
+            Kind::Pod => decode_pod(json).map(|_| ()),
+            Kind::EndpointSlice => decode_slice(json, false, false).map(|_| ()),
+            Kind::ServiceImport => decode_service_import(json).map(|_| ()),
+        };
+        let Problem(text) = decoded.unwrap_err();
+        text
+    }
+
     #[test]
     fn problems_name_the_object_and_the_reason() {
         let cases: &[(Kind, &str, &str)] = &[
@@ -594,14 +607,7 @@ mod tests {
         ];
         for (kind, json, want) in cases {
             let json = json.as_bytes();
-            let problem = match kind {
-                Kind::Service => decode_service(json).map(|_| ()),
-                Kind::Namespace => parse::<api::Namespace>(*kind, json).map(|_| ()),
-                Kind::Pod => decode_pod(json).map(|_| ()),
-                Kind::EndpointSlice => decode_slice(json, false, false).map(|_| ()),
-                Kind::ServiceImport => decode_service_import(json).map(|_| ()),
-            };
-            let Problem(text) = problem.unwrap_err();
+            let text = problem(*kind, json);
             assert!(text.starts_with(want), "{kind:?} {}: {text}", String::from_utf8_lossy(json));
         }
     }
@@ -711,14 +717,7 @@ mod tests {
         ];
         for (kind, json, want) in cases {
             let json = json.as_bytes();
-            let problem = match kind {
-                Kind::Service => decode_service(json).map(|_| ()),
-                Kind::Namespace => parse::<api::Namespace>(*kind, json).map(|_| ()),
-                Kind::Pod => decode_pod(json).map(|_| ()),
-                Kind::EndpointSlice => decode_slice(json, false, false).map(|_| ()),
-                Kind::ServiceImport => decode_service_import(json).map(|_| ()),
-            };
-            let Problem(text) = problem.unwrap_err();
+            let text = problem(*kind, json);
             assert!(text.starts_with(what(*kind)) && text.contains(want), "{kind:?}: {text}");
         }
     }
