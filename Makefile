@@ -229,7 +229,7 @@ bench: $(COMPONENT) $(TEST_GUEST)
 bench-versus: check-embed $(COREDNS) $(COREDNS_STOCK) kube-binaries
 	@command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) KUBERNETAI_STOCK_COREDNS=$(ROOT)/$(COREDNS_STOCK) \
-		go test -run '^$$' -bench VersusStock -benchtime 1x -timeout 60m -v . 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
+		go test -run '^$$' -bench VersusStock -benchtime 1x -timeout 180m -v . 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 
 .PHONY: clean
 clean:

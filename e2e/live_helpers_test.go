@@ -100,6 +100,14 @@ func startBinary(t testing.TB, binary string, files map[string]string) *liveServ
 	return nil
 }
 
+// stop kills the server before the test ends (its cleanup then finds it
+// gone).
+func (s *liveServer) stop() {
+	_ = s.cmd.Process.Kill()
+	err := <-s.exited
+	s.exited <- err
+}
+
 // checkAlive fails t if the process has exited.
 func (s *liveServer) checkAlive(t testing.TB) {
 	t.Helper()

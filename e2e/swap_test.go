@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -274,9 +275,11 @@ func swapTimes(t *testing.T, out string) []time.Duration {
 	return ds
 }
 
-func percentile(ds []time.Duration, p float64) time.Duration {
+// percentile is the p-quantile (0 < p < 1) of sorted ds, nearest rank.
+func percentile[T cmp.Ordered](ds []T, p float64) T {
 	if len(ds) == 0 {
-		return 0
+		var zero T
+		return zero
 	}
 	return ds[min(len(ds)-1, int(p*float64(len(ds))))]
 }

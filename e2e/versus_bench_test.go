@@ -19,20 +19,26 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubernetai/kubernetai/e2e/kube"
 )
 
 // BenchmarkVersusStock measures kubernetai against CoreDNS's own
 // kubernetes plugin in the same run: both binaries (same CoreDNS release,
-// same builder) watch the same real kube-apiserver holding
-// KUBERNETAI_BENCH_SERVICES services (default 10,000; each with a port and
-// an EndpointSlice of two addresses), and dnsperf sends each the same
-// query file over UDP for KUBERNETAI_BENCH_SECONDS (default 20) per round,
-// the two servers taking turns for three rounds so that drift in the
-// shared machine's load falls on both. Reported: each one's median
-// queries per second and average latency, their ratio, queries lost, and
-// each process's resident memory after the runs.
+// same builder) watch the same real kube-apiserver, which holds in turn
+// each size of KUBERNETAI_BENCH_SERVICES (default "10000,100000": the
+// cluster grows from one size to the next) ClusterIP services, each with
+// a port and an EndpointSlice of two addresses. At each size the two
+// servers are started afresh twice, without and with `cache 30` (the
+// Corefile kube clusters ship), and dnsperf sends each the same query
+// file over UDP for KUBERNETAI_BENCH_SECONDS (default 20) per round, the
+// two servers taking turns for KUBERNETAI_BENCH_ROUNDS (default 3)
+// rounds so that drift in the shared machine's load falls on both.
+// Reported per size and Corefile: each one's time from start to serving,
+// median queries per second over the rounds, latency percentiles over
+// all the rounds' queries, queries lost, resident memory once settled
+// (after 10 s idle) and its peak since start, and the ratios.
 //
 //	make bench-versus
 func BenchmarkVersusStock(b *testing.B) {
@@ -40,73 +46,136 @@ func BenchmarkVersusStock(b *testing.B) {
 	if err != nil {
 		b.Fatalf("dnsperf is not installed (Debian package dnsperf; `make bench-versus` installs it): %v", err)
 	}
-	services := envInt(b, "KUBERNETAI_BENCH_SERVICES", 10_000)
-	seconds := envInt(b, "KUBERNETAI_BENCH_SECONDS", 20)
+	sizes := envInts(b, "KUBERNETAI_BENCH_SERVICES", "10000,100000")
+	load := versusLoad{
+		dnsperf: dnsperf,
+		seconds: envInt(b, "KUBERNETAI_BENCH_SECONDS", 20),
+		rounds:  envInt(b, "KUBERNETAI_BENCH_ROUNDS", 3),
+	}
 
-	env := kube.Start(b, kube.Options{Clusters: 1})
+	// A /12 service range: 100k ClusterIPs do not fit the default /16.
+	env := kube.Start(b, kube.Options{Clusters: 1, ServicePrefix: 12})
 	c := env.Clusters[0]
 	c.ApplyRBAC(b)
 	kubeconfig := c.Kubeconfig(b, kube.Plugin)
-	created := time.Now()
-	names := populate(b, c, services)
-	b.Logf("created %d services and their EndpointSlices in %v", services, time.Since(created).Round(time.Second))
+	var names []benchName
+	for b.Loop() {
+		for _, size := range sizes {
+			created := time.Now()
+			names = append(names, populate(b, c, len(names), size)...)
+			b.Logf("%d services and their EndpointSlices in the cluster (%v to create)", len(names), time.Since(created).Round(time.Second))
+			load.queries = filepath.Join(b.TempDir(), "queries")
+			if err := os.WriteFile(load.queries, []byte(queryMix(names)), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			for _, cached := range []bool{false, true} {
+				runs := load.compare(b, kubeconfig, names, cached)
+				reportVersus(b, len(names), cached, runs)
+			}
+		}
+	}
+}
 
+// versusLoad is the dnsperf load both servers get.
+type versusLoad struct {
+	dnsperf, queries string
+	seconds, rounds  int
+}
+
+// versusRun is what one server did under the load.
+type versusRun struct {
+	name      string
+	startup   time.Duration // process start to serving the last service
+	qps       []float64     // per round
+	latencies []float64     // every answered query of every round, seconds
+	lost      int
+	settled   int64 // RSS after 10 s idle following the rounds, bytes
+	peak      int64 // VmHWM, bytes
+}
+
+// compare starts stock and kubernetai (one after the other, so that each
+// starts on an idle machine), loads them in turns, and stops them.
+func (l versusLoad) compare(b *testing.B, kubeconfig string, names []benchName, cached bool) []*versusRun {
+	cache := ""
+	if cached {
+		cache = "cache 30"
+	}
 	corefile := func(plugin string) map[string]string {
 		return map[string]string{"Corefile": fmt.Sprintf(`.:{port} {
     bind 127.0.0.1
     ready 127.0.0.1:{ready}
+    %s
     %s cluster.local in-addr.arpa {
         kubeconfig %s
         pods insecure
     }
 }
-`, plugin, kubeconfig)}
-	}
-	servers := []struct {
-		name string
-		s    *liveServer
-	}{
-		{"stock", startBinary(b, stockBinary(b), corefile("kubernetes"))},
-		{"kubernetai", startBinary(b, corednsBinary(b), corefile("kubernetai"))},
+`, cache, plugin, kubeconfig)}
 	}
 	last := names[len(names)-1].service + ".svc.cluster.local."
-	for _, sv := range servers {
-		sv.s.waitReady(b)
-		waitFor(b, sv.name+" serves "+last, 120*time.Second, func() bool {
-			r, err := exchange("udp", sv.s.addr, diffQuery{last, dns.TypeA})
+	type running struct {
+		run *versusRun
+		s   *liveServer
+	}
+	var servers []running
+	for _, sv := range []struct{ name, binary, plugin string }{
+		{"stock", stockBinary(b), "kubernetes"},
+		{"kubernetai", corednsBinary(b), "kubernetai"},
+	} {
+		started := time.Now()
+		s := startBinary(b, sv.binary, corefile(sv.plugin))
+		s.waitReady(b)
+		waitFor(b, sv.name+" serves "+last, 300*time.Second, func() bool {
+			r, err := exchange("udp", s.addr, diffQuery{last, dns.TypeA})
 			return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1
 		})
+		servers = append(servers, running{&versusRun{name: sv.name, startup: time.Since(started)}, s})
 	}
-
-	queryFile := filepath.Join(b.TempDir(), "queries")
-	if err := os.WriteFile(queryFile, []byte(queryMix(names)), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	qps := map[string][]float64{}
-	latency := map[string][]float64{}
-	lost := map[string]int{}
-	for b.Loop() {
-		for round := range 3 {
-			for _, sv := range servers {
-				r := runDNSPerf(b, dnsperf, sv.s.addr, queryFile, seconds)
-				b.Logf("round %d %-10s %9.0f q/s, average latency %6.0f µs, %d lost", round+1, sv.name, r.qps, r.latency*1e6, r.lost)
-				lost[sv.name] += r.lost
-				qps[sv.name] = append(qps[sv.name], r.qps)
-				latency[sv.name] = append(latency[sv.name], r.latency)
-			}
+	for round := range l.rounds {
+		for _, sv := range servers {
+			r := l.dnsperf1(b, sv.s.addr)
+			b.Logf("%d services, %-9s round %d %-10s %9.0f q/s, p50 %5.0f µs, p99 %6.0f µs, %d lost", len(names), cacheName(cached),
+				round+1, sv.run.name, r.qps, percentile(r.latencies, 0.5)*1e6, percentile(r.latencies, 0.99)*1e6, r.lost)
+			sv.run.qps = append(sv.run.qps, r.qps)
+			sv.run.latencies = append(sv.run.latencies, r.latencies...)
+			sv.run.lost += r.lost
 		}
 	}
-	for _, sv := range servers {
+	time.Sleep(10 * time.Second)
+	runs := make([]*versusRun, len(servers))
+	for i, sv := range servers {
 		sv.s.checkAlive(b)
-		rss, hwm := memory(b, sv.s.cmd.Process.Pid)
-		b.ReportMetric(median(qps[sv.name]), "qps-"+sv.name)
-		b.ReportMetric(median(latency[sv.name])*1e6, "µs-"+sv.name)
-		b.ReportMetric(float64(rss)/(1<<20), "MiB-rss-"+sv.name)
-		b.ReportMetric(float64(lost[sv.name]), "lost-"+sv.name)
-		b.Logf("%-10s median %9.0f q/s, median latency %6.0f µs, RSS %d MiB (peak %d MiB)",
-			sv.name, median(qps[sv.name]), median(latency[sv.name])*1e6, rss>>20, hwm>>20)
+		sv.run.settled, sv.run.peak = memory(b, sv.s.cmd.Process.Pid)
+		sv.s.stop()
+		runs[i] = sv.run
 	}
-	b.ReportMetric(median(qps["kubernetai"])/median(qps["stock"]), "qps-ratio")
+	return runs
+}
+
+func cacheName(cached bool) string {
+	if cached {
+		return "cache 30"
+	}
+	return "no cache"
+}
+
+// reportVersus logs one size and Corefile as a row per server (the
+// columns of BENCHMARKS.md's table) and reports the ratios as metrics.
+func reportVersus(b *testing.B, services int, cached bool, runs []*versusRun) {
+	byName := map[string]*versusRun{}
+	for _, r := range runs {
+		slices.Sort(r.latencies)
+		byName[r.name] = r
+		b.Logf("| %d | %s | %s | %.1f s | %.0f | %.0f µs | %.0f µs | %d | %d MiB | %d MiB |",
+			services, cacheName(cached), r.name, r.startup.Seconds(), median(r.qps),
+			percentile(r.latencies, 0.5)*1e6, percentile(r.latencies, 0.99)*1e6, r.lost, r.settled>>20, r.peak>>20)
+	}
+	stock, ours := byName["stock"], byName["kubernetai"]
+	tag := fmt.Sprintf("%d-%s", services, strings.ReplaceAll(cacheName(cached), " ", ""))
+	b.ReportMetric(median(ours.qps)/median(stock.qps), "qps-ratio-"+tag)
+	b.ReportMetric(percentile(ours.latencies, 0.99)/percentile(stock.latencies, 0.99), "p99-ratio-"+tag)
+	b.ReportMetric(float64(ours.settled)/float64(stock.settled), "rss-ratio-"+tag)
+	b.ReportMetric(float64(ours.peak)/float64(stock.peak), "peak-ratio-"+tag)
 }
 
 // benchName is a service of the benchmark cluster.
@@ -115,25 +184,33 @@ type benchName struct {
 	clusterIP string
 }
 
-// populate creates n ClusterIP services in namespaces of 100, each with a
-// named port and an EndpointSlice of two ready addresses, from 8 clients
-// at once, and returns them as the apiserver stored them.
-func populate(b *testing.B, c *kube.Cluster, n int) []benchName {
+// populate creates services from..to-1 (ClusterIP, in namespaces of 100,
+// each with a named port and an EndpointSlice of two ready addresses)
+// from 16 clients at once, with no client-side rate limit, and returns
+// them as the apiserver stored them.
+func populate(b *testing.B, c *kube.Cluster, from, to int) []benchName {
 	const perNamespace = 100
-	for ns := range (n + perNamespace - 1) / perNamespace {
+	cfg := c.RestConfig(kube.Admin)
+	cfg.QPS = -1 // no client-side limiter: the apiserver is the bottleneck
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for ns := from / perNamespace; ns < (to+perNamespace-1)/perNamespace; ns++ {
+		if from%perNamespace != 0 && ns == from/perNamespace {
+			continue // made with the previous size
+		}
 		c.CreateNamespace(b, fmt.Sprintf("bench%d", ns))
 	}
-	names := make([]benchName, n)
+	names := make([]benchName, to-from)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range 16 {
+		wg.Go(func() {
 			for i := range work {
-				if err := createBenchService(c, i, perNamespace, &names[i]); err != nil {
+				if err := createBenchService(client, i, perNamespace, &names[i-from]); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -141,9 +218,9 @@ func populate(b *testing.B, c *kube.Cluster, n int) []benchName {
 					mu.Unlock()
 				}
 			}
-		}()
+		})
 	}
-	for i := range n {
+	for i := from; i < to; i++ {
 		work <- i
 	}
 	close(work)
@@ -154,19 +231,26 @@ func populate(b *testing.B, c *kube.Cluster, n int) []benchName {
 	return names
 }
 
-func createBenchService(c *kube.Cluster, i, perNamespace int, out *benchName) error {
+// endpointIPs are service i's two endpoint addresses, distinct for up to
+// 250^3 services.
+func endpointIPs(i int) [2]string {
+	a, bb, cc := i/62_500, i/250%250, i%250
+	return [2]string{fmt.Sprintf("10.%d.%d.%d", 1+a, bb, cc), fmt.Sprintf("10.%d.%d.%d", 129+a, bb, cc)}
+}
+
+func createBenchService(client kubernetes.Interface, i, perNamespace int, out *benchName) error {
 	ctx := context.Background()
 	ns, name := fmt.Sprintf("bench%d", i/perNamespace), fmt.Sprintf("svc%d", i)
-	svc, err := c.AdminClient.CoreV1().Services(ns).Create(ctx,
+	svc, err := client.CoreV1().Services(ns).Create(ctx,
 		kube.ClusterIPService(ns, name, kube.TCPPort("http", 80)), metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create service %s/%s: %w", ns, name, err)
 	}
+	ips := endpointIPs(i)
 	es := kube.EndpointSliceFor(ns, name, name+"-1",
 		[]discoveryv1.EndpointPort{kube.EndpointPort("http", corev1.ProtocolTCP, 80)},
-		kube.ReadyEndpoint(fmt.Sprintf("10.1.%d.%d", i/250, i%250)),
-		kube.ReadyEndpoint(fmt.Sprintf("10.2.%d.%d", i/250, i%250)))
-	if _, err := c.AdminClient.DiscoveryV1().EndpointSlices(ns).Create(ctx, es, metav1.CreateOptions{}); err != nil {
+		kube.ReadyEndpoint(ips[0]), kube.ReadyEndpoint(ips[1]))
+	if _, err := client.DiscoveryV1().EndpointSlices(ns).Create(ctx, es, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create endpointslice %s/%s: %w", ns, es.Name, err)
 	}
 	*out = benchName{service: name + "." + ns, clusterIP: svc.Spec.ClusterIP}
@@ -189,7 +273,7 @@ func queryMix(names []benchName) string {
 		case p < 7:
 			fmt.Fprintf(&sb, "_http._tcp.%s.svc.cluster.local SRV\n", n.service)
 		case p < 8:
-			fmt.Fprintf(&sb, "10-1-%d-%d.%s.svc.cluster.local A\n", i/250, i%250, n.service)
+			fmt.Fprintf(&sb, "%s.%s.svc.cluster.local A\n", strings.ReplaceAll(endpointIPs(i)[0], ".", "-"), n.service)
 		case p < 9:
 			fmt.Fprintf(&sb, "missing%d.%s.svc.cluster.local A\n", i, n.service[strings.IndexByte(n.service, '.')+1:])
 		default:
@@ -200,39 +284,70 @@ func queryMix(names []benchName) string {
 	return sb.String()
 }
 
+// perfResult is one dnsperf run.
 type perfResult struct {
-	qps, latency float64
-	lost         int
+	qps       float64
+	latencies []float64 // of every answered query, seconds
+	lost      int
 }
 
 var (
-	perfQPS     = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
-	perfLatency = regexp.MustCompile(`Average Latency \(s\):\s+([0-9.]+)`)
-	perfLost    = regexp.MustCompile(`Queries lost:\s+([0-9]+)`)
+	perfQPS  = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
+	perfLost = regexp.MustCompile(`Queries lost:\s+([0-9]+)`)
 )
 
-// runDNSPerf runs dnsperf against addr for seconds, with 20 queries
-// outstanding from one client thread (it shares the two cores with the
-// server).
-func runDNSPerf(b *testing.B, dnsperf, addr, queries string, seconds int) perfResult {
+// dnsperf1 runs dnsperf against addr for the load's seconds, with 20
+// queries outstanding from two client threads (they share the two cores
+// with the server). -v makes dnsperf print each answer's latency, from
+// which the percentiles come (dnsperf itself gives only the average).
+func (l versusLoad) dnsperf1(b *testing.B, addr string) perfResult {
 	host, port, _ := strings.Cut(addr, ":")
-	out, err := exec.Command(dnsperf, "-s", host, "-p", port, "-d", queries,
-		"-l", strconv.Itoa(seconds), "-q", "20", "-t", "2").CombinedOutput()
+	outFile := filepath.Join(b.TempDir(), "dnsperf.out")
+	f, err := os.Create(outFile)
 	if err != nil {
-		b.Fatalf("dnsperf: %v\n%s", err, out)
+		b.Fatal(err)
+	}
+	cmd := exec.Command(l.dnsperf, "-s", host, "-p", port, "-d", l.queries,
+		"-l", strconv.Itoa(l.seconds), "-q", "20", "-t", "2", "-v")
+	cmd.Stdout, cmd.Stderr = f, f
+	err = cmd.Run()
+	f.Close()
+	out, rerr := os.ReadFile(outFile)
+	if err != nil || rerr != nil {
+		b.Fatalf("dnsperf: %v %v\n%.4000s", err, rerr, out)
 	}
 	get := func(re *regexp.Regexp) string {
 		m := re.FindSubmatch(out)
 		if m == nil {
-			b.Fatalf("dnsperf printed no %s:\n%s", re, out)
+			b.Fatalf("dnsperf printed no %s:\n%.4000s", re, out)
 		}
 		return string(m[1])
 	}
 	var r perfResult
 	r.qps, _ = strconv.ParseFloat(get(perfQPS), 64)
-	r.latency, _ = strconv.ParseFloat(get(perfLatency), 64)
 	r.lost, _ = strconv.Atoi(get(perfLost))
+	r.latencies = perQueryLatencies(out)
+	slices.Sort(r.latencies)
 	return r
+}
+
+// perQueryLatencies reads dnsperf -v's answer lines, "> RCODE NAME TYPE
+// SECONDS" (a lost query is "> T NAME TYPE").
+func perQueryLatencies(out []byte) []float64 {
+	var lat []float64
+	for line := range strings.Lines(string(out)) {
+		if !strings.HasPrefix(line, "> ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 5 {
+			continue
+		}
+		if s, err := strconv.ParseFloat(fields[4], 64); err == nil {
+			lat = append(lat, s)
+		}
+	}
+	return lat
 }
 
 // memory is a process's resident set and its peak, in bytes.
@@ -264,6 +379,26 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// envInts reads a comma-separated list of positive integers.
+func envInts(b *testing.B, name, def string) []int {
+	v := os.Getenv(name)
+	if v == "" {
+		v = def
+	}
+	var ns []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			b.Fatalf("%s=%q: want positive integers separated by commas", name, v)
+		}
+		ns = append(ns, n)
+	}
+	if !slices.IsSorted(ns) {
+		b.Fatalf("%s=%q: want sizes in increasing order (the cluster grows)", name, v)
+	}
+	return ns
 }
 
 func envInt(b *testing.B, name string, def int) int {

@@ -57,6 +57,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Verbosity is kube-apiserver's -v (0 if 0).
 	Verbosity int
+	// ServicePrefix is the length of each cluster's service IP range
+	// (16 if 0: 65,534 ClusterIPs; 12 holds a million). Cluster i's range
+	// starts at 10.(96+i*2^(16-ServicePrefix)).0.0.
+	ServicePrefix int
 }
 
 // Env is one etcd and the kube-apiservers sharing it, each one cluster.
@@ -245,7 +249,7 @@ func (e *Env) newCluster(i, port int, saKey string) (*Cluster, error) {
 		URL:         fmt.Sprintf("https://127.0.0.1:%d", port),
 		Port:        port,
 		CertDir:     filepath.Join(cdir, "certs"),
-		ServiceCIDR: fmt.Sprintf("10.%d.0.0/16", 96+i),
+		ServiceCIDR: serviceCIDR(i, e.opts.ServicePrefix),
 		EtcdPrefix:  "/" + name + "/registry",
 		TokenFile:   filepath.Join(cdir, "tokens.csv"),
 		env:         e,
@@ -295,6 +299,15 @@ func (e *Env) newCluster(i, port int, saKey string) (*Cluster, error) {
 		},
 	}
 	return c, nil
+}
+
+// serviceCIDR is cluster i's --service-cluster-ip-range: ranges of
+// prefix bits (16 if 0) side by side from 10.96.0.0.
+func serviceCIDR(i, prefix int) string {
+	if prefix == 0 {
+		prefix = 16
+	}
+	return fmt.Sprintf("10.%d.0.0/%d", 96+i<<(16-prefix), prefix)
 }
 
 // Token is u's bearer token on this cluster.
