@@ -119,7 +119,9 @@ func parseSnapshotFrom(r io.Reader, watches []engine.Watch) ([]Object, []unreada
 	items, err := readItems(r, func(raw []byte) itemResult {
 		o, err := decode(raw)
 		if err == nil && !watched[o.Kind] {
-			return itemResult{} // dropped at once: not kept while its document is read
+			// Dropped at once, not kept while its document is read; as
+			// quiet as a kind the core does not read.
+			return itemResult{err: &decodeError{kind: o.Kind, notServed: true, err: fmt.Errorf("%s: not watched", o.Kind)}}
 		}
 		return itemResult{o, err}
 	})
@@ -134,7 +136,7 @@ func parseSnapshotFrom(r io.Reader, watches []engine.Watch) ([]Object, []unreada
 		case errors.As(it.err, &de) && de.notServed:
 		case errors.As(it.err, &de) && (de.anyKind || watched[de.kind]):
 			bad = append(bad, unreadable{problem: fmt.Sprintf("item %d: %v", i+1, it.err), kind: de.kind, anyKind: de.anyKind})
-		case it.err == nil && it.obj.JSON != nil:
+		case it.err == nil:
 			objects = append(objects, it.obj)
 		}
 	}
