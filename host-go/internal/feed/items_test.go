@@ -88,6 +88,10 @@ func TestReadItemsAsWholeDocuments(t *testing.T) {
 		{"no final newline", "kind: List\nitems:\n- kind: Service"},
 		{"json list", `{"apiVersion": "v1", "items": [{"kind": "Service", "metadata": {"name": "a"}}, {"kind": "Pod"}], "kind": "List"}`},
 		{"json documents", "{\"kind\": \"Service\"}\n{\"kind\": \"List\", \"items\": [{\"kind\": \"Pod\"}]}\nnull\n{\"kind\": \"List\", \"items\": null}"},
+		{"a flow mapping continued at column 0", "kind: List\nitems:\n- kind: Service\n  metadata: {name: a, namespace: kube\nsystem}\n- kind: Pod\n---\nkind: List\nitems:\n- kind: Namespace\n"},
+		{"yaml flow style", "{kind: List, items: [{kind: Service, metadata: {name: a}}]}\n"},
+		{"yaml after one json document", "{\"kind\": \"Service\"}\nkind: Pod\n"},
+		{"json but for one value", `{"kind": "List", "items": [{"kind": }]}`},
 		{"json in yaml", "kind: Service\n---\n{\"kind\": \"List\",\n\"items\": [{\"kind\": \"Pod\"}]}\n"},
 		{"empty", ""},
 	} {

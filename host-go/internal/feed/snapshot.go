@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -114,7 +113,7 @@ func parseSnapshot(data []byte, watches []engine.Watch) ([]Object, []unreadable,
 // snapshot, in kind order (namespaces first, see resources), and lists the
 // items that cannot be read. Items of kinds the core does not read are
 // left out quietly: a `kubectl get all` dump holds many.
-func parseSnapshotFrom(r io.Reader, watches []engine.Watch) ([]Object, []unreadable, error) {
+func parseSnapshotFrom(r snapshotReader, watches []engine.Watch) ([]Object, []unreadable, error) {
 	watched := watchedKinds(watches)
 	items, err := readItems(r, func(raw []byte) itemResult {
 		o, err := decode(raw)
