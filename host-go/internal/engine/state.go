@@ -8,7 +8,9 @@ import (
 
 // state is what every instance must hold, kept on the Go side so that a
 // replacement instance can be brought up to date: the latest JSON of every
-// object per stanza, kind and key, the synced flags and the host info; and
+// object per stanza, kind and key (the bytes the feeds hold, not a copy:
+// RATIONALE.md, "One copy of each object"), the synced flags and the host
+// info; and
 // beside it what the instances do not hold because it did not fit in
 // their memory (held).
 //

@@ -18,8 +18,8 @@ import (
 
 // Live watches one API server with client-go informers (list, watch,
 // relist on expiry, backoff on errors): one informer per watch of the
-// stanza's plan, with the watch's selectors. Objects are trimmed before the
-// informers store them. Sources with the same key share one running set of
+// stanza's plan, with the watch's selectors. Objects are trimmed and
+// serialised before the informers store them (see stored). Sources with the same key share one running set of
 // informers (see Attach).
 type Live struct {
 	key     string // what it watches, and how: see sourceKey
@@ -177,14 +177,14 @@ type handler struct {
 	feed *shared
 }
 
-func (h *handler) OnAdd(obj any, _ bool) { h.feed.change(h.change(obj, false), obj) }
-func (h *handler) OnUpdate(_, obj any)   { h.feed.change(h.change(obj, false), obj) }
-func (h *handler) OnDelete(obj any)      { h.feed.change(h.change(obj, true), nil) }
-func (h *handler) change(obj any, deleted bool) Change {
+func (h *handler) OnAdd(obj any, _ bool) { h.feed.change(h.stored(obj), false) }
+func (h *handler) OnUpdate(_, obj any)   { h.feed.change(h.stored(obj), false) }
+func (h *handler) OnDelete(obj any)      { h.feed.change(h.stored(obj), true) }
+func (h *handler) stored(obj any) *stored {
 	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj
 	}
-	return Change{Object: toObject(h.kind, obj), Deleted: deleted}
+	return storedOf(h.kind, obj)
 }
 
 // queue collects changes from the informers' goroutines for the one that

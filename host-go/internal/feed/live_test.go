@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -273,5 +274,53 @@ func TestWatchOutageLoggedOnce(t *testing.T) {
 	_, _ = watchFn(ctx, metav1.ListOptions{})
 	if len(lines) != 0 {
 		t.Errorf("logged on shutdown: %q", lines)
+	}
+}
+
+// The informers keep each object as the sinks get it, and nothing else:
+// no typed object, and the same JSON bytes the sink holds, not a copy.
+func TestLiveStoresOneCopy(t *testing.T) {
+	client := fake.NewClientset(&corev1.Namespace{ObjectMeta: meta("", "shop", nil)},
+		&corev1.Service{ObjectMeta: meta("shop", "web", nil), Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"}})
+	l := newLive(&Connection{Endpoint: "https://one-copy.test"}, watching(engine.KindNamespace, engine.KindService), client, nil, nil)
+	sink := newCollector()
+	a, err := l.Attach(sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = a.Run(ctx) }()
+	waitClosed(t, sink.synced)
+	delivered := map[string][]byte{}
+	for _, c := range sink.changes {
+		delivered[c.Object.Kind.String()+" "+c.Object.Key()] = c.Object.JSON
+	}
+	n := 0
+	for _, store := range a.feed.stores {
+		for _, item := range store.List() {
+			s, ok := item.(*stored)
+			if !ok {
+				t.Fatalf("an informer keeps a %T", item)
+			}
+			js := delivered[s.Kind.String()+" "+s.Key()]
+			if len(js) == 0 || &js[0] != &s.JSON[0] {
+				t.Errorf("%s %s: the informer's JSON is not the one delivered", s.Kind, s.Key())
+			}
+			n++
+		}
+	}
+	if n != 2 || len(delivered) != 2 {
+		t.Errorf("%d objects stored, %d delivered; want 2", n, len(delivered))
+	}
+	// client-go tells a relist's copy of an unchanged object (not
+	// delivered) from an update by the resource version it reads.
+	for _, store := range a.feed.stores {
+		for _, item := range store.List() {
+			m, err := apimeta.Accessor(item)
+			if err != nil || m.GetResourceVersion() != "1" || m.GetName() == "" {
+				t.Errorf("client-go reads %v of %+v (%v)", m, item, err)
+			}
+		}
 	}
 }

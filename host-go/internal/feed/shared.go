@@ -56,14 +56,15 @@ type shared struct {
 	key    string
 	conn   *Connection
 	cancel context.CancelFunc
+	stores []cache.Store // the informers'
 
 	mu sync.Mutex
 	// objects is the feed's store: every object delivered and not
-	// deleted, by kind and key, as the informer handed it (informer
-	// objects are never modified, only replaced). It is exactly what
-	// the attached sinks have been told, which the informers' own caches
-	// (updated before their handlers run) are not.
-	objects map[engine.Kind]map[string]any
+	// deleted, by kind and key, as the informer handed it (the informer's
+	// own, never modified, only replaced). It is exactly what the attached
+	// sinks have been told, which the informers' own caches (updated
+	// before their handlers run) are not.
+	objects map[engine.Kind]map[string]*stored
 	synced  bool
 	subs    []*Attachment
 }
@@ -86,7 +87,7 @@ func (l *Live) Attach(sink Sink) (*Attachment, error) {
 	defer feeds.Unlock()
 	f, running := feeds.m[l.key], true
 	if f == nil {
-		f, running = &shared{key: l.key, conn: l.conn, objects: map[engine.Kind]map[string]any{}}, false
+		f, running = &shared{key: l.key, conn: l.conn, objects: map[engine.Kind]map[string]*stored{}}, false
 	}
 	a := f.attach(sink, l.logf)
 	if running {
@@ -115,7 +116,7 @@ func (l *Live) start(f *shared) error {
 	var regs []cache.ResourceEventHandlerRegistration
 	var infs []cache.SharedIndexInformer
 	for _, w := range runner.informers() {
-		if err := w.informer.SetTransform(trim); err != nil {
+		if err := w.informer.SetTransform(func(obj any) (any, error) { return storedOf(w.kind, obj), nil }); err != nil {
 			cancel()
 			return err
 		}
@@ -128,6 +129,7 @@ func (l *Live) start(f *shared) error {
 			return err
 		}
 		regs, infs = append(regs, reg), append(infs, w.informer)
+		f.stores = append(f.stores, w.informer.GetStore())
 	}
 	f.cancel = cancel
 	for _, inf := range infs {
@@ -159,7 +161,7 @@ func (f *shared) attach(sink Sink, logf func(string, ...any)) *Attachment {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			a.q.pending = append(a.q.pending, Change{Object: toObject(kind, objs[k])})
+			a.q.pending = append(a.q.pending, Change{Object: objs[k].Object})
 		}
 	}
 	a.q.synced = f.synced
@@ -178,19 +180,21 @@ func (f *shared) detach(a *Attachment) int {
 	return len(f.subs)
 }
 
-// change records a change in the store and queues it for every sink.
-func (f *shared) change(c Change, obj any) {
+// change records a change of an object in the store and queues it for
+// every sink.
+func (f *shared) change(s *stored, deleted bool) {
+	c := Change{Object: s.Object, Deleted: deleted}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	objs := f.objects[c.Object.Kind]
 	if objs == nil {
-		objs = map[string]any{}
+		objs = map[string]*stored{}
 		f.objects[c.Object.Kind] = objs
 	}
-	if c.Deleted {
+	if deleted {
 		delete(objs, c.Object.Key())
 	} else {
-		objs[c.Object.Key()] = obj
+		objs[c.Object.Key()] = s
 	}
 	for _, a := range f.subs {
 		a.q.push(c)

@@ -24,7 +24,12 @@ func nsObj(name string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 }
 
-func upsert(kind engine.Kind, obj any) Change { return Change{Object: toObject(kind, obj)} }
+func upsert(kind engine.Kind, obj any) *stored { return storedOf(kind, obj) }
+
+// gone is a delete of the object kind ns/name, as a tombstone holds it.
+func gone(kind engine.Kind, ns, name string) *stored {
+	return &stored{Object: Object{Kind: kind, Namespace: ns, Name: name}}
+}
 
 // drain takes everything an attachment has queued: "kind key" per
 // upsert, "-kind key" per delete, "synced" where the sink would hear it.
@@ -51,17 +56,17 @@ func drain(a *Attachment) []string {
 // key), then the synced state, then the changes that follow; a sink
 // attached earlier keeps getting the changes too.
 func TestAttachReplaysInDeliveryOrder(t *testing.T) {
-	f := &shared{key: "t", objects: map[engine.Kind]map[string]any{}}
+	f := &shared{key: "t", objects: map[engine.Kind]map[string]*stored{}}
 	first := f.attach(newCollector(), nil)
-	f.change(upsert(engine.KindService, svcObj("b", "web")), svcObj("b", "web"))
-	f.change(upsert(engine.KindService, svcObj("a", "db")), svcObj("a", "db"))
-	f.change(upsert(engine.KindNamespace, nsObj("b")), nsObj("b"))
-	f.change(upsert(engine.KindService, svcObj("a", "gone")), svcObj("a", "gone"))
-	f.change(Change{Object: Object{Kind: engine.KindService, Namespace: "a", Name: "gone"}, Deleted: true}, nil)
+	f.change(upsert(engine.KindService, svcObj("b", "web")), false)
+	f.change(upsert(engine.KindService, svcObj("a", "db")), false)
+	f.change(upsert(engine.KindNamespace, nsObj("b")), false)
+	f.change(upsert(engine.KindService, svcObj("a", "gone")), false)
+	f.change(gone(engine.KindService, "a", "gone"), true)
 	f.markSynced()
 
 	second := f.attach(newCollector(), nil)
-	f.change(upsert(engine.KindService, svcObj("c", "new")), svcObj("c", "new"))
+	f.change(upsert(engine.KindService, svcObj("c", "new")), false)
 
 	want := []string{"namespace b", "service a/db", "service b/web", "service c/new", "synced"}
 	if got := drain(second); !slices.Equal(got, want) {
@@ -72,8 +77,8 @@ func TestAttachReplaysInDeliveryOrder(t *testing.T) {
 		t.Errorf("first sink got %q, want %q", got, want)
 	}
 	// Not yet synced: the attached sink hears it when the feed does.
-	g := &shared{key: "u", objects: map[engine.Kind]map[string]any{}}
-	g.change(upsert(engine.KindService, svcObj("a", "x")), svcObj("a", "x"))
+	g := &shared{key: "u", objects: map[engine.Kind]map[string]*stored{}}
+	g.change(upsert(engine.KindService, svcObj("a", "x")), false)
 	a := g.attach(newCollector(), nil)
 	if got := drain(a); !slices.Equal(got, []string{"service a/x"}) {
 		t.Errorf("before sync: %q", got)
@@ -89,7 +94,7 @@ func TestAttachReplaysInDeliveryOrder(t *testing.T) {
 // view ends equal to the feed's and to that of a sink attached from the
 // start.
 func TestAttachWhileChangesFlow(t *testing.T) {
-	f := &shared{key: "t", objects: map[engine.Kind]map[string]any{}}
+	f := &shared{key: "t", objects: map[engine.Kind]map[string]*stored{}}
 	before := &applier{state: map[string]string{}}
 	early := f.attach(before, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,12 +112,12 @@ func TestAttachWhileChangesFlow(t *testing.T) {
 			for i := range n {
 				name := fmt.Sprintf("o%04d", i)
 				o := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, ResourceVersion: "1"}}
-				f.change(Change{Object: toObject(kind, o)}, o)
+				f.change(upsert(kind, o), false)
 				o2 := o.DeepCopy()
 				o2.ResourceVersion = "2"
-				f.change(Change{Object: toObject(kind, o2)}, o2)
+				f.change(upsert(kind, o2), false)
 				if i%3 == 0 {
-					f.change(Change{Object: Object{Kind: kind, Namespace: "ns", Name: name}, Deleted: true}, nil)
+					f.change(gone(kind, "ns", name), true)
 				}
 			}
 		}()

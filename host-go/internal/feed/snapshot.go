@@ -3,16 +3,12 @@ package feed
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"slices"
-	"strings"
 	"time"
-
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
@@ -70,67 +66,77 @@ const suspectHold = 30 * time.Second
 // that cannot be read are listed (Unreadable) and reported to the sink by
 // Run. The file is read again if it changed while it was read.
 func LoadSnapshot(path string, watches []engine.Watch) (*Snapshot, error) {
-	data, err := readStable(path)
+	objects, bad, err := readVersion(path, watches)
 	for try := 1; errors.Is(err, errChanged) && try < 3; try++ {
-		data, err = readStable(path)
+		objects, bad, err = readVersion(path, watches)
+	}
+	if pe := (*fs.PathError)(nil); err != nil && !errors.As(err, &pe) && !errors.Is(err, errChanged) {
+		return nil, fmt.Errorf("%s: %w", path, err) // a parse error, which does not name the file
 	}
 	if err != nil {
 		return nil, err
 	}
 	discard := func(string, ...any) {}
-	s := &Snapshot{path: path, watches: watches, Logf: discard, Warnf: discard, hold: suspectHold}
-	if s.objects, s.unreadable, err = parseSnapshot(data, watches); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
+	return &Snapshot{path: path, watches: watches, objects: objects, unreadable: bad, Logf: discard, Warnf: discard, hold: suspectHold}, nil
 }
 
 // errChanged: the file changed while it was read.
 var errChanged = errors.New("changed while it was read")
 
-// readStable reads a file, or returns errChanged if it changed while it
-// was read.
-func readStable(path string) ([]byte, error) {
+// readVersion reads the objects of the kinds watched from a snapshot
+// file, and the items that cannot be read (see parseSnapshot), or returns
+// errChanged if the file changed while it was read. The file is parsed as
+// it is read, never held whole (see items.go).
+func readVersion(path string, watches []engine.Watch) ([]Object, []unreadable, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
+	objects, bad, err := parseSnapshotFrom(f, watches)
+	if after, serr := statStamp(path); serr != nil || after != stampOf(fi) {
+		return nil, nil, fmt.Errorf("%s: %w", path, errChanged)
 	}
-	if after, err := statStamp(path); err != nil || after != stampOf(fi) {
-		return nil, fmt.Errorf("%s: %w", path, errChanged)
-	}
-	return data, nil
+	return objects, bad, err
 }
 
-// parseSnapshot reads the objects of the kinds watched from a snapshot,
-// in kind order (namespaces first, see resources), and lists the items
-// that cannot be read. Items of kinds the core does not read are left
-// out quietly: a `kubectl get all` dump holds many.
+// parseSnapshot is parseSnapshotFrom of a file's contents.
 func parseSnapshot(data []byte, watches []engine.Watch) ([]Object, []unreadable, error) {
-	items, err := splitItems(data)
+	return parseSnapshotFrom(bytes.NewReader(data), watches)
+}
+
+// parseSnapshotFrom reads the objects of the kinds watched from a
+// snapshot, in kind order (namespaces first, see resources), and lists the
+// items that cannot be read. Items of kinds the core does not read are
+// left out quietly: a `kubectl get all` dump holds many.
+func parseSnapshotFrom(r snapshotReader, watches []engine.Watch) ([]Object, []unreadable, error) {
+	watched := watchedKinds(watches)
+	items, err := readItems(r, func(raw []byte) itemResult {
+		o, err := decode(raw)
+		if err == nil && !watched[o.Kind] {
+			// Dropped at once, not kept while its document is read; as
+			// quiet as a kind the core does not read.
+			return itemResult{err: &decodeError{kind: o.Kind, notServed: true, err: fmt.Errorf("%s: not watched", o.Kind)}}
+		}
+		return itemResult{o, err}
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	watched := watchedKinds(watches)
 	var objects []Object
 	var bad []unreadable
-	for i, raw := range items {
-		o, err := decode(raw)
+	for i, it := range items {
 		var de *decodeError
 		switch {
-		case errors.As(err, &de) && de.notServed:
-		case errors.As(err, &de) && (de.anyKind || watched[de.kind]):
-			bad = append(bad, unreadable{problem: fmt.Sprintf("item %d: %v", i+1, err), kind: de.kind, anyKind: de.anyKind})
-		case err == nil && watched[o.Kind]:
-			objects = append(objects, o)
+		case errors.As(it.err, &de) && de.notServed:
+		case errors.As(it.err, &de) && (de.anyKind || watched[de.kind]):
+			bad = append(bad, unreadable{problem: fmt.Sprintf("item %d: %v", i+1, it.err), kind: de.kind, anyKind: de.anyKind})
+		case it.err == nil:
+			objects = append(objects, it.obj)
 		}
 	}
 	slices.SortStableFunc(objects, func(a, b Object) int { return int(a.Kind) - int(b.Kind) })
@@ -221,14 +227,14 @@ func (s *Snapshot) check(sink Sink, f *follower) {
 			f.held = nil
 		}
 	case now != f.handled:
-		data, err := readStable(s.path)
+		objects, bad, err := readVersion(s.path, s.watches)
 		if errors.Is(err, errChanged) {
 			f.seen = fileStamp{} // not stable after all: two checks again
 			return
 		}
 		f.handled = now
 		if err == nil {
-			f.held, err = s.apply(sink, data, now)
+			f.held = s.apply(sink, objects, bad, now)
 		}
 		if err != nil {
 			s.Warnf("%s: keeping the last version: %v", s, err)
@@ -252,11 +258,7 @@ type heldVersion struct {
 // half the objects delivered is suspect (a file truncated, or caught
 // while rewritten): it is returned, held back, for follow to apply once
 // it has stayed unchanged for hold.
-func (s *Snapshot) apply(sink Sink, data []byte, stamp fileStamp) (*heldVersion, error) {
-	objects, bad, err := parseSnapshot(data, s.watches)
-	if err != nil {
-		return nil, err
-	}
+func (s *Snapshot) apply(sink Sink, objects []Object, bad []unreadable, stamp fileStamp) *heldVersion {
 	s.unreadable = bad
 	if len(bad) > 0 {
 		sink.Skipped(s.Unreadable())
@@ -276,13 +278,13 @@ func (s *Snapshot) apply(sink Sink, data []byte, stamp fileStamp) (*heldVersion,
 	if deletes > len(s.objects)/2 {
 		s.Warnf("%s: held back: the new version would delete %d of the %d objects; it is applied if the file "+
 			"stays unchanged for %v", s, deletes, len(s.objects), s.hold)
-		return &heldVersion{stamp: stamp, since: time.Now(), changes: changes, objects: kept, summary: summary}, nil
+		return &heldVersion{stamp: stamp, since: time.Now(), changes: changes, objects: kept, summary: summary}
 	}
 	if len(changes) > 0 {
 		s.Logf("%s: new version, %s", s, summary)
 	}
 	s.deliver(sink, changes, kept)
-	return nil, nil
+	return nil
 }
 
 // deliver hands the changes of a version to the sink; objects is then
@@ -351,36 +353,4 @@ func diff(old, next []Object, bad []unreadable) (changes []Change, kept []Object
 		}
 	}
 	return changes, kept
-}
-
-// splitItems returns every object in a stream of YAML or JSON documents,
-// unpacking Lists.
-func splitItems(data []byte) ([]json.RawMessage, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 64*1024)
-	var items []json.RawMessage
-	for doc := 1; ; doc++ {
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if errors.Is(err, io.EOF) {
-			return items, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", doc, err)
-		}
-		if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
-			continue
-		}
-		var head struct {
-			Kind  string            `json:"kind"`
-			Items []json.RawMessage `json:"items"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			return nil, fmt.Errorf("document %d: not an object: %w", doc, err)
-		}
-		if strings.HasSuffix(head.Kind, "List") {
-			items = append(items, head.Items...)
-			continue
-		}
-		items = append(items, raw)
-	}
 }

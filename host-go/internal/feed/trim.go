@@ -24,10 +24,10 @@ var metadataKept = []string{"name", "namespace", "labels", "resourceVersion", "d
 
 // trim drops what DNS never reads — managed fields, annotations, owner
 // references, pod specs, most of any status — so that what is stored and
-// handed to the core stays small. It is the informers' transform, and
-// snapshot items are decoded into the same objects and trimmed by it, so
-// both sources hand the core the same JSON for the same object (the type
-// fields, which typed lists leave out, go too).
+// handed to the core stays small. The informers' transform (storedOf)
+// trims with it, and snapshot items are decoded into the same objects and
+// trimmed by it, so both sources hand the core the same JSON for the same
+// object (the type fields, which typed lists leave out, go too).
 func trim(obj any) (any, error) {
 	if o, ok := obj.(interface{ SetGroupVersionKind(schema.GroupVersionKind) }); ok {
 		if _, custom := obj.(*unstructured.Unstructured); !custom {
@@ -94,6 +94,40 @@ func toObject(kind engine.Kind, obj any) Object {
 	// could not decode, and the sink logs it.
 	o.JSON, _ = json.Marshal(obj)
 	return o
+}
+
+// stored is an object as a live feed keeps it, in the informers' stores
+// and its own: trimmed and serialised as it arrives (the informers'
+// transform), so that the typed object the client decoded is garbage at
+// once, and the JSON is the one the core and the engine's mirror are
+// given, not a copy. The typed objects cost about three times their JSON
+// (RATIONALE.md in internal/engine, "One copy of each object").
+type stored struct {
+	Object
+	resourceVersion string
+}
+
+// GetObjectMeta is what client-go reads of a stored object (through
+// meta.Accessor): its name and namespace to key it, and its resource
+// version, which tells an update from a relist's copy of an object
+// unchanged.
+func (s *stored) GetObjectMeta() metav1.Object {
+	return &metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, ResourceVersion: s.resourceVersion}
+}
+
+// storedOf trims and serialises an object of kind; an object stored
+// already is returned as it is (a streamed list is transformed once into
+// a temporary store, then replaced into the informer's).
+func storedOf(kind engine.Kind, obj any) *stored {
+	if s, ok := obj.(*stored); ok {
+		return s
+	}
+	trimmed, _ := trim(obj)
+	s := &stored{Object: toObject(kind, trimmed)}
+	if m, ok := trimmed.(metav1.Object); ok {
+		s.resourceVersion = m.GetResourceVersion()
+	}
+	return s
 }
 
 // decodeError is why a snapshot item could not be decoded, and what kind
