@@ -118,6 +118,7 @@ func (k *Kubernetai) start(ips []string) error {
 	if k.real != nil {
 		k.started = true
 		moduleServing(k.real.Module().Digest(), 1)
+		k.countCacheLookup()
 		if k.wasm != nil {
 			k.wg.Add(1)
 			go func() {
