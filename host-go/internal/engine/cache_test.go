@@ -117,14 +117,24 @@ func TestCacheCorruptEntry(t *testing.T) {
 		"a stray file":           func(t *testing.T, files []string) { write(t, filepath.Join(filepath.Dir(sumsOf(files)), "stray"), nil) },
 		"machine code a symlink": func(t *testing.T, files []string) { symlinkOver(t, wazeroFile(t, files), sumsOf(files)) },
 	}
+	// One entry written, kept, and put back before each case: a compile
+	// less per case.
+	c, book := openCache(t)
+	cachedCompile(t, c, guest, CacheMiss)
+	pristine := map[string][]byte{}
+	for _, f := range entryFiles(t, c, guest) {
+		path := filepath.Join(c.Dir(), digestOf(guest), f)
+		pristine[path] = read(t, path)
+	}
 	for name, spoil := range damage {
 		t.Run(name, func(t *testing.T) {
-			c, book := openCache(t)
-			cachedCompile(t, c, guest, CacheMiss)
+			_ = os.RemoveAll(filepath.Join(c.Dir(), digestOf(guest)))
 			var files []string
-			for _, f := range entryFiles(t, c, guest) {
-				files = append(files, filepath.Join(c.Dir(), digestOf(guest), f))
+			for path, b := range pristine {
+				write(t, path, b)
+				files = append(files, path)
 			}
+			cachedCompile(t, c, guest, CacheHit) // the entry as written
 			spoil(t, files)
 			cachedCompile(t, c, guest, CacheMiss)
 			lines := book.take()
