@@ -14,16 +14,14 @@ import (
 // corefile is every kubernetai stanza of one server block, as the
 // Corefile wrote it. The core reads the options (every one, the host's
 // included) and returns them typed in its configuration; the host only
-// collects the tokens, finds the module that is to read them, resolves
-// relative paths and reports errors where the Corefile has them.
+// collects the tokens, finds the two it needs before any core runs
+// (`wasm`, the module that reads the rest, and `wasm_cache`, where its
+// compilation is kept), resolves relative paths and reports errors where
+// the Corefile has them.
 type corefile struct {
 	file    string
 	root    string // the server block's `root`, for relative paths
 	stanzas []engine.Stanza
-	// wasm is the first `wasm` option, which names the module that reads
-	// the rest (the core still validates it); nil when none is given.
-	wasm       *engine.Property
-	wasmStanza int
 }
 
 // readCorefile collects the tokens of the server block's kubernetai
@@ -42,22 +40,44 @@ func readCorefile(c *caddy.Controller) *corefile {
 			p := engine.Property{Name: c.Val(), Line: uint32(c.Line())}
 			p.Args = c.RemainingArgs()
 			s.Properties = append(s.Properties, p)
-			if p.Name == "wasm" && cf.wasm == nil {
-				cf.wasm, cf.wasmStanza = &p, len(cf.stanzas)
-			}
 		}
 		cf.stanzas = append(cf.stanzas, s)
 	}
 	return cf
 }
 
+// first finds the first occurrence of an option in the server block: its
+// stanza (from 0) and the option; nil when it is not given. The core
+// refuses any later one.
+func (cf *corefile) first(option string) (int, *engine.Property) {
+	for i := range cf.stanzas {
+		props := cf.stanzas[i].Properties
+		for j := range props {
+			if props[j].Name == option {
+				return i, &props[j]
+			}
+		}
+	}
+	return 0, nil
+}
+
+// hostPath is the path the first occurrence of a server block option
+// that the host reads before the core (`wasm`, `wasm_cache`) names,
+// resolved, with that occurrence; "" when the option is not given or does
+// not hold one path, which the core then refuses.
+func (cf *corefile) hostPath(option string) (string, int, *engine.Property) {
+	stanza, p := cf.first(option)
+	if p == nil || len(p.Args) != 1 {
+		return "", stanza, p
+	}
+	return cf.path(p.Args[0]), stanza, p
+}
+
 // wasmPath is the module file the `wasm` option names, resolved; "" for
 // the embedded component.
 func (cf *corefile) wasmPath() string {
-	if cf.wasm == nil || len(cf.wasm.Args) == 0 {
-		return ""
-	}
-	return cf.path(cf.wasm.Args[0])
+	path, _, _ := cf.hostPath("wasm")
+	return path
 }
 
 // path resolves a relative path as CoreDNS's file plugin does: against the
@@ -93,12 +113,8 @@ func (cf *corefile) coreError(err error) error {
 // optionError reports a problem with the value of an option the core
 // accepted but the host cannot use, at the option's first occurrence.
 func (cf *corefile) optionError(option string, err error) error {
-	for i, s := range cf.stanzas {
-		for _, p := range s.Properties {
-			if p.Name == option {
-				return cf.errorAt(i, p.Line, option, err.Error())
-			}
-		}
+	if i, p := cf.first(option); p != nil {
+		return cf.errorAt(i, p.Line, option, err.Error())
 	}
 	return fmt.Errorf("%s: %s: %w", cf.file, option, err)
 }

@@ -55,25 +55,31 @@ kubernetai {
 		t.Errorf("stanzas %+v\nwant %+v", cf.stanzas, want)
 	}
 	// The first `wasm` chooses the module; the core refuses the second.
-	if cf.wasmPath() != "core.wasm" || cf.wasm.Line != 4 || cf.wasmStanza != 0 {
-		t.Errorf("wasm %q at line %d of stanza %d", cf.wasmPath(), cf.wasm.Line, cf.wasmStanza+1)
+	if path, stanza, p := cf.hostPath("wasm"); path != "core.wasm" || p.Line != 4 || stanza != 0 {
+		t.Errorf("wasm %q at line %d of stanza %d", path, p.Line, stanza+1)
 	}
 }
 
-func TestWasmOption(t *testing.T) {
+// The options the host reads before the core: the first occurrence's
+// one path, resolved against root.
+func TestHostPaths(t *testing.T) {
 	for _, tt := range []struct {
-		name, input, root, path string
-		stanza                  int
+		name, input, root, option, path string
+		stanza                          int
 	}{
-		{"none: the embedded component", "kubernetai a.local {\n snapshot x\n}", "", "", 0},
-		{"without a path: the core says what is wrong", "kubernetai a.local {\n wasm\n}", "", "", 0},
-		{"in a later stanza", "kubernetai a.local\nkubernetai b.local {\n wasm /m/core.wasm\n}", "/srv", "/m/core.wasm", 1},
-		{"relative to root", "kubernetai a.local {\n wasm core.wasm\n}", "/srv", "/srv/core.wasm", 0},
+		{"none: the embedded component", "kubernetai a.local {\n snapshot x\n}", "", "wasm", "", 0},
+		{"without a path: the core says what is wrong", "kubernetai a.local {\n wasm\n}", "", "wasm", "", 0},
+		{"two paths: the core says what is wrong", "kubernetai a.local {\n wasm a b\n}", "", "wasm", "", 0},
+		{"in a later stanza", "kubernetai a.local\nkubernetai b.local {\n wasm /m/core.wasm\n}", "/srv", "wasm", "/m/core.wasm", 1},
+		{"relative to root", "kubernetai a.local {\n wasm core.wasm\n}", "/srv", "wasm", "/srv/core.wasm", 0},
+		{"no cache", "kubernetai a.local {\n wasm core.wasm\n}", "", "wasm_cache", "", 0},
+		{"cache relative to root", "kubernetai a.local\nkubernetai b.local {\n wasm_cache c\n}", "/srv", "wasm_cache", "/srv/c", 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cf := read(t, tt.input, tt.root)
-			if cf.wasmPath() != tt.path || (cf.wasm != nil && cf.wasmStanza != tt.stanza) {
-				t.Errorf("wasm %q in stanza %d, want %q in %d", cf.wasmPath(), cf.wasmStanza+1, tt.path, tt.stanza+1)
+			path, stanza, p := cf.hostPath(tt.option)
+			if path != tt.path || (p != nil && stanza != tt.stanza) {
+				t.Errorf("%s %q in stanza %d, want %q in %d", tt.option, path, stanza+1, tt.path, tt.stanza+1)
 			}
 		})
 	}

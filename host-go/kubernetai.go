@@ -118,6 +118,7 @@ func (k *Kubernetai) start(ips []string) error {
 	if k.real != nil {
 		k.started = true
 		moduleServing(k.real.Module().Digest(), 1)
+		k.countCacheLookup()
 		if k.wasm != nil {
 			k.wg.Add(1)
 			go func() {
@@ -144,6 +145,10 @@ type attacher interface {
 	Attach(sink feed.Sink) (*feed.Attachment, error)
 }
 
+// syncPoll is how often waitSynced looks: at most this late, the server
+// starts after its last stanza synced. A look reads one flag per stanza.
+const syncPoll = 5 * time.Millisecond
+
 func (k *Kubernetai) waitSynced(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	nextLog := time.Now().Add(500 * time.Millisecond)
@@ -156,7 +161,7 @@ func (k *Kubernetai) waitSynced(timeout time.Duration) {
 			log.Info("waiting for Kubernetes data before starting server")
 			nextLog = time.Now().Add(500 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(syncPoll)
 	}
 }
 

@@ -116,6 +116,15 @@ var (
 		Buckets:   prometheus.ExponentialBuckets(0.01, 2, 14),
 	})
 
+	wasmCacheLookups = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "wasm_cache_lookups_total",
+		Help: "Compiles of the module that serves (at start and at each swap) through `wasm_cache`, by result: " +
+			"hit (its machine code read from the cache), miss (compiled and written to the cache), invalid (the " +
+			"cache could not be used, each logged: compiled without it).",
+	}, []string{"server", "result"})
+
 	moduleInfo = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -16,18 +16,39 @@ import (
 var defaultComponent []byte
 
 // loadCore compiles the module the `wasm` option names, or the embedded
-// one. For a `wasm` file, it also returns the file's version as read,
-// which the plugin then watches for new ones.
-func loadCore(ctx context.Context, cf *corefile) (*engine.Module, *moduleFile, error) {
+// one, through the `wasm_cache` directory when one is given. For a `wasm`
+// file, it also returns the file's version as read, which the plugin then
+// watches for new ones.
+func loadCore(ctx context.Context, cf *corefile) (*engine.Module, *moduleFile, *engine.Cache, error) {
+	cache, err := cf.cache()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	bytes, file, err := cf.module()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	mod, err := engine.Compile(ctx, bytes)
+	mod, err := cache.Compile(ctx, bytes)
 	if err != nil {
-		return nil, nil, cf.moduleError(err)
+		return nil, nil, nil, cf.moduleError(err)
 	}
-	return mod, file, nil
+	return mod, file, cache, nil
+}
+
+// cache opens the `wasm_cache` directory; nil without one. A directory
+// that cannot be made or written stops CoreDNS: the operator asked for a
+// cache that could never work. Later failures to read or write it are
+// logged, and the module compiled without it.
+func (cf *corefile) cache() (*engine.Cache, error) {
+	dir, stanza, p := cf.hostPath("wasm_cache")
+	if dir == "" {
+		return nil, nil
+	}
+	c, err := engine.OpenCache(dir, log.Warningf)
+	if err != nil {
+		return nil, cf.errorAt(stanza, p.Line, "wasm_cache", err.Error())
+	}
+	return c, nil
 }
 
 // configure has the core of mod read the stanzas: their plans and the
@@ -44,13 +65,13 @@ func (cf *corefile) configure(ctx context.Context, mod *engine.Module) (engine.C
 
 // module reads the `wasm` file, or returns the embedded component.
 func (cf *corefile) module() ([]byte, *moduleFile, error) {
-	path := cf.wasmPath()
+	path, stanza, p := cf.hostPath("wasm")
 	if path == "" {
 		return defaultComponent, nil, nil
 	}
 	b, fi, err := readModule(path)
 	if err != nil {
-		return nil, nil, cf.errorAt(cf.wasmStanza, cf.wasm.Line, "wasm", err.Error())
+		return nil, nil, cf.errorAt(stanza, p.Line, "wasm", err.Error())
 	}
 	return b, &moduleFile{path: path, seen: fi, handled: fi}, nil
 }
@@ -58,8 +79,8 @@ func (cf *corefile) module() ([]byte, *moduleFile, error) {
 // moduleError reports a module Compile refuses: at the `wasm` option, or
 // for the embedded component, which the plugin was built with.
 func (cf *corefile) moduleError(err error) error {
-	if path := cf.wasmPath(); path != "" {
-		return cf.errorAt(cf.wasmStanza, cf.wasm.Line, "wasm", fmt.Sprintf("%s: %v", path, err))
+	if path, stanza, p := cf.hostPath("wasm"); path != "" {
+		return cf.errorAt(stanza, p.Line, "wasm", fmt.Sprintf("%s: %v", path, err))
 	}
 	return fmt.Errorf("the embedded component: %w", err)
 }

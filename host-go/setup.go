@@ -60,7 +60,7 @@ func setup(c *caddy.Controller) error {
 func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 	cf := readCorefile(c)
 	ctx := context.Background()
-	mod, file, err := loadCore(ctx, cf)
+	mod, file, cache, err := loadCore(ctx, cf)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +75,7 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 		Stanzas:       cf.stanzas,
 		LookupTimeout: time.Duration(rt.WasmTimeoutNs),
 		MemoryLimit:   rt.WasmMemory,
+		Cache:         cache,
 		Logf:          log.Warningf,
 	})
 	if err != nil {

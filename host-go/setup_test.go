@@ -105,6 +105,10 @@ func TestSetupRefusesWhatItCannotUse(t *testing.T) {
 			nil, "Testfile:6 - Error during parsing: stanza 2: kubeconfig: kubeconfig "},
 		{"an endpoint client-go refuses", "endpoint a.test:6443/some/path",
 			nil, "Testfile:6 - Error during parsing: stanza 2: endpoint: endpoint a.test:6443/some/path: host must be a URL"},
+		{"wasm_cache a file", "snapshot a.yaml\n    wasm_cache a.yaml",
+			nil, "Testfile:7 - Error during parsing: stanza 2: wasm_cache: mkdir "},
+		{"wasm_cache under a file", "snapshot a.yaml\n    wasm_cache a.yaml/cache",
+			nil, "Testfile:7 - Error during parsing: stanza 2: wasm_cache: mkdir "},
 		{"wasm_memory below what the core needs", "snapshot a.yaml\n    wasm_memory 512Ki",
 			nil, "Testfile:7 - Error during parsing: stanza 2: wasm_memory: memory limit of 524288 bytes: the core needs at least"},
 	}

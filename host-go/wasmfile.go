@@ -124,6 +124,7 @@ func (k *Kubernetai) tryModule(ctx context.Context, f *moduleFile, fi os.FileInf
 	_ = old.Close(context.Background())
 	moduleServing(now, 1)
 	moduleServing(serving, -1)
+	k.countCacheLookup()
 	swaps.Inc()
 	swapDuration.Observe(took.Seconds())
 	log.Infof("wasm %s: now serving module %s (was %s); swapped in %v", f.path, short(now), short(serving), took.Round(time.Microsecond))
@@ -136,6 +137,18 @@ func (k *Kubernetai) refuse(path, reason string, err error, serving string) {
 		err = se.Err // its reason is in the line already
 	}
 	log.Errorf("wasm %s: refused (%s): %v; still serving module %s", path, reason, err, short(serving))
+}
+
+// countCacheLookup counts what compiling the module now serving made of
+// `wasm_cache`, if it was given.
+func (k *Kubernetai) countCacheLookup() {
+	result := k.real.Module().CacheResult()
+	if result == "" {
+		return
+	}
+	for _, server := range k.metricServers() {
+		wasmCacheLookups.WithLabelValues(server, result).Inc()
+	}
 }
 
 // short is a digest's first 12 hex digits, for logs.

@@ -1,14 +1,18 @@
 package kubernetai
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	golog "log"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kubernetai/kubernetai/host-go/internal/engine"
@@ -155,5 +159,77 @@ func TestWatchModule(t *testing.T) {
 	}
 	if serving() != digestOf(v3) {
 		t.Error("serving another module")
+	}
+}
+
+// With `wasm_cache`, a restart and a swap back to a module served before
+// read the module's machine code from the cache; an entry spoilt since
+// is compiled again, with a warning, and never stops CoreDNS.
+func TestWasmCache(t *testing.T) {
+	saved := modulePoll
+	modulePoll = 10 * time.Millisecond
+	t.Cleanup(func() { modulePoll = saved })
+	var logged bytes.Buffer
+	golog.SetOutput(&logged)
+	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
+
+	guest := testGuestFile(t)
+	dir := t.TempDir()
+	wasm, cache := filepath.Join(dir, "core.wasm"), filepath.Join(dir, "cache")
+	if err := os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte(emptyList), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, wasm, guest)
+	lookups := func(result string) float64 { return testutil.ToFloat64(wasmCacheLookups.WithLabelValues("", result)) }
+	start := func(want string) *Kubernetai {
+		t.Helper()
+		c := caddy.NewTestController("dns", "kubernetai cluster.local {\n snapshot cluster.yaml\n wasm core.wasm\n wasm_cache cache\n pool 1\n}")
+		c.ServerBlockKeys = []string{"cluster.local.:53"}
+		dnsserver.GetConfig(c).Root = dir
+		before := lookups(want)
+		k, err := fromCorefile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.start(nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := k.real.Module().CacheResult(); got != want || lookups(want) != before+1 {
+			t.Errorf("start: cache %s (counted %v), want %s counted once", got, lookups(want)-before, want)
+		}
+		return k
+	}
+
+	k := start(engine.CacheMiss)
+	if _, err := os.Stat(filepath.Join(cache, digestOf(guest), "sha256sums")); err != nil {
+		t.Errorf("no entry for the module: %v", err)
+	}
+	v2 := withCustomSection(guest, "2")
+	for _, tt := range []struct {
+		module []byte
+		result string
+	}{{v2, engine.CacheMiss}, {guest, engine.CacheHit}} {
+		before := lookups(tt.result)
+		replaceFile(t, wasm, tt.module)
+		waitUntil(t, "the swap", func() bool { return lookups(tt.result) == before+1 })
+		if k.real.Module().Digest() != digestOf(tt.module) {
+			t.Fatal("another module serves")
+		}
+	}
+	_ = k.stop()
+
+	k = start(engine.CacheHit) // a restart
+	_ = k.stop()
+	entry := filepath.Join(cache, digestOf(guest))
+	_ = filepath.WalkDir(entry, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			err = os.WriteFile(path, []byte("garbage"), 0o600)
+		}
+		return err
+	})
+	k = start(engine.CacheMiss)
+	_ = k.stop()
+	if want := "[WARNING] plugin/kubernetai: wasm_cache " + cache + ": module " + digestOf(guest)[:12] + ": "; !strings.Contains(logged.String(), want) {
+		t.Errorf("log %q, want a warning %q", logged.String(), want)
 	}
 }

@@ -28,6 +28,34 @@ func BenchmarkCompileReal(b *testing.B) {
 	b.ReportMetric(float64(len(component)), "component-bytes")
 }
 
+// BenchmarkCompileRealCached compiles the real component through a
+// `wasm_cache` that holds it: a restart or a swap back.
+func BenchmarkCompileRealCached(b *testing.B) {
+	component, _ := realComponent(b)
+	ctx := context.Background()
+	c, err := OpenCache(b.TempDir(), b.Logf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	compile := func() *Module {
+		mod, err := c.Compile(ctx, component)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return mod
+	}
+	_ = compile().Close(ctx)
+	for b.Loop() {
+		mod := compile()
+		b.StopTimer()
+		if r := mod.CacheResult(); r != CacheHit {
+			b.Fatalf("cache %s, want a hit", r)
+		}
+		_ = mod.Close(ctx)
+		b.StartTimer()
+	}
+}
+
 // BenchmarkSwapReal10k swaps between two compiled copies of the real core
 // under a pool of two instances holding the 10k-service cluster.
 func BenchmarkSwapReal10k(b *testing.B) {

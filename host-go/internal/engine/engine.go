@@ -35,6 +35,9 @@ type Config struct {
 	// down to 64 KiB pages (wasm_memory); 0 means defaultMemoryLimit. A
 	// batch that would not fit is refused (Apply).
 	MemoryLimit uint64
+	// Cache keeps the machine code of the modules SwapComponent compiles
+	// (`wasm_cache`); nil for none.
+	Cache *Cache
 	// Logf reports instance replacements and quarantined objects; nil
 	// discards them.
 	Logf func(format string, args ...any)

@@ -52,9 +52,13 @@ const (
 type Module struct {
 	runtime  wazero.Runtime
 	compiled wazero.CompiledModule
-	digest   string
-	minPages uint32   // the size the core's memory starts at
-	watch    watchdog // cuts off overdue calls of the module's instances
+	// cache is the wazero compilation cache the runtime compiled with (a
+	// Cache's entry), nil without one; closed with the runtime.
+	cache       wazero.CompilationCache
+	cacheResult string // one of the Cache* results, "" without a cache
+	digest      string
+	minPages    uint32   // the size the core's memory starts at
+	watch       watchdog // cuts off overdue calls of the module's instances
 }
 
 // Compile checks a component binary against WITInterface and compiles
@@ -63,6 +67,12 @@ type Module struct {
 // wasm.ErrNotWasm, ErrNotComponent or ErrMalformed, a core module using an
 // instruction the instrumentation does not know with wasm.ErrUnsupported.
 func Compile(ctx context.Context, component []byte) (*Module, error) {
+	return (*Cache)(nil).Compile(ctx, component)
+}
+
+// prepare takes the core module out of a component, checks it against
+// WITInterface and instruments it: what Compile gives wazero.
+func prepare(component []byte) ([]byte, error) {
 	core, err := wasm.CoreModule(component)
 	if err != nil {
 		return nil, err
@@ -81,13 +91,28 @@ func Compile(ctx context.Context, component []byte) (*Module, error) {
 		}
 		return nil, fmt.Errorf("instrumenting the core module: %w", err)
 	}
+	return core, nil
+}
+
+func digestOf(component []byte) string {
 	sum := sha256.Sum256(component)
-	m := &Module{digest: hex.EncodeToString(sum[:])}
+	return hex.EncodeToString(sum[:])
+}
+
+// compileCore compiles a prepared core module with wazero, through the
+// compilation cache cc when it is not nil (the Module then owns cc).
+func compileCore(ctx context.Context, core []byte, digest string, cc wazero.CompilationCache) (*Module, error) {
+	m := &Module{digest: digest, cache: cc}
 	// NewRuntimeConfig picks the compiler where wazero has one (amd64,
 	// arm64) and the interpreter elsewhere. Not WithCloseOnContextDone:
 	// the instrumentation cuts calls off at a fraction of its cost. The
 	// memory limit is wazero's largest: each instance's memory caps itself.
-	m.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig())
+	config := wazero.NewRuntimeConfig()
+	if cc != nil {
+		config = config.WithCompilationCache(cc)
+	}
+	m.runtime = wazero.NewRuntimeWithConfig(ctx, config)
+	var err error
 	if m.compiled, err = m.runtime.CompileModule(ctx, core); err != nil {
 		_ = m.runtime.Close(ctx)
 		return nil, fmt.Errorf("compiling the core module: %w", err)
@@ -100,6 +125,10 @@ func Compile(ctx context.Context, component []byte) (*Module, error) {
 	m.watch.start()
 	return m, nil
 }
+
+// CacheResult says what compiling the Module made of the cache: CacheHit,
+// CacheMiss or CacheInvalid; "" when it was compiled without one.
+func (m *Module) CacheResult() string { return m.cacheResult }
 
 // Digest is the SHA-256 of the component binary, in hex: the identity of
 // what is running, for logs and metrics.
@@ -122,7 +151,11 @@ func (m *Module) Close(ctx context.Context) error {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	return m.runtime.Close(ctx)
+	err := m.runtime.Close(ctx)
+	if m.cache != nil {
+		err = errors.Join(err, m.cache.Close(ctx))
+	}
+	return err
 }
 
 // checkExports makes sure the module exports every function this host

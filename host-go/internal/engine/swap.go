@@ -236,14 +236,15 @@ const (
 	SwapRefusedInvalid      = "invalid"       // its core module does not compile
 )
 
-// SwapComponent compiles a component binary, then Swaps it in. A binary Compile refuses is refused
+// SwapComponent compiles a component binary (through Config.Cache), then
+// Swaps it in. A binary Compile refuses is refused
 // with one of the reasons above; SwapRefusedContract covers a component
 // of another WIT version. On success the returned module
 // is the one that served before, the caller's to close; the new one
 // belongs, like every module the Engine runs, to whoever closes the
 // Engine (see Module).
 func (e *Engine) SwapComponent(ctx context.Context, component []byte) (old *Module, err error) {
-	mod, err := Compile(ctx, component)
+	mod, err := e.cfg.Cache.Compile(ctx, component)
 	if err != nil {
 		return nil, &SwapError{compileReason(err), err}
 	}

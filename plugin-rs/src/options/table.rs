@@ -1,7 +1,8 @@
 //! The one table of options: every option of a `kubernetai` block, where
 //! it may be given and how often, and how its arguments are read. An
 //! option not in this table is unknown; the host knows none of them by
-//! name (it only finds `wasm PATH` before any core runs).
+//! name (it only finds `wasm PATH` and `wasm_cache DIR` before any core
+//! runs).
 
 use crate::contract::{Property, Runtime};
 
@@ -85,6 +86,7 @@ pub const TABLE: &[Spec] = &[
     Spec { name: "apiserver_burst", scope: Scope::Stanza, read: |t, p| t.source.burst(p) },
     Spec { name: "apiserver_max_inflight", scope: Scope::Stanza, read: |t, p| t.source.max_inflight(p) },
     Spec { name: "wasm", scope: Scope::Server, read: wasm },
+    Spec { name: "wasm_cache", scope: Scope::Server, read: wasm_cache },
     Spec { name: "pool", scope: Scope::Server, read: |t, p| count(p, 1).map(|n| t.runtime.pool = n) },
     Spec { name: "wasm_timeout", scope: Scope::Server, read: wasm_timeout },
     Spec { name: "wasm_memory", scope: Scope::Server, read: wasm_memory },
@@ -189,6 +191,17 @@ fn wasm(t: &mut Target, p: &Property) -> Result<(), String> {
     }
     t.runtime.wasm = path.into();
     t.runtime.wasm_line = p.line;
+    Ok(())
+}
+
+/// `wasm_cache DIR`: the host needs DIR before any core runs (it keeps the
+/// compilations of cores there), so it reads the value itself and the
+/// configuration does not carry it; the core still checks it as it checks
+/// every option, and refuses it given twice.
+fn wasm_cache(_: &mut Target, p: &Property) -> Result<(), String> {
+    if one(p)?.is_empty() {
+        return Err("needs a directory, got an empty name".into());
+    }
     Ok(())
 }
 
