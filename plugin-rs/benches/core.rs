@@ -4,8 +4,11 @@
 //!
 //!     make bench      (or: cargo bench -p kubernetai)
 
+#[path = "../tests/support/query.rs"]
+mod support;
 use std::hint::black_box;
 use std::path::PathBuf;
+use support::query;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use kubernetai::Kubernetai;
@@ -62,18 +65,6 @@ fn stanza() -> Stanza {
         properties: vec![Property { name: "pods".into(), args: vec!["insecure".into()], line: 2 }],
         line: 1,
     }
-}
-
-fn query(name: &str, qtype: u16) -> Vec<u8> {
-    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.trim_end_matches('.').split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&1u16.to_be_bytes());
-    q
 }
 
 /// The queries measured: a ClusterIP A, a headless-style endpoint name, a

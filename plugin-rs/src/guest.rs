@@ -98,3 +98,6 @@ mod probe {
         Some(Outcome::Answer(Answer { message: response.encode(&q), stanza: 0, fell_through: 0 }))
     }
 }
+
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -7,12 +7,15 @@ use super::name::Name;
 
 /// Whether the name lies under in-addr.arpa or ip6.arpa (strictly below:
 /// the arpa zones themselves are not reverse names).
+/// Every lookup asks this, so it walks the labels without collecting them.
 pub fn is_reverse(name: &Name) -> bool {
-    let labels: Vec<&[u8]> = name.labels().collect();
-    labels.len() >= 3
-        && labels[labels.len() - 1].eq_ignore_ascii_case(b"arpa")
-        && (labels[labels.len() - 2].eq_ignore_ascii_case(b"in-addr")
-            || labels[labels.len() - 2].eq_ignore_ascii_case(b"ip6"))
+    let (mut count, mut second_last, mut last): (usize, &[u8], &[u8]) = (0, b"", b"");
+    for label in name.labels() {
+        (count, second_last, last) = (count + 1, last, label);
+    }
+    count >= 3
+        && last.eq_ignore_ascii_case(b"arpa")
+        && (second_last.eq_ignore_ascii_case(b"in-addr") || second_last.eq_ignore_ascii_case(b"ip6"))
 }
 
 /// The address a reverse name stands for, when it names a whole address.
@@ -45,5 +48,8 @@ mod tests {
         assert!(is_reverse(&v4));
         assert!(!is_reverse(&Name::parse("in-addr.arpa.").unwrap()));
         assert!(!is_reverse(&Name::parse("cluster.local.").unwrap()));
+        assert!(!is_reverse(&Name::parse("arpa.").unwrap()));
+        assert!(is_reverse(&Name::parse("x.IP6.ARPA.").unwrap()));
+        assert!(!is_reverse(&Name::parse("x.in-addr.arpa.example.").unwrap()));
     }
 }

@@ -38,10 +38,43 @@ struct State<'z> {
     qtype: RecordType,
 }
 
+/// Labels left of the zone, lower-cased, leftmost first. Every lookup
+/// parses them, and names in a zone have a handful: up to `INLINE` stay
+/// on the stack.
+struct Base<'s> {
+    inline: [&'s [u8]; Base::INLINE],
+    len: usize,
+    /// All of them, when there are more than `INLINE`.
+    all: Vec<&'s [u8]>,
+}
+
+impl<'s> Base<'s> {
+    const INLINE: usize = 8;
+
+    fn of(labels: impl Iterator<Item = &'s [u8]>) -> Base<'s> {
+        let mut base = Base { inline: [&[]; Base::INLINE], len: 0, all: Vec::new() };
+        for label in labels {
+            if base.len < Base::INLINE {
+                base.inline[base.len] = label;
+                base.len += 1;
+            } else {
+                if base.all.is_empty() {
+                    base.all.extend_from_slice(&base.inline);
+                }
+                base.all.push(label);
+            }
+        }
+        base
+    }
+
+    fn as_slice(&self) -> &[&'s [u8]] {
+        if self.all.is_empty() { &self.inline[..self.len] } else { &self.all }
+    }
+}
+
 impl State<'_> {
-    /// Labels left of the zone, lower-cased, leftmost first.
-    fn base(&self) -> Vec<&[u8]> {
-        self.base_labels().collect()
+    fn base(&self) -> Base<'_> {
+        Base::of(self.base_labels())
     }
 
     /// The same labels, without collecting them.
@@ -275,7 +308,7 @@ impl Stanza {
     /// that follow RFC 8020 that nothing below exists, services included.
     /// Here every existing name answers NODATA.
     fn txt_services<'a>(&'a self, state: &'a State) -> Lookup<Vec<Found<'a>>> {
-        if state.base() == [b"dns-version".as_slice()] {
+        if state.base().as_slice() == [b"dns-version".as_slice()] {
             let key = Key::Name(state.name.clone());
             return Ok(vec![Found { held: Held::Text(DNS_SCHEMA_VERSION), port: 0, key, ttl: DNS_VERSION_TTL }]);
         }
@@ -286,7 +319,7 @@ impl Stanza {
     fn records<'a>(&'a self, state: &'a State) -> Lookup<Vec<Found<'a>>> {
         let multicluster = self.config.is_multicluster_zone(state.zone);
         let base = state.base();
-        let r = grammar::parse(&base, multicluster, self.config.zonal).map_err(|_| NoSuchName)?;
+        let r = grammar::parse(base.as_slice(), multicluster, self.config.zonal).map_err(|_| NoSuchName)?;
         if r.tree == Tree::None {
             return Ok(Vec::new());
         }
@@ -825,5 +858,16 @@ mod tests {
         let long = "x".repeat(300);
         let parts = split255(&long);
         assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![255, 45]);
+    }
+
+    /// Names with more labels than fit on the stack keep all of them, in
+    /// order.
+    #[test]
+    fn base_keeps_every_label() {
+        for n in [0, 1, Base::INLINE, Base::INLINE + 1, 3 * Base::INLINE] {
+            let labels: Vec<Vec<u8>> = (0..n).map(|i| format!("l{i}").into_bytes()).collect();
+            let want: Vec<&[u8]> = labels.iter().map(Vec::as_slice).collect();
+            assert_eq!(Base::of(want.iter().copied()).as_slice(), want, "{n} labels");
+        }
     }
 }
