@@ -19,8 +19,8 @@ import (
 // Live watches one API server with client-go informers (list, watch,
 // relist on expiry, backoff on errors): one informer per watch of the
 // stanza's plan, with the watch's selectors. Objects are trimmed and
-// serialised before the informers store them (see stored). Sources with the same key share one running set of
-// informers (see Attach).
+// serialised before the informers store them (see stored). Sources with
+// the same key share one running set of informers (see Attach).
 type Live struct {
 	key     string // what it watches, and how: see sourceKey
 	conn    *Connection
