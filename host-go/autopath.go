@@ -19,7 +19,12 @@ const autopathTimeout = time.Second
 func (k *Kubernetai) AutoPath(state request.Request) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), autopathTimeout)
 	defer cancel()
-	search, ok, err := k.engine.AutoPath(ctx, state.Name(), state.IP())
+	var (
+		search []string
+		ok     bool
+		err    error
+	)
+	k.calls.Do(func() { search, ok, err = k.engine.AutoPath(ctx, state.Name(), state.IP()) })
 	if err != nil {
 		countGuestFailure("autopath", err)
 		return nil

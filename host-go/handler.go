@@ -25,22 +25,31 @@ type upstreamDepthKey struct{}
 
 // ServeDNS implements plugin.Handler. The core decides everything; the
 // host moves bytes, resolves names the core cannot, and passes misses on.
+// The work that needs a deep stack runs on k.calls (internal/callers).
 func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	server := metrics.WithServer(ctx)
-	query, err := r.Pack()
-	if err != nil {
+	var (
+		query        []byte
+		res          lookup
+		packErr, err error
+	)
+	k.calls.Do(func() {
+		if query, packErr = r.Pack(); packErr == nil {
+			res, err = k.lookup(ctx, query, nil)
+		}
+	})
+	if packErr != nil {
 		// CoreDNS read this query off the wire, so a plugin before this one
 		// made it unwritable (a rewrite to an over-long name, say): the core
 		// cannot read it, as it cannot read a malformed query, so FORMERR.
 		requests.WithLabelValues(server, "", "malformed").Inc()
-		return dns.RcodeFormatError, fmt.Errorf("packing query: %w", err)
+		return dns.RcodeFormatError, fmt.Errorf("packing query: %w", packErr)
 	}
-	outcome, err := k.engine.Lookup(ctx, query, nil)
-	if err == nil && outcome.Kind == engine.OutcomeUpstream {
-		upstreamLookups.Add(float64(len(outcome.Upstream)))
-		replies := k.resolve(ctx, w, r, outcome.Upstream)
-		outcome, err = k.engine.Lookup(ctx, query, replies)
-		if err == nil && outcome.Kind == engine.OutcomeUpstream {
+	if err == nil && res.outcome.Kind == engine.OutcomeUpstream {
+		upstreamLookups.Add(float64(len(res.outcome.Upstream)))
+		replies := k.resolve(ctx, w, r, res.outcome.Upstream)
+		k.calls.Do(func() { res, err = k.lookup(ctx, query, replies) })
+		if err == nil && res.outcome.Kind == engine.OutcomeUpstream {
 			err = errors.New("the core asked for upstream names it was given")
 		}
 	}
@@ -49,10 +58,10 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		countGuestFailure("lookup", err)
 		return dns.RcodeServerFailure, err
 	}
-	switch outcome.Kind {
+	switch outcome := res.outcome; outcome.Kind {
 	case engine.OutcomeAnswer:
 		k.countPassed(server, outcome.Answer.FellThrough)
-		return k.writeAnswer(ctx, w, server, outcome.Answer)
+		return k.writeAnswer(ctx, w, server, res)
 	case engine.OutcomeFallthrough:
 		k.countPassed(server, outcome.Fallthrough)
 		if outcome.Fallthrough == 0 {
@@ -65,22 +74,44 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 }
 
+// lookup is what the core made of a query, with an answer read.
+type lookup struct {
+	outcome engine.Outcome
+	// msg is the answer of an OutcomeAnswer, or nil when it could not be
+	// read, for the reason in unreadable.
+	msg        *dns.Msg
+	unreadable error
+}
+
+// lookup asks the core about query and reads its answer, if it gave one.
+func (k *Kubernetai) lookup(ctx context.Context, query []byte, replies []engine.UpstreamReply) (lookup, error) {
+	out, err := k.engine.Lookup(ctx, query, replies)
+	res := lookup{outcome: out}
+	if err == nil && out.Kind == engine.OutcomeAnswer {
+		res.msg = new(dns.Msg)
+		if res.unreadable = res.msg.Unpack(out.Answer.Message); res.unreadable != nil {
+			res.msg = nil
+		}
+	}
+	return res, err
+}
+
 // writeAnswer writes the core's answer and counts it for the stanza that
 // gave it. A FORMERR is no stanza's: the core answers it, on behalf of
 // the first stanza, to a query it cannot read as one question.
-func (k *Kubernetai) writeAnswer(ctx context.Context, w dns.ResponseWriter, server string, answer engine.Answer) (int, error) {
-	m := new(dns.Msg)
-	if err := m.Unpack(answer.Message); err != nil {
+func (k *Kubernetai) writeAnswer(ctx context.Context, w dns.ResponseWriter, server string, res lookup) (int, error) {
+	if res.msg == nil {
 		requests.WithLabelValues(server, "", "failed").Inc()
-		return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", err)
+		return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", res.unreadable)
 	}
-	if m.Rcode == dns.RcodeFormatError {
+	stanza := res.outcome.Answer.Stanza
+	if res.msg.Rcode == dns.RcodeFormatError {
 		requests.WithLabelValues(server, "", "malformed").Inc()
 	} else {
-		requests.WithLabelValues(server, k.label(answer.Stanza), "answered").Inc()
-		noteAnswer(ctx, answer.Stanza)
+		requests.WithLabelValues(server, k.label(stanza), "answered").Inc()
+		noteAnswer(ctx, stanza)
 	}
-	if err := w.WriteMsg(m); err != nil {
+	if err := w.WriteMsg(res.msg); err != nil {
 		return dns.RcodeServerFailure, err
 	}
 	return dns.RcodeSuccess, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
 
+	"github.com/kubernetai/kubernetai/host-go/internal/callers"
 	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
@@ -34,7 +35,7 @@ items:
 // body (with {snapshot} for a snapshot path), starts its sources and waits
 // for them. An embedded core built for an older contract is skipped:
 // `make check-embed` is what catches a stale embed.
-func testPlugin(t *testing.T, body string) *Kubernetai {
+func testPlugin(t testing.TB, body string) *Kubernetai {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cluster.yaml")
 	if err := os.WriteFile(path, []byte(testSnapshot), 0o600); err != nil {
@@ -150,4 +151,36 @@ func TestUnpackableQuery(t *testing.T) {
 	if got := count("", "", "failed") - failed; got != 0 {
 		t.Errorf("failed grew by %v, want 0 (the core was not asked)", got)
 	}
+}
+
+// BenchmarkServeDNS answers a ClusterIP A query through the plugin with
+// the embedded core, each query from a new goroutine as CoreDNS's server
+// asks it: with the plugin's callers (internal/callers), and with the
+// work done on the query's goroutine as before them.
+func BenchmarkServeDNS(b *testing.B) {
+	k := testPlugin(b, "kubernetai cluster.local {\n snapshot {snapshot}\n}")
+	r := new(dns.Msg)
+	r.SetQuestion("web.shop.svc.cluster.local.", dns.TypeA)
+	calls := k.calls
+	for _, bc := range []struct {
+		name  string
+		calls *callers.Callers
+	}{{"callers", calls}, {"in-place", nil}} {
+		b.Run(bc.name, func(b *testing.B) {
+			k.calls = bc.calls
+			done := make(chan int)
+			b.ReportAllocs()
+			for b.Loop() {
+				go func() {
+					w := dnstest.NewRecorder(&test.ResponseWriter{})
+					_, _ = k.ServeDNS(context.Background(), w, r)
+					done <- w.Rcode
+				}()
+				if rcode := <-done; rcode != dns.RcodeSuccess {
+					b.Fatalf("rcode %s", dns.RcodeToString[rcode])
+				}
+			}
+		})
+	}
+	k.calls = calls
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 
+	"github.com/kubernetai/kubernetai/host-go/internal/callers"
 	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 	"github.com/kubernetai/kubernetai/host-go/internal/feed"
 )
@@ -42,6 +43,10 @@ type Kubernetai struct {
 	// servers are the `server` labels of the servers serving this block
 	// (set at startup).
 	servers []string
+	// calls run queries' guest calls while the plugin runs (started at
+	// startup, two per instance of the pool); nil runs them in place.
+	calls *callers.Callers
+	pool  int
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -88,6 +93,7 @@ func (k *Kubernetai) start(ips []string) error {
 	if err := k.engine.SetHost(engine.HostInfo{LocalIPs: ips, Search: k.search}); err != nil {
 		log.Errorf("telling the core the listening addresses: %v", err)
 	}
+	k.calls = callers.Start(2 * k.pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
 	var longest time.Duration
@@ -176,6 +182,7 @@ func (k *Kubernetai) stop() error {
 	if err := k.engine.Close(ctx); err != nil {
 		log.Warningf("closing the DNS core: %v", err)
 	}
+	k.calls.Stop()
 	k.wg.Wait()
 	for _, s := range k.stanzas {
 		s.releaseSynced()

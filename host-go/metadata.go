@@ -7,6 +7,8 @@ import (
 
 	"github.com/coredns/coredns/plugin/metadata"
 	"github.com/coredns/coredns/request"
+
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
 // stanzaKey is the metadata key naming the stanza that answered.
@@ -25,7 +27,11 @@ type answeredKey struct{}
 func (k *Kubernetai) Metadata(ctx context.Context, state request.Request) context.Context {
 	cctx, cancel := context.WithTimeout(context.Background(), autopathTimeout)
 	defer cancel()
-	entries, err := k.engine.Metadata(cctx, state.Name(), state.IP())
+	var (
+		entries []engine.MetadataEntry
+		err     error
+	)
+	k.calls.Do(func() { entries, err = k.engine.Metadata(cctx, state.Name(), state.IP()) })
 	if err != nil {
 		countGuestFailure("metadata", err)
 		return ctx

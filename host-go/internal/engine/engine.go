@@ -165,6 +165,10 @@ func (e *Engine) limits() limits {
 	return limits{query: e.cfg.LookupTimeout, other: e.cfg.CallTimeout, memory: e.cfg.MemoryLimit}
 }
 
+// PoolSize is the number of instances of the pool (Config.PoolSize, the
+// default filled in).
+func (e *Engine) PoolSize() int { return e.cfg.PoolSize }
+
 // MemoryLimit is the most linear memory each instance may have, in bytes
 // (Config.MemoryLimit, rounded down to pages).
 func (e *Engine) MemoryLimit() uint64 { return e.cfg.MemoryLimit }
