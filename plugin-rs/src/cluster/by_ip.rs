@@ -5,6 +5,7 @@ use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 
+use super::few::Few;
 use super::seeded::{Map, Seeded};
 
 /// (namespace, name) of an object: both shared with the entries that hold
@@ -12,12 +13,13 @@ use super::seeded::{Map, Seeded};
 pub type Key = (Rc<str>, Rc<str>);
 
 /// The objects at each address, sorted by namespace then name (PTR answers
-/// rely on the order). IPv4 addresses are keyed by their four bytes: an
-/// `IpAddr` takes 17, in every entry, and hashes as many.
+/// rely on the order); nearly always one. IPv4 addresses are keyed by
+/// their four bytes: an `IpAddr` takes 17, in every entry, and hashes as
+/// many.
 #[derive(Debug)]
 pub struct ByIp {
-    v4: Map<Ipv4Addr, Holders>,
-    v6: Map<Ipv6Addr, Holders>,
+    v4: Map<Ipv4Addr, Few<Key>>,
+    v6: Map<Ipv6Addr, Few<Key>>,
 }
 
 impl ByIp {
@@ -27,11 +29,11 @@ impl ByIp {
 
     /// The objects at `ip`.
     pub fn at(&self, ip: &IpAddr) -> &[Key] {
-        let holders = match ip {
+        let keys = match ip {
             IpAddr::V4(ip) => self.v4.get(ip),
             IpAddr::V6(ip) => self.v6.get(ip),
         };
-        holders.map_or(&[], Holders::as_slice)
+        keys.map_or(&[], Few::as_slice)
     }
 
     /// Records that `key` is at each of `ips`.
@@ -55,67 +57,20 @@ impl ByIp {
     }
 }
 
-fn add<A: Hash + Eq>(map: &mut Map<A, Holders>, ip: A, key: &Key) {
+fn add<A: Hash + Eq>(map: &mut Map<A, Few<Key>>, ip: A, key: &Key) {
     match map.get_mut(&ip) {
-        Some(holders) => holders.add(key),
+        Some(keys) => keys.add(key),
         None => {
-            map.insert(ip, Holders::One(key.clone()));
+            map.insert(ip, Few::One(key.clone()));
         }
     }
 }
 
-fn remove<A: Hash + Eq>(map: &mut Map<A, Holders>, ip: A, key: &Key) {
-    if let Some(holders) = map.get_mut(&ip)
-        && !holders.remove(key)
+fn remove<A: Hash + Eq>(map: &mut Map<A, Few<Key>>, ip: A, key: &Key) {
+    if let Some(keys) = map.get_mut(&ip)
+        && !keys.remove(|k| k.cmp(key))
     {
         map.remove(&ip);
-    }
-}
-
-/// The objects at one address: nearly always one, held without a list.
-#[derive(Debug)]
-enum Holders {
-    One(Key),
-    /// Sorted, two or more.
-    Many(Vec<Key>),
-}
-
-impl Holders {
-    fn as_slice(&self) -> &[Key] {
-        match self {
-            Holders::One(key) => std::slice::from_ref(key),
-            Holders::Many(keys) => keys,
-        }
-    }
-
-    fn add(&mut self, key: &Key) {
-        match self {
-            Holders::One(held) if held == key => {}
-            Holders::One(held) => {
-                let mut keys = vec![held.clone(), key.clone()];
-                keys.sort();
-                *self = Holders::Many(keys);
-            }
-            Holders::Many(keys) => {
-                if let Err(at) = keys.binary_search(key) {
-                    keys.insert(at, key.clone());
-                }
-            }
-        }
-    }
-
-    /// Takes `key` out; returns whether any object is left.
-    fn remove(&mut self, key: &Key) -> bool {
-        match self {
-            Holders::One(held) => held != key,
-            Holders::Many(keys) => {
-                keys.retain(|k| k != key);
-                if let [last] = keys.as_slice() {
-                    *self = Holders::One(last.clone());
-                }
-                true
-            }
-        }
     }
 }
 
@@ -128,7 +83,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_stay_sorted_through_one_and_many() {
+    fn keys_stay_sorted() {
         let mut by_ip = ByIp::new(Seeded::new(1));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let names = |by_ip: &ByIp| -> Vec<String> { by_ip.at(&ip).iter().map(|(n, s)| format!("{n}/{s}")).collect() };

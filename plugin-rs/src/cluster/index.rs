@@ -18,6 +18,7 @@ use std::rc::Rc;
 
 use super::api::{self, EndpointSlice};
 use super::by_ip::{ByIp, Key};
+use super::ips::Ips;
 use super::namespace::{Named, Namespace};
 use super::objects::{self, Addressing, ImportJson, Keep, Meta, Object, PortLists, Problem, Service};
 use super::seeded::{Map, Seeded};
@@ -243,7 +244,7 @@ impl Index {
     fn upsert_service(&mut self, meta: &Meta, svc: Service) -> bool {
         let ns = self.entry(&meta.namespace);
         let key: Key = (ns.name().clone(), ns.share(&meta.name));
-        let ips = cluster_ips(&svc).to_vec();
+        let ips: Vec<IpAddr> = cluster_ips(&svc).collect();
         let old = ns.put_service(Named::new(key.1.clone(), svc));
         let changed = match &old {
             None => true,
@@ -253,7 +254,7 @@ impl Index {
             }
         };
         if let Some(old) = &old {
-            self.services_by_ip.remove(cluster_ips(old).iter().copied(), &key);
+            self.services_by_ip.remove(cluster_ips(old), &key);
         }
         self.services_by_ip.add(ips, &key);
         changed
@@ -263,7 +264,7 @@ impl Index {
         let Some(ns) = self.namespaces.get_mut(&*meta.namespace) else { return false };
         let Some(old) = ns.take_service(&meta.name) else { return false };
         let key: Key = (ns.name().clone(), old.name.clone());
-        self.services_by_ip.remove(cluster_ips(&old).iter().copied(), &key);
+        self.services_by_ip.remove(cluster_ips(&old), &key);
         self.tidy(&meta.namespace);
         true
     }
@@ -305,14 +306,14 @@ impl Index {
         let ns = self.entry(&meta.namespace);
         let name = ns.pod(&meta.name).map_or_else(|| Rc::from(&*meta.name), |p| p.name.clone());
         let key: Key = (ns.name().clone(), name.clone());
-        let ips = pod.ips.to_vec();
+        let ips = pod.ips.clone();
         let old = ns.put_pod(Named::new(name, pod));
         // Only the IPs show in DNS; label and status churn does not count.
-        let changed = old.as_ref().is_none_or(|o| *o.ips != *ips);
+        let changed = old.as_ref().is_none_or(|o| o.ips != ips);
         if let Some(old) = &old {
-            self.pods_by_ip.remove(old.ips.iter().copied(), &key);
+            self.pods_by_ip.remove(old.ips.iter(), &key);
         }
-        self.pods_by_ip.add(ips, &key);
+        self.pods_by_ip.add(ips.iter(), &key);
         changed
     }
 
@@ -320,7 +321,7 @@ impl Index {
         let Some(ns) = self.namespaces.get_mut(&*meta.namespace) else { return false };
         let Some(old) = ns.take_pod(&meta.name) else { return false };
         let key: Key = (ns.name().clone(), old.name.clone());
-        self.pods_by_ip.remove(old.ips.iter().copied(), &key);
+        self.pods_by_ip.remove(old.ips.iter(), &key);
         self.tidy(&meta.namespace);
         true
     }
@@ -342,11 +343,12 @@ impl Index {
     }
 }
 
-fn cluster_ips(svc: &Service) -> &[IpAddr] {
-    match &svc.addressing {
-        Addressing::ClusterIps(ips) => ips,
-        _ => &[],
-    }
+fn cluster_ips(svc: &Service) -> impl Iterator<Item = IpAddr> + '_ {
+    let ips = match &svc.addressing {
+        Addressing::ClusterIps(ips) => Some(ips),
+        _ => None,
+    };
+    ips.into_iter().flat_map(Ips::iter)
 }
 
 /// What the kubernetes plugin counts as a DNS-visible service update: the

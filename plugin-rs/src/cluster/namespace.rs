@@ -15,6 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::{Bound, Deref};
 use std::rc::Rc;
 
+use super::few::Few;
 use super::objects::{Pod, Service, ServiceImport, Slice};
 use super::seeded::{Map, Seeded, Set};
 
@@ -77,9 +78,8 @@ impl<T> Hash for Named<T> {
 pub struct Slices {
     by_name: Set<Named<Slice>>,
     /// Slice names per service name, sorted so that answers have a stable
-    /// order and transfers resume by name. A service has one slice or a
-    /// few: a sorted list costs less than a tree per service.
-    of: Map<Rc<str>, Box<[Rc<str>]>>,
+    /// order and transfers resume by name.
+    of: Map<Rc<str>, Few<Rc<str>>>,
 }
 
 impl Slices {
@@ -98,7 +98,7 @@ impl Slices {
     /// The slices of `service` from the one named `first` on (every one
     /// when `first` is empty), by name.
     pub fn of<'a>(&'a self, service: &str, first: &str) -> impl Iterator<Item = &'a Named<Slice>> + 'a {
-        let names = self.of.get(service).map_or(&[][..], |names| &names[..]);
+        let names = self.of.get(service).map_or(&[][..], Few::as_slice);
         // Iterated whole, which queries do, it costs no search for a start.
         let start = if first.is_empty() { 0 } else { names.partition_point(|n| &**n < first) };
         names[start..].iter().filter_map(|n| self.by_name.get(&**n))
@@ -114,13 +114,11 @@ impl Slices {
         {
             self.leave(&old.service, &name);
         }
-        let names = self.of.entry(service).or_default();
-        if let Err(at) = names.binary_search(&name) {
-            let mut grown = Vec::with_capacity(names.len() + 1);
-            grown.extend_from_slice(&names[..at]);
-            grown.push(name);
-            grown.extend_from_slice(&names[at..]);
-            *names = grown.into();
+        match self.of.get_mut(&service) {
+            Some(names) => names.add(&name),
+            None => {
+                self.of.insert(service, Few::One(name));
+            }
         }
         old
     }
@@ -133,13 +131,10 @@ impl Slices {
 
     /// Takes slice `name` off the list of `service`.
     fn leave(&mut self, service: &str, name: &str) {
-        let Some(names) = self.of.get_mut(service) else { return };
-        if names.len() == 1 && &*names[0] == name {
+        if let Some(names) = self.of.get_mut(service)
+            && !names.remove(|n| (**n).cmp(name))
+        {
             self.of.remove(service);
-        } else if let Ok(at) = names.binary_search_by(|n| (**n).cmp(name)) {
-            let kept: Vec<Rc<str>> =
-                names.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, n)| n.clone()).collect();
-            *names = kept.into();
         }
     }
 

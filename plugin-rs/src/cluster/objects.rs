@@ -21,6 +21,7 @@ use serde::Deserialize;
 use siphasher::sip::SipHasher13;
 
 use super::api::{self, ObjectMeta};
+use super::ips::Ips;
 use super::seeded::{Seeded, Set};
 use crate::contract::Kind;
 use crate::dns::Name;
@@ -160,7 +161,7 @@ impl PortLists {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Addressing {
     /// Its cluster IPs, one per family.
-    ClusterIps(Box<[IpAddr]>),
+    ClusterIps(Ips),
     /// No cluster IP: its endpoints are the answer.
     Headless,
     /// A CNAME to this target; None when the target is an IP address or
@@ -191,13 +192,14 @@ impl Service {
     }
 }
 
-/// A ready endpoint address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Address {
-    pub ip: IpAddr,
-    /// Its names other than the address, when it has any: most endpoints
-    /// have none that DNS reads.
-    names: Option<Box<Names>>,
+/// An EndpointSlice's ready endpoints: their addresses, and the names of
+/// those that have any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Endpoints {
+    ips: Ips,
+    /// Each endpoint's names other than its address, in the order of
+    /// `ips`; empty when no endpoint has any, as in most slices.
+    names: Box<[Option<Box<Names>>]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -213,15 +215,16 @@ struct Names {
     dashed: Option<Box<str>>,
 }
 
-impl Address {
-    /// An endpoint at `ip`, written `text`, with these names.
-    fn new(
+impl Names {
+    /// The names of an endpoint at `ip`, written `text`; None when it has
+    /// none but its address.
+    fn of(
         ip: IpAddr,
         text: &str,
         hostname: Option<&str>,
         target_ref: Option<&str>,
         topology: Option<&str>,
-    ) -> Address {
+    ) -> Option<Box<Names>> {
         let written = dashed(text);
         let names = Names {
             hostname: hostname.map(Into::into),
@@ -229,21 +232,55 @@ impl Address {
             topology: topology.map(Into::into),
             dashed: (written != Dashed::of(ip).as_str()).then(|| written.into()),
         };
-        Address { ip, names: (names != Names::default()).then(|| Box::new(names)) }
+        (names != Names::default()).then(|| Box::new(names))
+    }
+}
+
+impl Endpoints {
+    fn new(ips: &[IpAddr], names: Vec<Option<Box<Names>>>) -> Endpoints {
+        let names = if names.iter().all(Option::is_none) { Box::default() } else { names.into() };
+        Endpoints { ips: Ips::new(ips), names }
     }
 
-    pub fn hostname(&self) -> Option<&str> {
-        self.names.as_ref().and_then(|n| n.hostname.as_deref())
+    pub fn len(&self) -> usize {
+        self.ips.len()
     }
 
-    pub fn topology(&self) -> Option<&str> {
-        self.names.as_ref().and_then(|n| n.topology.as_deref())
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty()
+    }
+
+    /// The `i`th endpoint; None past the end.
+    pub fn get(&self, i: usize) -> Option<Address<'_>> {
+        let ip = self.ips.get(i)?;
+        Some(Address { ip, names: self.names.get(i).and_then(Option::as_deref) })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Address<'_>> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+/// A ready endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Address<'a> {
+    pub ip: IpAddr,
+    names: Option<&'a Names>,
+}
+
+impl<'a> Address<'a> {
+    pub fn hostname(&self) -> Option<&'a str> {
+        self.names.and_then(|n| n.hostname.as_deref())
+    }
+
+    pub fn topology(&self) -> Option<&'a str> {
+        self.names.and_then(|n| n.topology.as_deref())
     }
 
     /// The endpoint's name under its service: hostname, then (with
     /// `endpoint_pod_names`) the pod name, then the dashed address.
-    pub fn endpoint_name(&self, pod_names: bool) -> EndpointName<'_> {
-        let Some(names) = &self.names else { return EndpointName::Dashed(Dashed::of(self.ip)) };
+    pub fn endpoint_name(&self, pod_names: bool) -> EndpointName<'a> {
+        let Some(names) = self.names else { return EndpointName::Dashed(Dashed::of(self.ip)) };
         if let Some(h) = &names.hostname {
             return EndpointName::Text(h);
         }
@@ -354,7 +391,7 @@ pub struct Slice {
     pub version: Version,
     /// The service the slice belongs to.
     pub service: Rc<str>,
-    pub addresses: Box<[Address]>,
+    pub addresses: Endpoints,
     pub ports: Ports,
     /// Source cluster of a multicluster slice.
     pub cluster_id: Box<str>,
@@ -369,7 +406,7 @@ impl Slice {
             && self
                 .addresses
                 .iter()
-                .zip(&other.addresses)
+                .zip(other.addresses.iter())
                 .all(|(a, b)| a.ip == b.ip && a.hostname() == b.hostname() && a.topology() == b.topology())
     }
 }
@@ -377,7 +414,7 @@ impl Slice {
 /// A Pod, held under its name: its IPs, and its labels for metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pod {
-    pub ips: Box<[IpAddr]>,
+    pub ips: Ips,
     pub labels: Box<[(Box<str>, Box<str>)]>,
 }
 
@@ -386,7 +423,7 @@ pub struct Pod {
 pub struct ServiceImport {
     pub version: Version,
     pub headless: bool,
-    pub ips: Box<[IpAddr]>,
+    pub ips: Ips,
     /// Unlike a Service, no sentinel: an import without ports has no
     /// address records, as in the kubernetes plugin.
     pub ports: Ports,
@@ -526,10 +563,10 @@ pub fn trim_service(svc: api::Service, meta: &Meta, lists: &mut PortLists) -> Re
         if &*ips[0] == "None" {
             Addressing::Headless
         } else {
-            let parsed: Result<Box<[IpAddr]>, _> = ips.iter().map(|ip| ip.parse::<IpAddr>()).collect();
-            Addressing::ClusterIps(
-                parsed.map_err(|_| Problem(format!("service {meta}: cluster IPs {ips:?} are not IP addresses")))?,
-            )
+            let parsed: Result<Vec<IpAddr>, _> = ips.iter().map(|ip| ip.parse::<IpAddr>()).collect();
+            let parsed =
+                parsed.map_err(|_| Problem(format!("service {meta}: cluster IPs {ips:?} are not IP addresses")))?;
+            Addressing::ClusterIps(Ips::new(&parsed))
         }
     };
     let ports = spec.ports.unwrap_or_default();
@@ -574,7 +611,7 @@ pub fn trim_slice(
     if es.address_type.as_deref() == Some("FQDN") {
         return Err(Problem(format!("endpointslice {meta}: FQDN addresses are not served")));
     }
-    let mut addresses = Vec::new();
+    let (mut ips, mut names) = (Vec::new(), Vec::new());
     for endpoint in es.endpoints.as_deref().unwrap_or_default() {
         // An unknown readiness counts as ready, as the API defines it.
         let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
@@ -591,7 +628,8 @@ pub fn trim_slice(
             let ip: IpAddr = text
                 .parse()
                 .map_err(|_| Problem(format!("endpointslice {meta}: address {text:?} is not an IP address")))?;
-            addresses.push(Address::new(ip, text, endpoint.hostname.as_deref(), target_ref, topology.as_deref()));
+            ips.push(ip);
+            names.push(Names::of(ip, text, endpoint.hostname.as_deref(), target_ref, topology.as_deref()));
         }
     }
     let ports = es.ports.as_deref().unwrap_or_default();
@@ -604,7 +642,7 @@ pub fn trim_slice(
     Ok(Slice {
         version: Version::of(meta),
         service: service.as_str().into(),
-        addresses: addresses.into(),
+        addresses: Endpoints::new(&ips, names),
         ports: lists.share(ports),
         cluster_id: cluster_id.unwrap_or_default().into(),
     })
@@ -649,7 +687,7 @@ pub fn trim_pod(pod: api::Pod, meta: &Meta) -> Result<Option<Pod>, Problem> {
     // A BTreeMap's order: sorted by key.
     let labels = pod.metadata.and_then(|m| m.labels).unwrap_or_default();
     let labels = labels.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-    Ok(Some(Pod { ips: ips.into(), labels }))
+    Ok(Some(Pod { ips: Ips::new(&ips), labels }))
 }
 
 /// The phase of a pod, empty when not given.
@@ -688,7 +726,7 @@ struct ImportPort {
 }
 
 pub fn trim_service_import(si: ImportJson, meta: &Meta, lists: &mut PortLists) -> Result<ServiceImport, Problem> {
-    let mut ips = Vec::new();
+    let mut ips = Vec::<IpAddr>::new();
     for ip in &si.spec.ips {
         ips.push(ip.parse().map_err(|_| Problem(format!("serviceimport {meta}: IP {ip:?} is not an IP address")))?);
     }
@@ -696,7 +734,7 @@ pub fn trim_service_import(si: ImportJson, meta: &Meta, lists: &mut PortLists) -
     Ok(ServiceImport {
         version: Version::of(meta),
         headless: si.spec.type_ == "Headless",
-        ips: ips.into(),
+        ips: Ips::new(&ips),
         ports: lists.share(ports),
     })
 }
@@ -739,7 +777,7 @@ mod tests {
         assert_ne!(svc.version, Version::of(&Meta { version: "8".into(), ..meta }));
         assert_eq!(
             svc.addressing,
-            Addressing::ClusterIps(["10.96.0.10".parse().unwrap(), "fd00::10".parse().unwrap()].into())
+            Addressing::ClusterIps(Ips::new(&["10.96.0.10".parse().unwrap(), "fd00::10".parse().unwrap()]))
         );
         assert_eq!(svc.ports.len(), 2);
         assert_eq!(svc.ports[1].protocol, Protocol::Udp);
@@ -769,7 +807,7 @@ mod tests {
         )
         .unwrap();
         // External IPs and ingress are read, but DNS serves neither.
-        assert_eq!(lb.addressing, Addressing::ClusterIps(["10.0.0.2".parse().unwrap()].into()));
+        assert_eq!(lb.addressing, Addressing::ClusterIps(Ips::new(&["10.0.0.2".parse().unwrap()])));
         assert!(lb.transferable);
     }
 
@@ -881,7 +919,9 @@ mod tests {
 
     #[test]
     fn endpoint_slices_keep_ready_addresses() {
-        let name = |s: &Slice, i: usize, pod_names: bool| s.addresses[i].endpoint_name(pod_names).as_str().to_string();
+        let name = |s: &Slice, i: usize, pod_names: bool| {
+            s.addresses.get(i).unwrap().endpoint_name(pod_names).as_str().to_string()
+        };
         let json = br#"{"metadata":{"name":"web-abc","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},
             "addressType":"IPv4",
             "endpoints":[
@@ -894,16 +934,16 @@ mod tests {
         assert_eq!(&*s.service, "web");
         assert_eq!(s.addresses.len(), 2);
         assert_eq!(name(&s, 0, false), "web-0");
-        assert_eq!(s.addresses[0].topology(), Some("zone-a"));
+        assert_eq!(s.addresses.get(0).unwrap().topology(), Some("zone-a"));
         assert_eq!(name(&s, 1, false), "10-0-0-3");
         assert_eq!(name(&s, 1, true), "web-1-pod");
         assert_eq!(s.ports[0].port, 8080);
-        assert_eq!(decode_slice(json, false, false).unwrap().addresses[0].topology(), None);
+        assert_eq!(decode_slice(json, false, false).unwrap().addresses.get(0).unwrap().topology(), None);
         // Pod names are kept only for `endpoint_pod_names`.
         let (es, meta) = parse(Kind::EndpointSlice, json).unwrap();
         let lean = trim_slice(es, &meta, Keep::default(), false, &mut PortLists::new(Seeded::new(1))).unwrap();
         assert_eq!(name(&lean, 1, true), "10-0-0-3");
-        assert_eq!(lean.addresses[1].names, None, "nothing but the address is held");
+        assert!(lean.addresses.get(1).unwrap().names.is_none(), "nothing but its address is held");
 
         let no_label = br#"{"metadata":{"name":"x","namespace":"y"},"addressType":"IPv4","endpoints":[]}"#;
         assert!(decode_slice(no_label, false, false).is_err());
@@ -951,7 +991,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(*pod.ips, ["10.1.0.5".parse::<IpAddr>().unwrap()]);
+        assert_eq!(pod.ips, Ips::new(&["10.1.0.5".parse().unwrap()]));
     }
 
     /// Problems name the kind and say what was wrong. The decoding cases
@@ -1024,9 +1064,12 @@ mod tests {
             ("fd00:0:0:0:0:0:0:1", "fd00-0-0-0-0-0-0-1", true),
             ("::ffff:10.0.0.1", "::ffff:10-0-0-1", false),
         ] {
-            let address = Address::new(text.parse().unwrap(), text, None, None, None);
-            assert_eq!(address.endpoint_name(true).as_str(), want, "{text}");
-            assert_eq!(address.names.is_some(), kept, "{text}");
+            let ip = text.parse().unwrap();
+            let names = Names::of(ip, text, None, None, None);
+            assert_eq!(names.is_some(), kept, "{text}");
+            let endpoints = Endpoints::new(&[ip], vec![names]);
+            assert_eq!(endpoints.get(0).unwrap().endpoint_name(true).as_str(), want, "{text}");
+            assert_eq!(endpoints.names.is_empty(), !kept, "{text}: no list of names when none has any");
         }
     }
 

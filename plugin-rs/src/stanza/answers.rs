@@ -92,8 +92,8 @@ impl State<'_> {
 /// never need it, and a dashed address is written out to be one.
 enum Key<'a> {
     Service { namespace: &'a str, service: &'a str },
-    Endpoint { namespace: &'a str, service: &'a str, endpoint: &'a Address },
-    ClusterEndpoint { namespace: &'a str, service: &'a str, cluster: &'a str, endpoint: &'a Address },
+    Endpoint { namespace: &'a str, service: &'a str, endpoint: Address<'a> },
+    ClusterEndpoint { namespace: &'a str, service: &'a str, cluster: &'a str, endpoint: Address<'a> },
     Pod { namespace: &'a [u8], pod: &'a [u8] },
     Name(Name),
 }
@@ -381,7 +381,7 @@ impl Stanza {
                 }
                 for port in svc.ports.iter().filter(|p| port_matches(r, p)) {
                     found.extend(ips.iter().map(|ip| Found {
-                        held: Held::Ip(*ip),
+                        held: Held::Ip(ip),
                         port: port.port,
                         key: Key::Service { namespace: ns.name(), service: &svc.name },
                         ttl,
@@ -416,11 +416,11 @@ impl Stanza {
     ) -> usize {
         let before = found.len();
         for slice in ns.slices_for(&svc.name) {
-            for addr in &slice.addresses {
+            for addr in slice.addresses.iter() {
                 if !topology.is_empty() && addr.topology().map(str::as_bytes) != Some(topology) {
                     continue;
                 }
-                if !r.endpoint.is_empty() && !self.is_named(addr, r.endpoint) {
+                if !r.endpoint.is_empty() && !self.is_named(&addr, r.endpoint) {
                     continue;
                 }
                 for port in slice.ports.iter().filter(|p| port_matches(r, p)) {
@@ -466,7 +466,7 @@ impl Stanza {
         }
         for port in si.ports.iter().filter(|p| port_matches(r, p)) {
             found.extend(si.ips.iter().map(|ip| Found {
-                held: Held::Ip(*ip),
+                held: Held::Ip(ip),
                 port: port.port,
                 key: Key::Service { namespace: ns.name(), service: &si.name },
                 ttl,
@@ -483,9 +483,9 @@ impl Stanza {
         namespace: &'a str,
         service: &'a str,
     ) {
-        for addr in &slice.addresses {
+        for addr in slice.addresses.iter() {
             if !r.endpoint.is_empty()
-                && (!r.cluster.eq_ignore_ascii_case(slice.cluster_id.as_bytes()) || !self.is_named(addr, r.endpoint))
+                && (!r.cluster.eq_ignore_ascii_case(slice.cluster_id.as_bytes()) || !self.is_named(&addr, r.endpoint))
             {
                 continue;
             }
@@ -653,14 +653,14 @@ impl Stanza {
                 let Ok(svc_name) = Name::with_prefix(&[&*svc.name, ns, "svc"], zone) else { continue };
                 match &svc.addressing {
                     Addressing::Headless => {
-                        for addr in &slice.addresses {
+                        for addr in slice.addresses.iter() {
                             let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
                             if let Ok(name) = Name::with_prefix(&[endpoint.as_str()], &svc_name) {
                                 out.push((name, addr.ip));
                             }
                         }
                     }
-                    Addressing::ClusterIps(ips) => out.extend(ips.iter().map(|ip| (svc_name.clone(), *ip))),
+                    Addressing::ClusterIps(ips) => out.extend(ips.iter().map(|ip| (svc_name.clone(), ip))),
                     Addressing::ExternalName(_) => {}
                 }
             }

@@ -21,6 +21,7 @@ use super::Stanza;
 use super::answers::srv_weight;
 use super::cursor::{Cursor, Position};
 use super::seen::Seen;
+use crate::cluster::ips::Ips;
 use crate::cluster::namespace::{Named, Namespace};
 use crate::cluster::objects::{Addressing, Port, Service, ServiceImport, Slice};
 use crate::cluster::seeded::Seeded;
@@ -134,7 +135,7 @@ enum Listed<'a> {
     /// An ExternalName service's target.
     Cname(&'a Name),
     /// Its own addresses, and SRV records for its ports.
-    Addresses(&'a [IpAddr], &'a [Port]),
+    Addresses(&'a Ips, &'a [Port]),
     /// Its endpoints (headless).
     Endpoints,
     Nothing,
@@ -232,8 +233,8 @@ impl Emitter<'_> {
             }
             Listed::Addresses(ips, ports) => {
                 self.room(at.budget, "", 0)?;
-                for ip in ips {
-                    self.push(&owner, RData::address(*ip));
+                for ip in ips.iter() {
+                    self.push(&owner, RData::address(ip));
                 }
                 self.ports(&[name, namespace], &owner, ports, 100);
             }
