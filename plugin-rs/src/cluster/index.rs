@@ -216,13 +216,19 @@ impl Index {
         }
     }
 
+    /// The namespace's entry, made if it has none. Its name is held once,
+    /// by every table that names it.
     fn entry(&mut self, namespace: &str) -> &mut Namespace {
-        if !self.namespaces.contains_key(namespace) {
-            let name: Rc<str> = namespace.into();
-            self.namespace_order.insert(name.clone());
-            self.namespaces.insert(name.clone(), Namespace::new(name, self.seed));
-        }
-        self.namespaces.get_mut(namespace).expect("inserted above")
+        let name = match self.namespace_order.get(namespace) {
+            Some(name) => name.clone(),
+            None => {
+                let name: Rc<str> = namespace.into();
+                self.namespace_order.insert(name.clone());
+                name
+            }
+        };
+        let seed = self.seed;
+        self.namespaces.entry(name.clone()).or_insert_with(|| Namespace::new(name, seed))
     }
 
     /// Drops a namespace's entry once nothing is left in it.
@@ -245,14 +251,8 @@ impl Index {
         let ns = self.entry(&meta.namespace);
         let key: Key = (ns.name().clone(), ns.share(&meta.name));
         let ips: Vec<IpAddr> = cluster_ips(&svc).collect();
+        let changed = ns.service(&meta.name).is_none_or(|old| old.version != svc.version && service_differs(old, &svc));
         let old = ns.put_service(Named::new(key.1.clone(), svc));
-        let changed = match &old {
-            None => true,
-            Some(old) => {
-                let new = ns.service(&meta.name).expect("held above");
-                old.version != new.version && service_differs(old, new)
-            }
-        };
         if let Some(old) = &old {
             self.services_by_ip.remove(cluster_ips(old), &key);
         }
@@ -274,14 +274,10 @@ impl Index {
         let name = ns.held_slice(&meta.name, imported).map_or_else(|| Rc::from(&*meta.name), |s| s.name.clone());
         let key: Key = (ns.name().clone(), name.clone());
         let ips: Vec<IpAddr> = slice.addresses.iter().map(|a| a.ip).collect();
+        let changed = ns
+            .held_slice(&meta.name, imported)
+            .is_none_or(|old| old.version != slice.version && !old.same_for_dns(&slice));
         let old = ns.put_slice(Named::new(name, slice), imported);
-        let changed = match &old {
-            None => true,
-            Some(old) => {
-                let new = ns.held_slice(&meta.name, imported).expect("held above");
-                old.version != new.version && !old.same_for_dns(new)
-            }
-        };
         if !imported {
             if let Some(old) = &old {
                 self.slices_by_ip.remove(old.addresses.iter().map(|a| a.ip), &key);

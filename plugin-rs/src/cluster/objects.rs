@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -166,7 +166,9 @@ pub enum Addressing {
     Headless,
     /// A CNAME to this target; None when the target is an IP address or
     /// not a domain name, which the kubernetes plugin does not serve.
-    ExternalName(Option<Name>),
+    /// Boxed: few services have one, and unboxed it would make every
+    /// service's entry a word larger.
+    ExternalName(Option<Box<Name>>),
 }
 
 /// A Service, held under its name in its namespace.
@@ -277,6 +279,17 @@ impl<'a> Address<'a> {
         self.names.and_then(|n| n.topology.as_deref())
     }
 
+    /// Whether the endpoint's name under its service is `label` (in any
+    /// case).
+    pub fn is_named(&self, label: &Label, pod_names: bool) -> bool {
+        match self.names {
+            // Named by its address: addresses compare for less than
+            // writing the name out for every endpoint.
+            None => label.ip == Some(self.ip),
+            Some(_) => label.text.eq_ignore_ascii_case(self.endpoint_name(pod_names).as_str().as_bytes()),
+        }
+    }
+
     /// The endpoint's name under its service: hostname, then (with
     /// `endpoint_pod_names`) the pod name, then the dashed address.
     pub fn endpoint_name(&self, pod_names: bool) -> EndpointName<'a> {
@@ -291,6 +304,20 @@ impl<'a> Address<'a> {
             Some(written) => EndpointName::Text(written),
             None => EndpointName::Dashed(Dashed::of(self.ip)),
         }
+    }
+}
+
+/// A label a query names an endpoint by, read once for all the endpoints
+/// it is compared with.
+pub struct Label<'q> {
+    text: &'q [u8],
+    /// The address whose dashed name the label is, if any.
+    ip: Option<IpAddr>,
+}
+
+impl<'q> Label<'q> {
+    pub fn new(text: &'q [u8]) -> Label<'q> {
+        Label { text, ip: Dashed::parse(text) }
     }
 }
 
@@ -350,6 +377,23 @@ impl Dashed {
             }
         }
         out
+    }
+
+    /// The address whose dashed name `label` is (in any case), if any.
+    fn parse(label: &[u8]) -> Option<IpAddr> {
+        if let Some(ip) = dashed_ipv4(label) {
+            return Some(IpAddr::V4(ip));
+        }
+        // Dots were dashed when the address had any (`::ffff:10-0-0-1`).
+        let dashes = label.iter().filter(|c| **c == b'-').count();
+        let separator = if dashes == 3 && !label.windows(2).any(|w| w == b"--") { b'.' } else { b':' };
+        let mut text = [0; Dashed::MAX];
+        let text = text.get_mut(..label.len())?;
+        for (t, c) in text.iter_mut().zip(label) {
+            *t = if *c == b'-' { separator } else { *c };
+        }
+        let ip: IpAddr = std::str::from_utf8(text).ok()?.parse().ok()?;
+        Dashed::of(ip).as_str().as_bytes().eq_ignore_ascii_case(label).then_some(ip)
     }
 
     /// Adds one character; there is always room (see `MAX`).
@@ -554,7 +598,7 @@ pub fn trim_service(svc: api::Service, meta: &Meta, lists: &mut PortLists) -> Re
     let addressing = if kind == "ExternalName" {
         let target = spec.external_name.as_deref().unwrap_or_default();
         let name = (target.parse::<IpAddr>().is_err()).then(|| Name::parse(target).ok()).flatten();
-        Addressing::ExternalName(name)
+        Addressing::ExternalName(name.map(Box::new))
     } else {
         let ips = match spec.cluster_ips.filter(|ips| !ips.is_empty()) {
             Some(ips) => ips,
@@ -646,6 +690,29 @@ pub fn trim_slice(
         ports: lists.share(ports),
         cluster_id: cluster_id.unwrap_or_default().into(),
     })
+}
+
+/// The IPv4 address `label` is the dashed name of (`10-0-0-1`): four
+/// decimal numbers up to 255, without leading zeros, as `Dashed::of`
+/// writes them.
+fn dashed_ipv4(label: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = label.split(|c| *c == b'-');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u16;
+        for c in part {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(c - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 /// `10.0.0.1` → `10-0-0-1`; `fd00::1` → `fd00--1`; a trailing dash gets
@@ -793,7 +860,7 @@ mod tests {
             br#"{"metadata":{"name":"ext","namespace":"shop"},"spec":{"type":"ExternalName","externalName":"www.example.org"}}"#,
         )
         .unwrap();
-        assert_eq!(ext.addressing, Addressing::ExternalName(Some(Name::parse("www.example.org").unwrap())));
+        assert_eq!(ext.addressing, Addressing::ExternalName(Some(Box::new(Name::parse("www.example.org").unwrap()))));
         assert!(!ext.transferable);
         let ip = decode_service(
             br#"{"metadata":{"name":"ext","namespace":"shop"},"spec":{"type":"ExternalName","externalName":"10.0.0.1"}}"#,
@@ -1053,6 +1120,37 @@ mod tests {
         }
     }
 
+    /// A label is read as the address it names when it is that address's
+    /// dashed name exactly (in any case), and only then.
+    #[test]
+    fn labels_name_the_addresses_they_are_dashed_names_of() {
+        for (label, want) in [
+            ("10-1-16-242", Some("10.1.16.242")),
+            ("0-0-0-0", Some("0.0.0.0")),
+            ("255-255-255-255", Some("255.255.255.255")),
+            ("fd00--1", Some("fd00::1")),
+            ("FD00--1", Some("fd00::1")),
+            ("fd00--0", Some("fd00::")),
+            ("--1", Some("::1")),
+            ("::ffff:10-0-0-1", Some("::ffff:10.0.0.1")),
+            ("10-01-0-1", None),
+            ("10-0-0-256", None),
+            ("10-0-0", None),
+            ("10-0-0-1-2", None),
+            ("10-0-0-", None),
+            ("fd00-0-0-0-0-0-0-1", None),
+            ("fd00--", None),
+            ("web-0", None),
+            ("", None),
+        ] {
+            assert_eq!(Label::new(label.as_bytes()).ip, want.map(|w| w.parse().unwrap()), "{label}");
+            if let Some(want) = want {
+                let dashed = Dashed::of(want.parse().unwrap());
+                assert!(dashed.as_str().eq_ignore_ascii_case(label), "{label} is {want}'s name");
+            }
+        }
+    }
+
     /// An endpoint is named by its address as written, which is kept only
     /// when it names it otherwise than its canonical text does.
     #[test]
@@ -1068,7 +1166,11 @@ mod tests {
             let names = Names::of(ip, text, None, None, None);
             assert_eq!(names.is_some(), kept, "{text}");
             let endpoints = Endpoints::new(&[ip], vec![names]);
-            assert_eq!(endpoints.get(0).unwrap().endpoint_name(true).as_str(), want, "{text}");
+            let endpoint = endpoints.get(0).unwrap();
+            assert_eq!(endpoint.endpoint_name(true).as_str(), want, "{text}");
+            assert!(endpoint.is_named(&Label::new(want.to_uppercase().as_bytes()), true), "{text}");
+            let other = if want.starts_with("10") { "10-0-0-2" } else { "fd00--2" };
+            assert!(!endpoint.is_named(&Label::new(other.as_bytes()), true), "{text}");
             assert_eq!(endpoints.names.is_empty(), !kept, "{text}: no list of names when none has any");
         }
     }

@@ -16,7 +16,7 @@ use super::grammar::{self, Request, Tree};
 use super::seen::Seen;
 use super::{Lookup, NoSuchName, Served, Stanza, Upstream};
 use crate::cluster::namespace::{Named, Namespace};
-use crate::cluster::objects::{Address, Addressing, Port, Service, Slice};
+use crate::cluster::objects::{Address, Addressing, Label, Port, Service, Slice};
 use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response, reverse};
 use crate::options::PodMode;
 
@@ -415,12 +415,13 @@ impl Stanza {
         topology: &[u8],
     ) -> usize {
         let before = found.len();
+        let wanted = Label::new(r.endpoint);
         for slice in ns.slices_for(&svc.name) {
             for addr in slice.addresses.iter() {
                 if !topology.is_empty() && addr.topology().map(str::as_bytes) != Some(topology) {
                     continue;
                 }
-                if !r.endpoint.is_empty() && !self.is_named(&addr, r.endpoint) {
+                if !r.endpoint.is_empty() && !addr.is_named(&wanted, self.config.endpoint_pod_names) {
                     continue;
                 }
                 for port in slice.ports.iter().filter(|p| port_matches(r, p)) {
@@ -434,11 +435,6 @@ impl Stanza {
             }
         }
         found.len() - before
-    }
-
-    /// Whether the endpoint at `addr` is named `label` (in any case).
-    fn is_named(&self, addr: &Address, label: &[u8]) -> bool {
-        label.eq_ignore_ascii_case(addr.endpoint_name(self.config.endpoint_pod_names).as_str().as_bytes())
     }
 
     /// Multicluster zones: ServiceImports and their clusters' endpoints.
@@ -483,9 +479,11 @@ impl Stanza {
         namespace: &'a str,
         service: &'a str,
     ) {
+        let wanted = Label::new(r.endpoint);
         for addr in slice.addresses.iter() {
             if !r.endpoint.is_empty()
-                && (!r.cluster.eq_ignore_ascii_case(slice.cluster_id.as_bytes()) || !self.is_named(&addr, r.endpoint))
+                && (!r.cluster.eq_ignore_ascii_case(slice.cluster_id.as_bytes())
+                    || !addr.is_named(&wanted, self.config.endpoint_pod_names))
             {
                 continue;
             }
