@@ -384,15 +384,7 @@ impl Dashed {
         if let Some(ip) = dashed_ipv4(label) {
             return Some(IpAddr::V4(ip));
         }
-        // Dots were dashed when the address had any (`::ffff:10-0-0-1`).
-        let dashes = label.iter().filter(|c| **c == b'-').count();
-        let separator = if dashes == 3 && !label.windows(2).any(|w| w == b"--") { b'.' } else { b':' };
-        let mut text = [0; Dashed::MAX];
-        let text = text.get_mut(..label.len())?;
-        for (t, c) in text.iter_mut().zip(label) {
-            *t = if *c == b'-' { separator } else { *c };
-        }
-        let ip: IpAddr = std::str::from_utf8(text).ok()?.parse().ok()?;
+        let ip = undashed(label)?;
         Dashed::of(ip).as_str().as_bytes().eq_ignore_ascii_case(label).then_some(ip)
     }
 
@@ -690,6 +682,23 @@ pub fn trim_slice(
         ports: lists.share(ports),
         cluster_id: cluster_id.unwrap_or_default().into(),
     })
+}
+
+/// The address a label reads as with its dashes turned back: into dots
+/// when there are three and no two in a row (`10-0-0-1`,
+/// `::ffff:10-0-0-1`), else into colons (`fd00--1`). Also names the
+/// kubernetes plugin reads pod names with; not every label that reads as
+/// an address is its dashed name (`fd00-0-0-0-0-0-0-1`).
+pub fn undashed(label: &[u8]) -> Option<IpAddr> {
+    let dashes = label.iter().filter(|c| **c == b'-').count();
+    let separator = if dashes == 3 && !label.windows(2).any(|w| w == b"--") { b'.' } else { b':' };
+    // A DNS label has at most 63 octets.
+    let mut text = [0; 63];
+    let text = text.get_mut(..label.len())?;
+    for (t, c) in text.iter_mut().zip(label) {
+        *t = if *c == b'-' { separator } else { *c };
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// The IPv4 address `label` is the dashed name of (`10-0-0-1`): four

@@ -16,7 +16,7 @@ use super::grammar::{self, Request, Tree};
 use super::seen::Seen;
 use super::{Lookup, NoSuchName, Served, Stanza, Upstream};
 use crate::cluster::namespace::{Named, Namespace};
-use crate::cluster::objects::{Address, Addressing, Label, Port, Service, Slice};
+use crate::cluster::objects::{Address, Addressing, Label, Port, Service, Slice, undashed};
 use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response, reverse};
 use crate::options::PodMode;
 
@@ -678,10 +678,7 @@ fn port_matches(r: &Request, p: &Port) -> bool {
 
 /// The address a pod name stands for: `10-0-0-1` or `fd00--1`.
 fn pod_ip(label: &[u8]) -> Option<IpAddr> {
-    let text = std::str::from_utf8(label).ok()?;
-    let dashes = text.matches('-').count();
-    let ip = if dashes == 3 && !text.contains("--") { text.replace('-', ".") } else { text.replace('-', ":") };
-    ip.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+    undashed(label).map(|ip| ip.to_canonical())
 }
 
 /// The weight each of `n` equal SRV records gets, computed in floating
