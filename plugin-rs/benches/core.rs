@@ -4,15 +4,19 @@
 //!
 //!     make bench      (or: cargo bench -p kubernetai)
 
+#[path = "../tests/support/cluster.rs"]
+mod cluster;
 #[path = "../tests/support/query.rs"]
 mod support;
 use std::hint::black_box;
 use std::path::PathBuf;
+
+use cluster::cluster;
 use support::query;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use kubernetai::Kubernetai;
-use kubernetai::contract::{Change, Event, Kind, Outcome, Property, Stanza};
+use kubernetai::contract::{Event, Outcome, Property, Stanza};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
@@ -32,32 +36,6 @@ fn to<T: serde::de::DeserializeOwned>(value: &impl serde::Serialize) -> T {
 }
 
 const SERVICES: usize = 10_000;
-const PER_NAMESPACE: usize = 100;
-
-/// A cluster of `n` ClusterIP services with one two-address EndpointSlice
-/// each, spread over namespaces of 100.
-fn cluster(n: usize) -> Vec<Event> {
-    let mut events = Vec::with_capacity(2 * n + n / PER_NAMESPACE + 1);
-    for ns in 0..n.div_ceil(PER_NAMESPACE) {
-        let json = format!(r#"{{"metadata":{{"name":"ns{ns}"}}}}"#);
-        events.push(Event { change: Change::Upsert, kind: Kind::Namespace, object: json.into_bytes() });
-    }
-    for i in 0..n {
-        let (ns, a, b) = (i / PER_NAMESPACE, i / 250, i % 250);
-        let svc = format!(
-            r#"{{"metadata":{{"name":"svc{i}","namespace":"ns{ns}","resourceVersion":"1"}},
-               "spec":{{"type":"ClusterIP","clusterIP":"10.96.{a}.{b}","ports":[{{"name":"http","port":80,"protocol":"TCP"}}]}}}}"#
-        );
-        events.push(Event { change: Change::Upsert, kind: Kind::Service, object: svc.into_bytes() });
-        let slice = format!(
-            r#"{{"metadata":{{"name":"svc{i}-x","namespace":"ns{ns}","labels":{{"kubernetes.io/service-name":"svc{i}"}}}},
-               "addressType":"IPv4","endpoints":[{{"addresses":["10.1.{a}.{b}"]}},{{"addresses":["10.2.{a}.{b}"]}}],
-               "ports":[{{"name":"http","port":8080,"protocol":"TCP"}}]}}"#
-        );
-        events.push(Event { change: Change::Upsert, kind: Kind::EndpointSlice, object: slice.into_bytes() });
-    }
-    events
-}
 
 fn stanza() -> Stanza {
     Stanza {

@@ -2,7 +2,7 @@
 //! Corefile and fed with objects.
 
 use super::{Chain, Host};
-use crate::cluster::index::Seeded;
+use crate::cluster::seeded::Seeded;
 use crate::contract::{
     ApplyReport, Change, ConfigError, Configuration, Event, HostInfo, MetadataEntry, Outcome, Stanza as StanzaInput,
     TransferPage, UpstreamReply,

@@ -2,150 +2,28 @@
 //!
 //! Objects are grouped by namespace, which is how every forward name is
 //! looked up (`svc.ns.svc.zone`); reverse lookups and the NS records go
-//! through per-address indexes. Every event says whether DNS could see the
-//! change; when it could, the stanza's SOA serial becomes the event time.
+//! through per-address indexes (`by_ip`). Every event says whether DNS
+//! could see the change; when it could, the stanza's SOA serial becomes
+//! the event time.
 //!
-//! Hash tables are keyed with a seed from the host: names come from cluster
-//! users, and fixed keys (all wasm32-unknown-unknown offers) would let
-//! them choose colliding names.
+//! Every pool instance holds the whole index, so it is kept compact
+//! (issue 11): names are held once and shared (`namespace`), objects keep
+//! only what DNS reads (`objects`).
+//!
+//! Hash tables are keyed with the host's seed (`seeded`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::BuildHasher;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::ops::Bound;
-
-use siphasher::sip::SipHasher13;
+use std::rc::Rc;
 
 use super::api::{self, EndpointSlice};
-use super::objects::{self, Addressing, ImportJson, Meta, Object, Pod, Problem, Service, ServiceImport, Slice};
+use super::by_ip::{ByIp, Key};
+use super::ips::Ips;
+use super::namespace::{Named, Namespace};
+use super::objects::{self, Addressing, ImportJson, Keep, Meta, Object, PortLists, Problem, Service};
+use super::seeded::{Map, Seeded};
 use super::selection::Selection;
 use crate::contract::{Change, Event, Kind};
-
-/// SipHash-1-3 with keys derived from the host's seed.
-#[derive(Debug, Clone, Copy)]
-pub struct Seeded {
-    k0: u64,
-    k1: u64,
-}
-
-impl Seeded {
-    pub fn new(seed: u64) -> Seeded {
-        Seeded { k0: seed, k1: seed.rotate_left(29) ^ 0x6b75_6265_726e_6574 }
-    }
-}
-
-impl BuildHasher for Seeded {
-    type Hasher = SipHasher13;
-
-    fn build_hasher(&self) -> SipHasher13 {
-        SipHasher13::new_with_keys(self.k0, self.k1)
-    }
-}
-
-pub type Map<K, V> = HashMap<K, V, Seeded>;
-
-/// (namespace, name) of an object, as the reverse indexes keep them.
-pub type Key = (Box<str>, Box<str>);
-
-/// Everything known in one namespace. Services and imports are kept in
-/// name order, so that a zone transfer can resume after any of them
-/// without sorting or scanning (see `stanza::transfer`): a tree costs a
-/// query a few more comparisons than a hash table, where a second,
-/// ordered copy of every name would cost memory per object. The rest is
-/// looked up by name only.
-#[derive(Debug)]
-pub struct Namespace {
-    /// The Namespace object itself exists (and passed `namespace_labels`).
-    pub exists: bool,
-    services: BTreeMap<Box<str>, Service>,
-    slices: Map<Box<str>, Slice>,
-    /// Slice names per service name, sorted so answers have a stable order.
-    slices_of: Map<Box<str>, BTreeSet<Box<str>>>,
-    pub pods: Map<Box<str>, Pod>,
-    imports: BTreeMap<Box<str>, ServiceImport>,
-    mc_slices: Map<Box<str>, Slice>,
-    mc_slices_of: Map<Box<str>, BTreeSet<Box<str>>>,
-}
-
-impl Namespace {
-    fn new(seed: Seeded) -> Namespace {
-        Namespace {
-            exists: false,
-            services: BTreeMap::new(),
-            slices: Map::with_hasher(seed),
-            slices_of: Map::with_hasher(seed),
-            pods: Map::with_hasher(seed),
-            imports: BTreeMap::new(),
-            mc_slices: Map::with_hasher(seed),
-            mc_slices_of: Map::with_hasher(seed),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        !self.exists
-            && self.services.is_empty()
-            && self.slices.is_empty()
-            && self.pods.is_empty()
-            && self.imports.is_empty()
-            && self.mc_slices.is_empty()
-    }
-
-    pub fn service(&self, name: &str) -> Option<&Service> {
-        self.services.get(name)
-    }
-
-    pub fn import(&self, name: &str) -> Option<&ServiceImport> {
-        self.imports.get(name)
-    }
-
-    /// Services in name order, from the one named `first` on.
-    pub fn services_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a Service> + 'a {
-        self.services.range::<str, _>(keys_from(first)).map(|(_, svc)| svc)
-    }
-
-    /// Imports in name order, from the one named `first` on.
-    pub fn imports_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a ServiceImport> + 'a {
-        self.imports.range::<str, _>(keys_from(first)).map(|(_, si)| si)
-    }
-
-    /// The EndpointSlices of a service, by slice name.
-    pub fn slices_for<'a>(&'a self, service: &str) -> impl Iterator<Item = &'a Slice> + 'a {
-        Self::members(&self.slices_of, &self.slices, service)
-    }
-
-    /// The multi-cluster EndpointSlices of an imported service.
-    pub fn mc_slices_for<'a>(&'a self, service: &str) -> impl Iterator<Item = &'a Slice> + 'a {
-        Self::members(&self.mc_slices_of, &self.mc_slices, service)
-    }
-
-    /// Every slice of `of[service]`: iterated whole, which queries do, it
-    /// costs no search for a start.
-    fn members<'a>(
-        of: &'a Map<Box<str>, BTreeSet<Box<str>>>,
-        slices: &'a Map<Box<str>, Slice>,
-        service: &str,
-    ) -> impl Iterator<Item = &'a Slice> + 'a {
-        of.get(service).into_iter().flatten().filter_map(|n| slices.get(n))
-    }
-
-    /// The EndpointSlices of a service (`imported`: of an imported one)
-    /// from the one named `first` on, by slice name.
-    pub fn slices_from<'a>(
-        &'a self,
-        service: &str,
-        first: &'a str,
-        imported: bool,
-    ) -> impl Iterator<Item = &'a Slice> + 'a {
-        let (of, slices) =
-            if imported { (&self.mc_slices_of, &self.mc_slices) } else { (&self.slices_of, &self.slices) };
-        let names = of.get(service).into_iter().flat_map(move |set| set.range::<str, _>(keys_from(first)));
-        names.filter_map(|n| slices.get(n))
-    }
-
-    pub fn slice(&self, name: &str) -> Option<&Slice> {
-        self.slices.get(name)
-    }
-}
 
 /// Which serials a change moves: outside multicluster zones (`local`), in
 /// them (`imported`).
@@ -170,16 +48,17 @@ impl Changed {
 pub struct Index {
     seed: Seeded,
     selection: Selection,
-    namespaces: Map<Box<str>, Namespace>,
+    namespaces: Map<Rc<str>, Namespace>,
     /// The names of `namespaces` in order, for transfers: a namespace is
     /// looked up by every query, and hashing beats comparing names down a
-    /// tree; there are few namespaces, so the copy of their names is cheap.
-    namespace_order: BTreeSet<Box<str>>,
-    services_by_ip: Map<IpAddr, Vec<Key>>,
-    slices_by_ip: Map<IpAddr, Vec<Key>>,
-    pods_by_ip: Map<IpAddr, Vec<Key>>,
-    /// Keep endpoint topology zones (`zonal`).
-    keep_topology: bool,
+    /// tree; there are few namespaces, and the names are shared.
+    namespace_order: BTreeSet<Rc<str>>,
+    services_by_ip: ByIp,
+    slices_by_ip: ByIp,
+    pods_by_ip: ByIp,
+    /// What of an endpoint the stanza reads.
+    keep: Keep,
+    ports: PortLists,
     /// Unix time of the last change DNS can see, outside multicluster zones.
     pub serial: u32,
     /// The same for multicluster zones.
@@ -187,16 +66,17 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn new(seed: Seeded, selection: Selection, keep_topology: bool) -> Index {
+    pub fn new(seed: Seeded, selection: Selection, keep: Keep) -> Index {
         Index {
             seed,
             selection,
             namespaces: Map::with_hasher(seed),
             namespace_order: BTreeSet::new(),
-            services_by_ip: Map::with_hasher(seed),
-            slices_by_ip: Map::with_hasher(seed),
-            pods_by_ip: Map::with_hasher(seed),
-            keep_topology,
+            services_by_ip: ByIp::new(seed),
+            slices_by_ip: ByIp::new(seed),
+            pods_by_ip: ByIp::new(seed),
+            keep,
+            ports: PortLists::new(seed),
             serial: 0,
             mc_serial: 0,
         }
@@ -212,24 +92,25 @@ impl Index {
     }
 
     /// Namespaces in name order, from the one named `first` on.
-    pub fn namespaces_from<'a>(&'a self, first: &str) -> impl Iterator<Item = (&'a str, &'a Namespace)> + 'a {
-        let names = self.namespace_order.range::<str, _>(keys_from(first));
-        names.filter_map(|name| self.namespaces.get(name).map(|ns| (&**name, ns)))
+    pub fn namespaces_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a Namespace> + 'a {
+        let start = if first.is_empty() { std::ops::Bound::Unbounded } else { std::ops::Bound::Included(first) };
+        let names = self.namespace_order.range::<str, _>((start, std::ops::Bound::Unbounded));
+        names.filter_map(|name| self.namespaces.get(name))
     }
 
     /// The services holding `ip` as a cluster IP, sorted by namespace then
     /// name (PTR answers rely on the order).
     pub fn services_at(&self, ip: &IpAddr) -> &[Key] {
-        self.services_by_ip.get(ip).map_or(&[], Vec::as_slice)
+        self.services_by_ip.at(ip)
     }
 
     /// The EndpointSlices holding `ip`, sorted by namespace then name.
     pub fn slices_at(&self, ip: &IpAddr) -> &[Key] {
-        self.slices_by_ip.get(ip).map_or(&[], Vec::as_slice)
+        self.slices_by_ip.at(ip)
     }
 
     pub fn pods_at(&self, ip: &IpAddr) -> &[Key] {
-        self.pods_by_ip.get(ip).map_or(&[], Vec::as_slice)
+        self.pods_by_ip.at(ip)
     }
 
     /// Applies one event. Objects of kinds the stanza does not read are
@@ -260,35 +141,37 @@ impl Index {
             Kind::Namespace => {
                 let (ns, meta) = objects::parse::<api::Namespace>(kind, json)?;
                 let selected = self.selection.selects(kind, ns.labels(), "");
-                Changed::local(self.set_namespace(meta.name, selected))
+                Changed::local(self.set_namespace(&meta.name, selected))
             }
             Kind::Service => {
                 let (svc, meta) = objects::parse::<api::Service>(kind, json)?;
                 if !self.selection.selects(kind, svc.labels(), "") {
                     return Ok(self.remove(kind, &meta));
                 }
-                Changed::local(self.upsert_service(objects::trim_service(svc, meta)?))
+                let svc = objects::trim_service(svc, &meta, &mut self.ports)?;
+                Changed::local(self.upsert_service(&meta, svc))
             }
             Kind::EndpointSlice => {
                 let (slice, meta) = objects::parse::<EndpointSlice>(kind, json)?;
                 if !self.selection.selects(kind, slice.labels(), "") {
                     return Ok(self.remove(kind, &meta));
                 }
-                self.upsert_slice_in_sets(slice, meta)?
+                self.upsert_slice_in_sets(slice, &meta)?
             }
             Kind::Pod => {
                 let (pod, meta) = objects::parse::<api::Pod>(kind, json)?;
                 if objects::deleting(&pod) || !self.selection.selects(kind, pod.labels(), objects::pod_phase(&pod)) {
                     return Ok(self.remove(kind, &meta));
                 }
-                Changed::local(objects::trim_pod(pod, meta)?.is_some_and(|p| self.upsert_pod(p)))
+                Changed::local(objects::trim_pod(pod, &meta)?.is_some_and(|p| self.upsert_pod(&meta, p)))
             }
             Kind::ServiceImport => {
                 let (si, meta) = objects::parse::<ImportJson>(kind, json)?;
                 if !self.selection.selects(kind, si.labels(), "") {
                     return Ok(self.remove(kind, &meta));
                 }
-                Changed::imported(self.upsert_import(objects::trim_service_import(si, meta)?))
+                let si = objects::trim_service_import(si, &meta, &mut self.ports)?;
+                Changed::imported(self.upsert_import(&meta, si))
             }
         })
     }
@@ -296,30 +179,34 @@ impl Index {
     /// Puts a slice in the sets its labels route it to, and takes it out of
     /// the others (its labels may have changed). Trimmed for every set
     /// first: a slice that cannot be read changes nothing.
-    fn upsert_slice_in_sets(&mut self, slice: EndpointSlice, meta: Meta) -> Result<Changed, Problem> {
+    fn upsert_slice_in_sets(&mut self, slice: EndpointSlice, meta: &Meta) -> Result<Changed, Problem> {
         let sets = self.selection.slice_sets(slice.labels());
-        let trim = |slice, meta, imported| objects::trim_slice(slice, meta, self.keep_topology, imported);
+        let keep = self.keep;
+        let mut trim = |slice, imported| objects::trim_slice(slice, meta, keep, imported, &mut self.ports);
         Ok(match (sets.local, sets.imported) {
             (true, true) => {
-                let (local, imported) = (trim(slice.clone(), meta.clone(), false)?, trim(slice, meta, true)?);
-                Changed { local: self.upsert_slice(local, false), imported: self.upsert_slice(imported, true) }
+                let (local, imported) = (trim(slice.clone(), false)?, trim(slice, true)?);
+                Changed {
+                    local: self.upsert_slice(meta, local, false),
+                    imported: self.upsert_slice(meta, imported, true),
+                }
             }
             (true, false) => {
-                let local = trim(slice, meta, false)?;
-                Changed { imported: self.delete_slice(&local.meta, true), local: self.upsert_slice(local, false) }
+                let local = trim(slice, false)?;
+                Changed { imported: self.delete_slice(meta, true), local: self.upsert_slice(meta, local, false) }
             }
             (false, true) => {
-                let imported = trim(slice, meta, true)?;
-                Changed { local: self.delete_slice(&imported.meta, false), imported: self.upsert_slice(imported, true) }
+                let imported = trim(slice, true)?;
+                Changed { local: self.delete_slice(meta, false), imported: self.upsert_slice(meta, imported, true) }
             }
-            (false, false) => self.remove(Kind::EndpointSlice, &meta),
+            (false, false) => self.remove(Kind::EndpointSlice, meta),
         })
     }
 
     /// Removes an object, wherever it is held.
     fn remove(&mut self, kind: Kind, meta: &Meta) -> Changed {
         match kind {
-            Kind::Namespace => Changed::local(self.set_namespace(meta.name.clone(), false)),
+            Kind::Namespace => Changed::local(self.set_namespace(&meta.name, false)),
             Kind::Service => Changed::local(self.delete_service(meta)),
             Kind::EndpointSlice => {
                 Changed { local: self.delete_slice(meta, false), imported: self.delete_slice(meta, true) }
@@ -329,13 +216,19 @@ impl Index {
         }
     }
 
+    /// The namespace's entry, made if it has none. Its name is held once,
+    /// by every table that names it.
     fn entry(&mut self, namespace: &str) -> &mut Namespace {
+        let name = match self.namespace_order.get(namespace) {
+            Some(name) => name.clone(),
+            None => {
+                let name: Rc<str> = namespace.into();
+                self.namespace_order.insert(name.clone());
+                name
+            }
+        };
         let seed = self.seed;
-        let order = &mut self.namespace_order;
-        self.namespaces.entry(namespace.into()).or_insert_with(|| {
-            order.insert(namespace.into());
-            Namespace::new(seed)
-        })
+        self.namespaces.entry(name.clone()).or_insert_with(|| Namespace::new(name, seed))
     }
 
     /// Drops a namespace's entry once nothing is left in it.
@@ -346,138 +239,112 @@ impl Index {
         }
     }
 
-    fn set_namespace(&mut self, name: Box<str>, exists: bool) -> bool {
-        let ns = self.entry(&name);
+    fn set_namespace(&mut self, name: &str, exists: bool) -> bool {
+        let ns = self.entry(name);
         let changed = ns.exists != exists;
         ns.exists = exists;
-        self.tidy(&name);
+        self.tidy(name);
         changed
     }
 
-    fn upsert_service(&mut self, svc: Service) -> bool {
-        let key: Key = (svc.meta.namespace.clone(), svc.meta.name.clone());
-        let new_ips = cluster_ips(&svc).to_vec();
-        let old = self.entry(&key.0).services.insert(key.1.clone(), svc);
-        let changed = match &old {
-            None => true,
-            Some(old) => {
-                let new = &self.namespaces[&key.0].services[&key.1];
-                old.meta.version != new.meta.version && service_differs(old, new)
-            }
-        };
+    fn upsert_service(&mut self, meta: &Meta, svc: Service) -> bool {
+        let ns = self.entry(&meta.namespace);
+        let key: Key = (ns.name().clone(), ns.share(&meta.name));
+        let ips: Vec<IpAddr> = cluster_ips(&svc).collect();
+        let changed = ns.service(&meta.name).is_none_or(|old| old.version != svc.version && service_differs(old, &svc));
+        let old = ns.put_service(Named::new(key.1.clone(), svc));
         if let Some(old) = &old {
-            unindex(&mut self.services_by_ip, cluster_ips(old), &key);
+            self.services_by_ip.remove(cluster_ips(old), &key);
         }
-        index(&mut self.services_by_ip, &new_ips, &key);
+        self.services_by_ip.add(ips, &key);
         changed
     }
 
     fn delete_service(&mut self, meta: &Meta) -> bool {
-        let key: Key = (meta.namespace.clone(), meta.name.clone());
-        let Some(old) = self.namespaces.get_mut(&key.0).and_then(|ns| ns.services.remove(&key.1)) else {
-            return false;
-        };
-        unindex(&mut self.services_by_ip, cluster_ips(&old), &key);
-        self.tidy(&key.0);
+        let Some(ns) = self.namespaces.get_mut(&*meta.namespace) else { return false };
+        let Some(old) = ns.take_service(&meta.name) else { return false };
+        let key: Key = (ns.name().clone(), old.name.clone());
+        self.services_by_ip.remove(cluster_ips(&old), &key);
+        self.tidy(&meta.namespace);
         true
     }
 
-    fn upsert_slice(&mut self, slice: Slice, multicluster: bool) -> bool {
-        let key: Key = (slice.meta.namespace.clone(), slice.meta.name.clone());
-        let service = slice.service.clone();
+    fn upsert_slice(&mut self, meta: &Meta, slice: objects::Slice, imported: bool) -> bool {
+        let ns = self.entry(&meta.namespace);
+        let name = ns.held_slice(&meta.name, imported).map_or_else(|| Rc::from(&*meta.name), |s| s.name.clone());
+        let key: Key = (ns.name().clone(), name.clone());
         let ips: Vec<IpAddr> = slice.addresses.iter().map(|a| a.ip).collect();
-        let ns = self.entry(&key.0);
-        let (slices, slices_of) =
-            if multicluster { (&mut ns.mc_slices, &mut ns.mc_slices_of) } else { (&mut ns.slices, &mut ns.slices_of) };
-        let old = slices.insert(key.1.clone(), slice);
-        if let Some(old) = &old
-            && old.service != service
-        {
-            remove_member(slices_of, &old.service, &key.1);
-        }
-        slices_of.entry(service).or_default().insert(key.1.clone());
-        let changed = match &old {
-            None => true,
-            Some(old) => old.meta.version != slices[&key.1].meta.version && !old.same_for_dns(&slices[&key.1]),
-        };
-        if !multicluster {
+        let changed = ns
+            .held_slice(&meta.name, imported)
+            .is_none_or(|old| old.version != slice.version && !old.same_for_dns(&slice));
+        let old = ns.put_slice(Named::new(name, slice), imported);
+        if !imported {
             if let Some(old) = &old {
-                let old_ips: Vec<IpAddr> = old.addresses.iter().map(|a| a.ip).collect();
-                unindex(&mut self.slices_by_ip, &old_ips, &key);
+                self.slices_by_ip.remove(old.addresses.iter().map(|a| a.ip), &key);
             }
-            index(&mut self.slices_by_ip, &ips, &key);
+            self.slices_by_ip.add(ips, &key);
         }
         changed
     }
 
-    fn delete_slice(&mut self, meta: &Meta, multicluster: bool) -> bool {
-        let key: Key = (meta.namespace.clone(), meta.name.clone());
-        let Some(ns) = self.namespaces.get_mut(&key.0) else { return false };
-        let (slices, slices_of) =
-            if multicluster { (&mut ns.mc_slices, &mut ns.mc_slices_of) } else { (&mut ns.slices, &mut ns.slices_of) };
-        let Some(old) = slices.remove(&key.1) else { return false };
-        remove_member(slices_of, &old.service, &key.1);
-        if !multicluster {
-            let ips: Vec<IpAddr> = old.addresses.iter().map(|a| a.ip).collect();
-            unindex(&mut self.slices_by_ip, &ips, &key);
+    fn delete_slice(&mut self, meta: &Meta, imported: bool) -> bool {
+        let Some(ns) = self.namespaces.get_mut(&*meta.namespace) else { return false };
+        let Some(old) = ns.take_slice(&meta.name, imported) else { return false };
+        if !imported {
+            let key: Key = (ns.name().clone(), old.name.clone());
+            self.slices_by_ip.remove(old.addresses.iter().map(|a| a.ip), &key);
         }
-        self.tidy(&key.0);
+        self.tidy(&meta.namespace);
         true
     }
 
-    fn upsert_pod(&mut self, pod: Pod) -> bool {
-        let key: Key = (pod.meta.namespace.clone(), pod.meta.name.clone());
+    fn upsert_pod(&mut self, meta: &Meta, pod: objects::Pod) -> bool {
+        let ns = self.entry(&meta.namespace);
+        let name = ns.pod(&meta.name).map_or_else(|| Rc::from(&*meta.name), |p| p.name.clone());
+        let key: Key = (ns.name().clone(), name.clone());
         let ips = pod.ips.clone();
-        let old = self.entry(&key.0).pods.insert(key.1.clone(), pod);
+        let old = ns.put_pod(Named::new(name, pod));
         // Only the IPs show in DNS; label and status churn does not count.
         let changed = old.as_ref().is_none_or(|o| o.ips != ips);
         if let Some(old) = &old {
-            unindex(&mut self.pods_by_ip, &old.ips, &key);
+            self.pods_by_ip.remove(old.ips.iter(), &key);
         }
-        index(&mut self.pods_by_ip, &ips, &key);
+        self.pods_by_ip.add(ips.iter(), &key);
         changed
     }
 
     fn delete_pod(&mut self, meta: &Meta) -> bool {
-        let key: Key = (meta.namespace.clone(), meta.name.clone());
-        let Some(old) = self.namespaces.get_mut(&key.0).and_then(|ns| ns.pods.remove(&key.1)) else {
-            return false;
-        };
-        unindex(&mut self.pods_by_ip, &old.ips, &key);
-        self.tidy(&key.0);
+        let Some(ns) = self.namespaces.get_mut(&*meta.namespace) else { return false };
+        let Some(old) = ns.take_pod(&meta.name) else { return false };
+        let key: Key = (ns.name().clone(), old.name.clone());
+        self.pods_by_ip.remove(old.ips.iter(), &key);
+        self.tidy(&meta.namespace);
         true
     }
 
-    fn upsert_import(&mut self, si: ServiceImport) -> bool {
-        let (namespace, name) = (si.meta.namespace.clone(), si.meta.name.clone());
-        let imports = &mut self.entry(&namespace).imports;
-        let changed = imports.get(&name).is_none_or(|old| {
-            old.meta.version != si.meta.version
-                && (old.headless, &old.ips, &old.ports) != (si.headless, &si.ips, &si.ports)
+    fn upsert_import(&mut self, meta: &Meta, si: objects::ServiceImport) -> bool {
+        let ns = self.entry(&meta.namespace);
+        let changed = ns.import(&meta.name).is_none_or(|old| {
+            old.version != si.version && (old.headless, &old.ips, &old.ports) != (si.headless, &si.ips, &si.ports)
         });
-        imports.insert(name, si);
+        let name = ns.import(&meta.name).map_or_else(|| Rc::from(&*meta.name), |i| i.name.clone());
+        ns.put_import(Named::new(name, si));
         changed
     }
 
     fn delete_import(&mut self, meta: &Meta) -> bool {
-        let removed = self.namespaces.get_mut(&meta.namespace).and_then(|ns| ns.imports.remove(&meta.name)).is_some();
+        let removed = self.namespaces.get_mut(&*meta.namespace).and_then(|ns| ns.take_import(&meta.name)).is_some();
         self.tidy(&meta.namespace);
         removed
     }
 }
 
-/// Keys from `first` on, for ranges of maps keyed by `Box<str>`; every key
-/// when `first` is empty, without comparing any.
-fn keys_from(first: &str) -> (Bound<&str>, Bound<&str>) {
-    let start = if first.is_empty() { Bound::Unbounded } else { Bound::Included(first) };
-    (start, Bound::Unbounded)
-}
-
-fn cluster_ips(svc: &Service) -> &[IpAddr] {
-    match &svc.addressing {
-        Addressing::ClusterIps(ips) => ips,
-        _ => &[],
-    }
+fn cluster_ips(svc: &Service) -> impl Iterator<Item = IpAddr> + '_ {
+    let ips = match &svc.addressing {
+        Addressing::ClusterIps(ips) => Some(ips),
+        _ => None,
+    };
+    ips.into_iter().flat_map(Ips::iter)
 }
 
 /// What the kubernetes plugin counts as a DNS-visible service update: the
@@ -485,35 +352,6 @@ fn cluster_ips(svc: &Service) -> &[IpAddr] {
 /// in a real cluster, but it can between two snapshots.
 fn service_differs(old: &Service, new: &Service) -> bool {
     old.external_name != new.external_name || old.ports != new.ports || old.addressing != new.addressing
-}
-
-fn index(map: &mut Map<IpAddr, Vec<Key>>, ips: &[IpAddr], key: &Key) {
-    for ip in ips {
-        let keys = map.entry(*ip).or_default();
-        if let Err(at) = keys.binary_search(key) {
-            keys.insert(at, key.clone());
-        }
-    }
-}
-
-fn unindex(map: &mut Map<IpAddr, Vec<Key>>, ips: &[IpAddr], key: &Key) {
-    for ip in ips {
-        if let Some(keys) = map.get_mut(ip) {
-            keys.retain(|k| k != key);
-            if keys.is_empty() {
-                map.remove(ip);
-            }
-        }
-    }
-}
-
-fn remove_member(of: &mut Map<Box<str>, BTreeSet<Box<str>>>, service: &str, slice: &str) {
-    if let Some(set) = of.get_mut(service) {
-        set.remove(slice);
-        if set.is_empty() {
-            of.remove(service);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -543,7 +381,7 @@ mod tests {
 
     #[test]
     fn services_and_reverse_index() {
-        let mut idx = Index::new(Seeded::new(1), Selection::all(), false);
+        let mut idx = Index::new(Seeded::new(1), Selection::all(), Keep::default());
         idx.apply(100, &ev(Change::Upsert, Kind::Service, &svc("web", "10.0.0.1", 80, "1"))).unwrap();
         assert_eq!(idx.serial, 100);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
@@ -571,7 +409,7 @@ mod tests {
 
     #[test]
     fn services_sharing_an_address_stay_sorted() {
-        let mut idx = Index::new(Seeded::new(5), Selection::all(), false);
+        let mut idx = Index::new(Seeded::new(5), Selection::all(), Keep::default());
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         let mut put = |namespace: &str, name: &str, ip: &str, version: &str| {
             let json = format!(
@@ -596,11 +434,11 @@ mod tests {
 
     #[test]
     fn slices_follow_their_service_and_addresses() {
-        let mut idx = Index::new(Seeded::new(2), Selection::all(), false);
+        let mut idx = Index::new(Seeded::new(2), Selection::all(), Keep::default());
         idx.apply(1, &ev(Change::Upsert, Kind::EndpointSlice, &slice("db-b", "db", &["10.1.0.2"], "1"))).unwrap();
         idx.apply(2, &ev(Change::Upsert, Kind::EndpointSlice, &slice("db-a", "db", &["10.1.0.1"], "1"))).unwrap();
         let ns = idx.namespace("shop").unwrap();
-        let names: Vec<&str> = ns.slices_for("db").map(|s| &*s.meta.name).collect();
+        let names: Vec<&str> = ns.slices_for("db").map(|s| &*s.name).collect();
         assert_eq!(names, vec!["db-a", "db-b"]);
 
         // Moving a slice to another service and another address.
@@ -620,7 +458,7 @@ mod tests {
 
     #[test]
     fn pods_count_only_when_their_ips_change() {
-        let mut idx = Index::new(Seeded::new(3), Selection::all(), false);
+        let mut idx = Index::new(Seeded::new(3), Selection::all(), Keep::default());
         let pod = |labels: &str, ip: &str| {
             format!(
                 r#"{{"metadata":{{"name":"p","namespace":"shop","labels":{{{labels}}}}},"status":{{"podIPs":[{{"ip":"{ip}"}}]}}}}"#
@@ -641,7 +479,7 @@ mod tests {
 
     #[test]
     fn namespaces_and_multicluster_serials() {
-        let mut idx = Index::new(Seeded::new(4), Selection::all(), false);
+        let mut idx = Index::new(Seeded::new(4), Selection::all(), Keep::default());
         idx.apply(5, &ev(Change::Upsert, Kind::Namespace, r#"{"metadata":{"name":"shop"}}"#)).unwrap();
         assert!(idx.namespace("shop").unwrap().exists);
         assert_eq!(idx.serial, 5);
@@ -661,17 +499,11 @@ mod tests {
         assert_eq!(idx.serial, 7);
     }
 
-    #[test]
-    fn seeds_key_the_hash() {
-        use std::hash::BuildHasher;
-        assert_ne!(Seeded::new(1).hash_one("web"), Seeded::new(2).hash_one("web"));
-    }
-
     /// An index selecting as a stanza with these options does.
     fn index_for(props: &[(&str, &[&str])]) -> Index {
         let stanza = crate::options::stanza(&["cluster.local", "clusterset.local"], props);
         let config = &crate::options::parse(&[stanza]).unwrap().stanzas[0];
-        Index::new(Seeded::new(9), Selection::new(config), false)
+        Index::new(Seeded::new(9), Selection::new(config), Keep::default())
     }
 
     /// An object's JSON with these labels (and, for a pod, this phase).
@@ -696,7 +528,7 @@ mod tests {
             Kind::Namespace => ns.is_some_and(|ns| ns.exists),
             Kind::Service => ns.is_some_and(|ns| ns.service(name).is_some()),
             Kind::EndpointSlice => ns.is_some_and(|ns| ns.slice(name).is_some()),
-            Kind::Pod => ns.is_some_and(|ns| ns.pods.contains_key(name)),
+            Kind::Pod => ns.is_some_and(|ns| ns.pod(name).is_some()),
             Kind::ServiceImport => ns.is_some_and(|ns| ns.import(name).is_some()),
         }
     }

@@ -15,8 +15,8 @@ use std::net::IpAddr;
 use super::grammar::{self, Request, Tree};
 use super::seen::Seen;
 use super::{Lookup, NoSuchName, Served, Stanza, Upstream};
-use crate::cluster::index::Namespace;
-use crate::cluster::objects::{Addressing, Port, Service, Slice};
+use crate::cluster::namespace::{Named, Namespace};
+use crate::cluster::objects::{Address, Addressing, Label, Port, Service, Slice, undashed};
 use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response, reverse};
 use crate::options::PodMode;
 
@@ -88,23 +88,28 @@ impl State<'_> {
 }
 
 /// Where a found value lives: the name SRV targets and NS records use.
+/// Endpoints are named when the name is needed (`domain`): most answers
+/// never need it, and a dashed address is written out to be one.
 enum Key<'a> {
     Service { namespace: &'a str, service: &'a str },
-    Endpoint { namespace: &'a str, service: &'a str, endpoint: &'a str },
-    ClusterEndpoint { namespace: &'a str, service: &'a str, cluster: &'a str, endpoint: &'a str },
+    Endpoint { namespace: &'a str, service: &'a str, endpoint: Address<'a> },
+    ClusterEndpoint { namespace: &'a str, service: &'a str, cluster: &'a str, endpoint: Address<'a> },
     Pod { namespace: &'a [u8], pod: &'a [u8] },
     Name(Name),
 }
 
 impl Key<'_> {
-    fn domain(&self, zone: &Name) -> Option<Name> {
+    /// The name, with endpoints named as `endpoint_pod_names` says.
+    fn domain(&self, zone: &Name, pod_names: bool) -> Option<Name> {
         let built = match self {
             Key::Service { namespace, service } => Name::with_prefix(&[*service, *namespace, "svc"], zone),
             Key::Endpoint { namespace, service, endpoint } => {
-                Name::with_prefix(&[*endpoint, *service, *namespace, "svc"], zone)
+                let endpoint = endpoint.endpoint_name(pod_names);
+                Name::with_prefix(&[endpoint.as_str(), service, namespace, "svc"], zone)
             }
             Key::ClusterEndpoint { namespace, service, cluster, endpoint } => {
-                Name::with_prefix(&[*endpoint, *cluster, *service, *namespace, "svc"], zone)
+                let endpoint = endpoint.endpoint_name(pod_names);
+                Name::with_prefix(&[endpoint.as_str(), cluster, service, namespace, "svc"], zone)
             }
             Key::Pod { namespace, pod } => Name::with_prefix(&[*pod, *namespace, b"pod"], zone),
             Key::Name(name) => Ok(name.clone()),
@@ -349,11 +354,11 @@ impl Stanza {
         }
         let svc = std::str::from_utf8(r.service).ok().and_then(|s| ns.service(s)).ok_or(NoSuchName)?;
         let ttl = self.config.ttl;
-        let key = Key::Service { namespace: &svc.meta.namespace, service: &svc.meta.name };
+        let key = Key::Service { namespace: ns.name(), service: &svc.name };
         if self.config.ignore_empty_service
             && !svc.is_external_name()
             && !svc.is_headless()
-            && ns.slices_for(&svc.meta.name).all(|s| s.addresses.is_empty())
+            && ns.slices_for(&svc.name).all(|s| s.addresses.is_empty())
         {
             return Err(NoSuchName);
         }
@@ -376,9 +381,9 @@ impl Stanza {
                 }
                 for port in svc.ports.iter().filter(|p| port_matches(r, p)) {
                     found.extend(ips.iter().map(|ip| Found {
-                        held: Held::Ip(*ip),
+                        held: Held::Ip(ip),
                         port: port.port,
-                        key: Key::Service { namespace: &svc.meta.namespace, service: &svc.meta.name },
+                        key: Key::Service { namespace: ns.name(), service: &svc.name },
                         ttl,
                     }));
                 }
@@ -406,24 +411,24 @@ impl Stanza {
         found: &mut Vec<Found<'a>>,
         r: &Request,
         ns: &'a Namespace,
-        svc: &'a Service,
+        svc: &'a Named<Service>,
         topology: &[u8],
     ) -> usize {
         let before = found.len();
-        for slice in ns.slices_for(&svc.meta.name) {
-            for addr in &slice.addresses {
-                if !topology.is_empty() && addr.topology.as_deref().map(str::as_bytes) != Some(topology) {
+        let wanted = Label::new(r.endpoint);
+        for slice in ns.slices_for(&svc.name) {
+            for addr in slice.addresses.iter() {
+                if !topology.is_empty() && addr.topology().map(str::as_bytes) != Some(topology) {
                     continue;
                 }
-                let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
-                if !r.endpoint.is_empty() && !r.endpoint.eq_ignore_ascii_case(endpoint.as_bytes()) {
+                if !r.endpoint.is_empty() && !addr.is_named(&wanted, self.config.endpoint_pod_names) {
                     continue;
                 }
                 for port in slice.ports.iter().filter(|p| port_matches(r, p)) {
                     found.push(Found {
                         held: Held::Ip(addr.ip),
                         port: port.port,
-                        key: Key::Endpoint { namespace: &svc.meta.namespace, service: &svc.meta.name, endpoint },
+                        key: Key::Endpoint { namespace: ns.name(), service: &svc.name, endpoint: addr },
                         ttl: self.config.ttl,
                     });
                 }
@@ -439,14 +444,14 @@ impl Stanza {
         }
         let si = std::str::from_utf8(r.service).ok().and_then(|s| ns.import(s)).ok_or(NoSuchName)?;
         let ttl = self.config.ttl;
-        let slices = || ns.mc_slices_for(&si.meta.name);
+        let slices = || ns.mc_slices_for(&si.name);
         if self.config.ignore_empty_service && !si.headless && slices().all(|s| s.addresses.is_empty()) {
             return Err(NoSuchName);
         }
         let mut found = Vec::new();
         if si.headless || !r.endpoint.is_empty() {
             for slice in slices() {
-                self.add_cluster_endpoints(&mut found, r, slice, &si.meta.namespace, &si.meta.name);
+                self.add_cluster_endpoints(&mut found, r, slice, ns.name(), &si.name);
             }
             return if found.is_empty() { Err(NoSuchName) } else { Ok(found) };
         }
@@ -457,9 +462,9 @@ impl Stanza {
         }
         for port in si.ports.iter().filter(|p| port_matches(r, p)) {
             found.extend(si.ips.iter().map(|ip| Found {
-                held: Held::Ip(*ip),
+                held: Held::Ip(ip),
                 port: port.port,
-                key: Key::Service { namespace: &si.meta.namespace, service: &si.meta.name },
+                key: Key::Service { namespace: ns.name(), service: &si.name },
                 ttl,
             }));
         }
@@ -474,11 +479,11 @@ impl Stanza {
         namespace: &'a str,
         service: &'a str,
     ) {
-        for addr in &slice.addresses {
-            let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
+        let wanted = Label::new(r.endpoint);
+        for addr in slice.addresses.iter() {
             if !r.endpoint.is_empty()
                 && (!r.cluster.eq_ignore_ascii_case(slice.cluster_id.as_bytes())
-                    || !r.endpoint.eq_ignore_ascii_case(endpoint.as_bytes()))
+                    || !addr.is_named(&wanted, self.config.endpoint_pod_names))
             {
                 continue;
             }
@@ -486,7 +491,7 @@ impl Stanza {
                 found.push(Found {
                     held: Held::Ip(addr.ip),
                     port: port.port,
-                    key: Key::ClusterEndpoint { namespace, service, cluster: &slice.cluster_id, endpoint },
+                    key: Key::ClusterEndpoint { namespace, service, cluster: &slice.cluster_id, endpoint: addr },
                     ttl: self.config.ttl,
                 });
             }
@@ -513,7 +518,7 @@ impl Stanza {
             .pods_at(&ip)
             .iter()
             .filter(|(namespace, _)| namespace.as_bytes().eq_ignore_ascii_case(r.namespace))
-            .filter(|(_, name)| ns.pods.get(name).is_some_and(|p| p.ips.contains(&ip)))
+            .filter(|(_, name)| ns.pod(name).is_some_and(|p| p.ips.contains(&ip)))
             .map(|_| Found { held: Held::Ip(ip), port: 0, key: key(), ttl })
             .collect();
         if found.is_empty() { Err(NoSuchName) } else { Ok(found) }
@@ -578,7 +583,7 @@ impl Stanza {
             let Some(slice) = self.index.namespace(ns).and_then(|n| n.slice(slice)) else { continue };
             for addr in slice.addresses.iter().filter(|a| a.ip == *ip) {
                 let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
-                names.extend(Name::with_prefix(&[endpoint, &*slice.service, &**ns, "svc"], primary));
+                names.extend(Name::with_prefix(&[endpoint.as_str(), &slice.service, ns, "svc"], primary));
             }
         }
         names
@@ -596,7 +601,7 @@ impl Stanza {
         let mut seen_addr = Seen::new(self.seed);
         for f in found.iter().filter(|f| f.port != -1) {
             let Held::Ip(ip) = f.held else { continue };
-            let Some(target) = f.key.domain(state.zone) else { continue };
+            let Some(target) = f.key.domain(state.zone, self.config.endpoint_pod_names) else { continue };
             let port = f.port as u16;
             if seen_srv.first((target.clone(), port)) {
                 let srv = RData::Srv { priority: 0, weight, port, target: target.clone() };
@@ -643,17 +648,17 @@ impl Stanza {
                 let Some(namespace) = self.index.namespace(ns) else { continue };
                 let Some(slice) = namespace.slice(slice_name) else { continue };
                 let Some(svc) = namespace.service(&slice.service) else { continue };
-                let Ok(svc_name) = Name::with_prefix(&[&*svc.meta.name, &**ns, "svc"], zone) else { continue };
+                let Ok(svc_name) = Name::with_prefix(&[&*svc.name, ns, "svc"], zone) else { continue };
                 match &svc.addressing {
                     Addressing::Headless => {
-                        for addr in &slice.addresses {
+                        for addr in slice.addresses.iter() {
                             let endpoint = addr.endpoint_name(self.config.endpoint_pod_names);
-                            if let Ok(name) = Name::with_prefix(&[endpoint], &svc_name) {
+                            if let Ok(name) = Name::with_prefix(&[endpoint.as_str()], &svc_name) {
                                 out.push((name, addr.ip));
                             }
                         }
                     }
-                    Addressing::ClusterIps(ips) => out.extend(ips.iter().map(|ip| (svc_name.clone(), *ip))),
+                    Addressing::ClusterIps(ips) => out.extend(ips.iter().map(|ip| (svc_name.clone(), ip))),
                     Addressing::ExternalName(_) => {}
                 }
             }
@@ -668,15 +673,12 @@ impl Stanza {
 /// A port matches when the request names none or the same (any case).
 fn port_matches(r: &Request, p: &Port) -> bool {
     (r.port.is_empty() || r.port.eq_ignore_ascii_case(p.name.as_bytes()))
-        && (r.protocol.is_empty() || r.protocol.eq_ignore_ascii_case(p.protocol.as_bytes()))
+        && (r.protocol.is_empty() || r.protocol.eq_ignore_ascii_case(p.protocol.as_str().as_bytes()))
 }
 
 /// The address a pod name stands for: `10-0-0-1` or `fd00--1`.
 fn pod_ip(label: &[u8]) -> Option<IpAddr> {
-    let text = std::str::from_utf8(label).ok()?;
-    let dashes = text.matches('-').count();
-    let ip = if dashes == 3 && !text.contains("--") { text.replace('-', ".") } else { text.replace('-', ":") };
-    ip.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+    undashed(label).map(|ip| ip.to_canonical())
 }
 
 /// The weight each of `n` equal SRV records gets, computed in floating
@@ -726,7 +728,7 @@ mod tests {
         use crate::contract::{Change, Event, Kind};
         let input = crate::options::stanza(&["cluster.local", "in-addr.arpa"], &[]);
         let config = crate::options::parse(&[input]).unwrap().stanzas.remove(0);
-        let mut stanza = Stanza::new(config, crate::cluster::index::Seeded::new(7));
+        let mut stanza = Stanza::new(config, crate::cluster::seeded::Seeded::new(7));
         let upsert = |kind, json: String| Event { change: Change::Upsert, kind, object: json.into_bytes() };
         let ports = r#"[{"name":"http","port":80,"protocol":"TCP"},{"name":"metrics","port":9090,"protocol":"TCP"}]"#;
         let slice = |name: &str, service: &str, endpoints: Vec<String>| {

@@ -27,7 +27,7 @@ impl Stanza {
             return None;
         }
         let (namespace, name) = self.index.pods_at(client).first()?;
-        let pod = self.index.namespace(namespace)?.pods.get(name)?;
+        let pod = self.index.namespace(namespace)?.pod(name)?;
         let mut out =
             vec![entry("kubernetes/client-namespace", &**namespace), entry("kubernetes/client-pod-name", &**name)];
         for (k, v) in &pod.labels {

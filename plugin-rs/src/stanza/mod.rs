@@ -11,7 +11,9 @@ mod metadata;
 mod seen;
 mod transfer;
 
-use crate::cluster::index::{Index, Seeded};
+use crate::cluster::index::Index;
+use crate::cluster::objects::Keep;
+use crate::cluster::seeded::Seeded;
 use crate::cluster::selection::Selection;
 use crate::contract::{StanzaPlan, UpstreamQuery, UpstreamReply, ZoneSerial};
 use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response, message, reverse};
@@ -85,7 +87,8 @@ impl<'a> Upstream<'a> {
 
 impl Stanza {
     pub fn new(config: StanzaConfig, seed: Seeded) -> Stanza {
-        let index = Index::new(seed, Selection::new(&config), config.zonal);
+        let keep = Keep { topology: config.zonal, pod_names: config.endpoint_pod_names };
+        let index = Index::new(seed, Selection::new(&config), keep);
         Stanza { config, index, synced: false, seed }
     }
 

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 
-use crate::cluster::index::Seeded;
+use crate::cluster::seeded::Seeded;
 
 /// Items kept in a list before moving to a hash set: most answers hold one
 /// or two records, and comparing a few beats hashing them.

@@ -21,8 +21,10 @@ use super::Stanza;
 use super::answers::srv_weight;
 use super::cursor::{Cursor, Position};
 use super::seen::Seen;
-use crate::cluster::index::{Namespace, Seeded};
-use crate::cluster::objects::{Addressing, Meta, Port, Service, ServiceImport, Slice};
+use crate::cluster::ips::Ips;
+use crate::cluster::namespace::{Named, Namespace};
+use crate::cluster::objects::{Addressing, Port, Service, ServiceImport, Slice};
+use crate::cluster::seeded::Seeded;
 use crate::dns::{Name, Owner, RData, Record};
 
 /// Records a page holds: a bound on the work of one call, whatever the
@@ -85,7 +87,8 @@ impl Stanza {
     fn walk(&self, zone: &Name, from: &Position, budget: usize, out: &mut Emitter) -> Result<(), Position> {
         let at =
             At { budget, imported: self.config.is_multicluster_zone(zone), pod_names: self.config.endpoint_pod_names };
-        for (namespace, ns) in self.index.namespaces_from(&from.namespace) {
+        for ns in self.index.namespaces_from(&from.namespace) {
+            let namespace: &str = ns.name();
             let stopped = |service: &str, stop: Stop| Position {
                 namespace: namespace.into(),
                 service: service.into(),
@@ -104,13 +107,13 @@ impl Stanza {
                 Some(p) => (p.slice.as_str(), p.address),
                 None => ("", 0),
             };
-            let listed: Box<dyn Iterator<Item = (&Meta, Listed)>> = if at.imported {
-                Box::new(ns.imports_from(first).map(|si| (&si.meta, Listed::import(si))))
+            let listed: Box<dyn Iterator<Item = (&str, Listed)>> = if at.imported {
+                Box::new(ns.imports_from(first).map(|si| (&*si.name, Listed::import(si))))
             } else {
-                Box::new(ns.services_from(first).map(|svc| (&svc.meta, Listed::service(svc))))
+                Box::new(ns.services_from(first).map(|svc| (&*svc.name, Listed::service(svc))))
             };
-            for (meta, listed) in listed {
-                out.list(meta, listed, ns, resume(&meta.name), &at).map_err(|stop| stopped(&meta.name, stop))?;
+            for (name, listed) in listed {
+                out.list(name, listed, ns, resume(name), &at).map_err(|stop| stopped(name, stop))?;
             }
         }
         Ok(())
@@ -132,7 +135,7 @@ enum Listed<'a> {
     /// An ExternalName service's target.
     Cname(&'a Name),
     /// Its own addresses, and SRV records for its ports.
-    Addresses(&'a [IpAddr], &'a [Port]),
+    Addresses(&'a Ips, &'a [Port]),
     /// Its endpoints (headless).
     Endpoints,
     Nothing,
@@ -218,10 +221,10 @@ impl Emitter<'_> {
         }
     }
 
-    /// A service or an import, from endpoint `from.1` of slice `from.0` on
-    /// when the page before stopped inside it.
-    fn list(&mut self, meta: &Meta, listed: Listed, ns: &Namespace, from: (&str, u32), at: &At) -> Result<(), Stop> {
-        let (namespace, name) = (&*meta.namespace, &*meta.name);
+    /// Service or import `name`, from endpoint `from.1` of slice `from.0`
+    /// on when the page before stopped inside it.
+    fn list(&mut self, name: &str, listed: Listed, ns: &Namespace, from: (&str, u32), at: &At) -> Result<(), Stop> {
+        let namespace: &str = ns.name();
         let Some(owner) = self.name(&[name, namespace, "svc"]) else { return self.idle(at.budget) };
         match listed {
             Listed::Cname(target) => {
@@ -230,8 +233,8 @@ impl Emitter<'_> {
             }
             Listed::Addresses(ips, ports) => {
                 self.room(at.budget, "", 0)?;
-                for ip in ips {
-                    self.push(&owner, RData::address(*ip));
+                for ip in ips.iter() {
+                    self.push(&owner, RData::address(ip));
                 }
                 self.ports(&[name, namespace], &owner, ports, 100);
             }
@@ -263,7 +266,7 @@ impl Emitter<'_> {
             return None;
         }
         let name = format!("_{}", p.name.to_ascii_lowercase());
-        let proto = format!("_{}", p.protocol.to_ascii_lowercase());
+        let proto = format!("_{}", p.protocol.as_str().to_ascii_lowercase());
         self.name(&[&name, &proto, service[0], service[1], "svc"])
     }
 
@@ -273,19 +276,19 @@ impl Emitter<'_> {
         &mut self,
         service: &[&str; 2],
         owner: &Name,
-        slices: impl Iterator<Item = &'s Slice>,
+        slices: impl Iterator<Item = &'s Named<Slice>>,
         from: (&str, u32),
         at: &At,
     ) -> Result<(), Stop> {
         for slice in slices {
-            let first = if *slice.meta.name == *from.0 { from.1 as usize } else { 0 };
+            let first = if *slice.name == *from.0 { from.1 as usize } else { 0 };
             let weight = srv_weight(slice.addresses.len());
             for (i, addr) in slice.addresses.iter().enumerate().skip(first) {
-                self.room(at.budget, &slice.meta.name, i)?;
+                self.room(at.budget, &slice.name, i)?;
                 self.push(owner, RData::address(addr.ip));
-                let Ok(host) = Name::with_prefix(&[addr.endpoint_name(at.pod_names)], owner) else { continue };
+                let Ok(host) = Name::with_prefix(&[addr.endpoint_name(at.pod_names).as_str()], owner) else { continue };
                 self.push(&host, RData::address(addr.ip));
-                for p in &slice.ports {
+                for p in slice.ports.iter() {
                     if let Some(srv_owner) = self.port_name(service, p) {
                         let srv = RData::Srv { priority: 0, weight, port: p.port as u16, target: host.clone() };
                         self.push(&srv_owner, srv);
