@@ -118,7 +118,8 @@ func TestSnapshotRewrittenInPlace(t *testing.T) {
 
 // A cluster state bigger than wasm_memory is not an outage (issue 10:
 // with wasm_memory 16Mi and 100k services no query was answered). The
-// snapshot grows from 10 services to 20,000 under a small wasm_memory:
+// snapshot grows from 10 services to 20,000 under the smallest
+// wasm_memory (4Mi: since the compact index, 20,000 services fit in 8Mi):
 // the part that does not fit is refused (logged and counted), every
 // query is answered, the services there before still answer, and names
 // the stanza does not know answer SERVFAIL rather than NXDOMAIN.
@@ -130,7 +131,7 @@ func TestStateLargerThanMemory(t *testing.T) {
     prometheus {metrics}
     kubernetai cluster.local {
         snapshot s.yaml
-        wasm_memory 8Mi
+        wasm_memory 4Mi
     }
 }`,
 	})
@@ -156,7 +157,7 @@ func TestStateLargerThanMemory(t *testing.T) {
 	if r := s.ask(t, "udp", name(19999), dns.TypeA); r.Rcode != dns.RcodeServerFailure {
 		t.Errorf("%s, refused: %s, want SERVFAIL", name(19999), dns.RcodeToString[r.Rcode])
 	}
-	line := regexp.MustCompile(`stanza 1: (\d+) of \d+ changes refused \(service shop/svc\d+, .*wasm_memory \(8Mi\) free; about (\d+)Mi would hold them`)
+	line := regexp.MustCompile(`stanza 1: (\d+) of \d+ changes refused \(service shop/svc\d+, .*wasm_memory \(4Mi\) free; about (\d+)Mi would hold them`)
 	m := line.FindStringSubmatch(s.out.String())
 	if m == nil {
 		t.Fatalf("the log lacks the refusal:\n%s", s.out)
