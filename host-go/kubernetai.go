@@ -44,9 +44,9 @@ type Kubernetai struct {
 	// (set at startup).
 	servers []string
 	// calls run queries' guest calls while the plugin runs (started at
-	// startup, two per instance of the pool); nil runs them in place.
+	// startup, two per instance of the real engine's pool); nil runs them
+	// in place.
 	calls *callers.Callers
-	pool  int
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -93,7 +93,9 @@ func (k *Kubernetai) start(ips []string) error {
 	if err := k.engine.SetHost(engine.HostInfo{LocalIPs: ips, Search: k.search}); err != nil {
 		log.Errorf("telling the core the listening addresses: %v", err)
 	}
-	k.calls = callers.Start(2 * k.pool)
+	if k.real != nil {
+		k.calls = callers.Start(2 * k.real.PoolSize())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
 	var longest time.Duration

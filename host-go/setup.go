@@ -86,7 +86,7 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 		return nil, cf.coreError(err)
 	}
 	k := &Kubernetai{
-		engine: eng, real: eng, pool: eng.PoolSize(), wasm: file, search: searchList(),
+		engine: eng, real: eng, wasm: file, search: searchList(),
 		notifier: newNotifier(time.Duration(rt.NotifyIntervalNs)),
 	}
 	if err := k.addStanzas(cf, conf.Stanzas); err != nil {
