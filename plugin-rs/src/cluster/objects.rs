@@ -25,6 +25,7 @@ use super::ips::Ips;
 use super::seeded::{Seeded, Set};
 use crate::contract::Kind;
 use crate::dns::Name;
+use crate::dns::name::MAX_LABEL_LEN;
 
 /// The service an EndpointSlice belongs to.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -32,8 +33,6 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 pub const MC_SERVICE_NAME_LABEL: &str = "multicluster.kubernetes.io/service-name";
 /// The cluster a multi-cluster EndpointSlice comes from.
 const MC_SOURCE_CLUSTER_LABEL: &str = "multicluster.kubernetes.io/source-cluster";
-/// Pod names longer than a label cannot name an endpoint.
-const MAX_TARGET_REF_LEN: usize = 63;
 
 /// Identity of an object as decoded, while it is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,8 +206,8 @@ pub struct Endpoints {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Names {
     hostname: Option<Box<str>>,
-    /// Name of the pod behind the endpoint, when short enough for a label
-    /// (kept only for `endpoint_pod_names`).
+    /// Name of the pod behind the endpoint, when it fits a label (kept
+    /// only for `endpoint_pod_names`; see `fits_a_label`).
     target_ref: Option<Box<str>>,
     /// Lower-case topology zone (kept only for `zonal`).
     topology: Option<Box<str>>,
@@ -654,11 +653,8 @@ pub fn trim_slice(
         if !ready {
             continue;
         }
-        let target_ref = endpoint
-            .target_ref
-            .as_ref()
-            .and_then(|r| r.name.as_deref())
-            .filter(|n| keep.pod_names && n.len() <= MAX_TARGET_REF_LEN);
+        let target_ref =
+            endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()).filter(|n| keep.pod_names && fits_a_label(n));
         let topology = endpoint.zone.as_deref().filter(|_| keep.topology).map(str::to_ascii_lowercase);
         for text in endpoint.addresses.as_deref().unwrap_or_default() {
             let ip: IpAddr = text
@@ -682,6 +678,20 @@ pub fn trim_slice(
         ports: lists.share(ports),
         cluster_id: cluster_id.unwrap_or_default().into(),
     })
+}
+
+/// Whether a pod name can name an endpoint: it must be one label. A pod
+/// name is a DNS subdomain, so it may be longer than a label (the plugin,
+/// too, keeps only names shorter than 64 octets) or hold dots. A dotted
+/// one would become a label holding an escaped dot (`web\.0.web.shop.svc`),
+/// which stub resolvers and tools split in two or refuse; the plugin
+/// writes it as two labels, a name it reads back as a port and protocol
+/// and answers NXDOMAIN for. Such an endpoint keeps its dashed address,
+/// as one with no pod name does. Decided here, as the object is read, so
+/// that endpoint names, SRV and PTR targets and zone transfers cannot
+/// disagree.
+fn fits_a_label(pod: &str) -> bool {
+    !pod.is_empty() && pod.len() <= MAX_LABEL_LEN && !pod.contains('.')
 }
 
 /// The address a label reads as with its dashes turned back: into dots
@@ -1157,6 +1167,33 @@ mod tests {
                 let dashed = Dashed::of(want.parse().unwrap());
                 assert!(dashed.as_str().eq_ignore_ascii_case(label), "{label} is {want}'s name");
             }
+        }
+    }
+
+    /// A pod name names its endpoint only when it is one label; any
+    /// other keeps the endpoint's dashed address, and is not held.
+    #[test]
+    fn pod_names_name_endpoints_only_as_one_label() {
+        let long = "p".repeat(64);
+        for (pod, want) in [
+            ("web-0", "web-0"),
+            (&long[..63], &long[..63]),
+            (&long[..], "10-0-0-1"),
+            ("web.0", "10-0-0-1"),
+            ("web.", "10-0-0-1"),
+            ("", "10-0-0-1"),
+        ] {
+            let json = format!(
+                r#"{{"metadata":{{"name":"s","namespace":"y","labels":{{"kubernetes.io/service-name":"s"}}}},
+                    "addressType":"IPv4","endpoints":[{{"addresses":["10.0.0.1"],"targetRef":{{"name":"{pod}"}}}}]}}"#
+            );
+            let s = decode_slice(json.as_bytes(), false, false).unwrap();
+            let endpoint = s.addresses.get(0).unwrap();
+            assert_eq!(endpoint.endpoint_name(true).as_str(), want, "{pod:?}");
+            assert_eq!(endpoint.names.is_some(), pod == want, "{pod:?}: held only when it names the endpoint");
+            assert!(endpoint.is_named(&Label::new(want.as_bytes()), true), "{pod:?}");
+            // What a query for `web\.0.s.y.svc...` holds as its first label.
+            assert!(!endpoint.is_named(&Label::new(b"web.0"), true), "{pod:?}");
         }
     }
 

@@ -41,6 +41,8 @@ fn fall_reverse() -> Scenario {
 const POD_64: &str = "pod-012345678901234567890123456789012345678901234567890123456789";
 const POD_63: &str = "pod-01234567890123456789012345678901234567890123456789012345678";
 
+/// Pod names that do not fit one label (too long, dotted) and one that
+/// just fits.
 fn long_pod_names() -> Scenario {
     Scenario::new().stanza(
         &["cluster.local", "in-addr.arpa"],
@@ -52,7 +54,11 @@ fn long_pod_names() -> Scenario {
                 "shop",
                 "long-a",
                 "long",
-                &[fixture::ep(&["10.1.3.1"]).pod(POD_64), fixture::ep(&["10.1.3.2"]).pod(POD_63)],
+                &[
+                    fixture::ep(&["10.1.3.1"]).pod(POD_64),
+                    fixture::ep(&["10.1.3.2"]).pod(POD_63),
+                    fixture::ep(&["10.1.3.3"]).pod("dotted.pod-name"),
+                ],
                 &["pg:5432/TCP"],
             ),
         ],
@@ -152,16 +158,31 @@ pub fn cases() -> Vec<Case> {
              an pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local. 5 IN A 10.1.3.2",
         ),
         case("options", long_pod_names, "10-1-3-2.long.shop.svc.cluster.local.", A, nx.clone()),
+        // A dotted pod name is not one label either (README, Differences):
+        // the dashed address names the endpoint, not the pod name as one
+        // label holding an escaped dot, nor as two labels (the plugin's
+        // SRV target, which it answers NXDOMAIN for).
+        case(
+            "options",
+            long_pod_names,
+            "10-1-3-3.long.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan 10-1-3-3.long.shop.svc.cluster.local. 5 IN A 10.1.3.3",
+        ),
+        case("options", long_pod_names, "dotted\\.pod-name.long.shop.svc.cluster.local.", A, nx.clone()),
+        case("options", long_pod_names, "dotted.pod-name.long.shop.svc.cluster.local.", A, nx.clone()),
         case(
             "options",
             long_pod_names,
             "_pg._tcp.long.shop.svc.cluster.local.",
             SRV,
             "NOERROR aa
-             an _pg._tcp.long.shop.svc.cluster.local. 5 IN SRV 0 50 5432 10-1-3-1.long.shop.svc.cluster.local.
-             an _pg._tcp.long.shop.svc.cluster.local. 5 IN SRV 0 50 5432 pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local.
+             an _pg._tcp.long.shop.svc.cluster.local. 5 IN SRV 0 33 5432 10-1-3-1.long.shop.svc.cluster.local.
+             an _pg._tcp.long.shop.svc.cluster.local. 5 IN SRV 0 33 5432 pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local.
+             an _pg._tcp.long.shop.svc.cluster.local. 5 IN SRV 0 33 5432 10-1-3-3.long.shop.svc.cluster.local.
              ar 10-1-3-1.long.shop.svc.cluster.local. 5 IN A 10.1.3.1
-             ar pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local. 5 IN A 10.1.3.2",
+             ar pod-01234567890123456789012345678901234567890123456789012345678.long.shop.svc.cluster.local. 5 IN A 10.1.3.2
+             ar 10-1-3-3.long.shop.svc.cluster.local. 5 IN A 10.1.3.3",
         ),
         case(
             "options",
@@ -169,6 +190,13 @@ pub fn cases() -> Vec<Case> {
             "1.3.1.10.in-addr.arpa.",
             PTR,
             "NOERROR aa\nan 1.3.1.10.in-addr.arpa. 5 IN PTR 10-1-3-1.long.shop.svc.cluster.local.",
+        ),
+        case(
+            "options",
+            long_pod_names,
+            "3.3.1.10.in-addr.arpa.",
+            PTR,
+            "NOERROR aa\nan 3.3.1.10.in-addr.arpa. 5 IN PTR 10-1-3-3.long.shop.svc.cluster.local.",
         ),
         case("options", no_endpoints, "db.shop.svc.cluster.local.", A, nx.clone()),
         // Without endpoints, no endpoint names, under headless or ClusterIP
