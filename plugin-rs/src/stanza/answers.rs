@@ -553,11 +553,16 @@ impl Stanza {
     /// address. Targets are under the primary zone. Services sharing a
     /// cluster IP get one PTR, for the first exposed one by namespace then
     /// name; the plugin names whichever its index returns first, which is
-    /// not stable.
+    /// not stable. An IPv4-mapped address under ip6.arpa
+    /// (`::ffff:10.96.0.10`) is the IPv4 address it maps (RFC 4291
+    /// §2.5.5.2) and gets that address's PTR, as in the plugin, which
+    /// reads the reverse name back into text that writes such an address
+    /// as IPv4.
     fn ptr(&self, state: &State) -> Lookup<Vec<Record>> {
         let Some(ip) = reverse::address_from_reverse(&state.name) else {
             return self.records(state).map(|_| Vec::new());
         };
+        let ip = ip.to_canonical();
         let targets = self.names_for_ip(&ip);
         if targets.is_empty() {
             return Err(NoSuchName);

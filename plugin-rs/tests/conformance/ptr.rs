@@ -66,6 +66,8 @@ const ZONE_SOA: &str =
 const V4_SOA: &str =
     "ns in-addr.arpa. 5 IN SOA ns.dns.in-addr.arpa. hostmaster.in-addr.arpa. 1700000000 7200 1800 86400 5";
 
+const V6_SOA: &str = "ns ip6.arpa. 5 IN SOA ns.dns.ip6.arpa. hostmaster.ip6.arpa. 1700000000 7200 1800 86400 5";
+
 fn only_kube_system() -> Scenario {
     Scenario::new().stanza(&["cluster.local", "in-addr.arpa"], &[("namespaces", &["kube-system"])], fixture::alpha())
 }
@@ -112,6 +114,30 @@ pub fn cases() -> Vec<Case> {
             "NOERROR aa\nan 10.0.1.10.in-addr.arpa. 5 IN PTR 10-1-0-10.web.shop.svc.cluster.local.",
         ),
         case("ptr", alpha, "9.9.9.10.in-addr.arpa.", PTR, format!("NXDOMAIN aa\n{V4_SOA}")),
+        // An IPv4-mapped address under ip6.arpa (::ffff:10.96.0.10) is its
+        // IPv4 address, as in the plugin: the service's and the endpoint's
+        // names, or NXDOMAIN where the IPv4 address has none.
+        case(
+            "ptr",
+            alpha,
+            "a.0.0.0.0.6.a.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+            PTR,
+            "NOERROR aa\nan a.0.0.0.0.6.a.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa. 5 IN PTR web.shop.svc.cluster.local.",
+        ),
+        case(
+            "ptr",
+            alpha,
+            "2.0.0.0.1.0.a.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+            PTR,
+            "NOERROR aa\nan 2.0.0.0.1.0.a.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa. 5 IN PTR 10-1-0-2.db.shop.svc.cluster.local.",
+        ),
+        case(
+            "ptr",
+            alpha,
+            "9.0.9.0.9.0.a.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+            PTR,
+            format!("NXDOMAIN aa\n{V6_SOA}"),
+        ),
         // Not a whole address.
         case("ptr", alpha, "96.10.in-addr.arpa.", PTR, format!("NXDOMAIN aa\n{V4_SOA}")),
         // As in the plugin, only `namespaces` filters reverse answers: a
