@@ -88,9 +88,9 @@ fn core() -> Kubernetai {
 fn lookups_allocate_at_most_their_ceiling() {
     let core = core();
     let cases = [
-        ("ClusterIP A", "svc4242.ns42.svc.cluster.local.", 1, 7),
-        ("missing service (NXDOMAIN)", "nope.ns42.svc.cluster.local.", 1, 8),
-        ("SRV", "_http._tcp.svc4242.ns42.svc.cluster.local.", 33, 14),
+        ("ClusterIP A", "svc4242.ns42.svc.cluster.local.", 1, 5),
+        ("missing service (NXDOMAIN)", "nope.ns42.svc.cluster.local.", 1, 7),
+        ("SRV", "_http._tcp.svc4242.ns42.svc.cluster.local.", 33, 11),
         ("name outside the zones", "example.org.", 1, 1),
     ];
     for (what, name, qtype, ceiling) in cases {

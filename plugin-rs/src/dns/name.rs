@@ -6,6 +6,7 @@
 //! as the client sent it; comparisons that DNS defines as case-insensitive
 //! say so in their names.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Longest name on the wire, root label included (RFC 1035 §2.3.4).
@@ -141,6 +142,12 @@ impl Name {
     /// The same name with ASCII letters folded to lower case.
     pub fn to_lowercase(&self) -> Name {
         Name(self.0.to_ascii_lowercase())
+    }
+
+    /// The name in lower case, borrowed when it is already: most queries
+    /// come in lower case, and a copy is an allocation in the guest.
+    pub fn lowercased(&self) -> Cow<'_, Name> {
+        if self.0.iter().any(u8::is_ascii_uppercase) { Cow::Owned(self.to_lowercase()) } else { Cow::Borrowed(self) }
     }
 
     /// Case-insensitive equality, as DNS compares names.

@@ -10,6 +10,7 @@
 //! text, with the name it lives under), then each query type turns them
 //! into records, as the plugin's `msg.Service` values are turned.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::grammar::{self, Request, Tree};
@@ -32,7 +33,7 @@ const DNS_SCHEMA_VERSION: &str = "1.1.0";
 struct State<'z> {
     owner: Owner,
     /// Lower-cased name.
-    name: Name,
+    name: Cow<'z, Name>,
     /// The matched zone, in the case the client wrote it.
     zone: &'z Name,
     qtype: RecordType,
@@ -145,7 +146,7 @@ impl Stanza {
         if !query.is_standard() {
             return Served::Respond(Response { rcode: Rcode::NotImp, ..Response::default() });
         }
-        let state = State { owner: Owner::Question, name: query.qname.to_lowercase(), zone: &zone, qtype: query.qtype };
+        let state = State { owner: Owner::Question, name: query.qname.lowercased(), zone: &zone, qtype: query.qtype };
         let mut answer = Vec::new();
         let mut extra = Vec::new();
         let mut truncated = false;
@@ -233,7 +234,7 @@ impl Stanza {
                     if target.is_subdomain_of(state.zone) {
                         let next = State {
                             owner: Owner::Name(target.clone()),
-                            name: target.to_lowercase(),
+                            name: target.lowercased(),
                             zone: state.zone,
                             qtype: state.qtype,
                         };
@@ -287,7 +288,7 @@ impl Stanza {
                 .map(|(_, ip)| Found {
                     held: Held::Ip(ip),
                     port: 0,
-                    key: Key::Name(state.name.clone()),
+                    key: Key::Name(state.name.as_ref().clone()),
                     ttl: self.config.ttl,
                 })
                 .collect());
@@ -314,7 +315,7 @@ impl Stanza {
     /// Here every existing name answers NODATA.
     fn txt_services<'a>(&'a self, state: &'a State) -> Lookup<Vec<Found<'a>>> {
         if state.base().as_slice() == [b"dns-version".as_slice()] {
-            let key = Key::Name(state.name.clone());
+            let key = Key::Name(state.name.as_ref().clone());
             return Ok(vec![Found { held: Held::Text(DNS_SCHEMA_VERSION), port: 0, key, ttl: DNS_VERSION_TTL }]);
         }
         self.records(state).map(|_| Vec::new())

@@ -16,6 +16,11 @@ const SMALL: usize = 16;
 
 /// Remembers the items it has seen.
 pub struct Seen<T> {
+    /// The first item, held without a heap allocation: most answers hold
+    /// one record, and under wazero each allocation is a call into the
+    /// guest's allocator (BENCHMARKS.md, "The core under wazero").
+    one: Option<T>,
+    /// The items after the first, up to `SMALL` in all.
     small: Vec<T>,
     /// Keyed with the host's seed: the items come from cluster objects.
     large: Option<HashSet<T, Seeded>>,
@@ -24,7 +29,7 @@ pub struct Seen<T> {
 
 impl<T: Hash + Eq> Seen<T> {
     pub fn new(seed: Seeded) -> Seen<T> {
-        Seen { small: Vec::new(), large: None, seed }
+        Seen { one: None, small: Vec::new(), large: None, seed }
     }
 
     /// Whether `item` is new; remembers it. At most `SMALL` comparisons
@@ -34,14 +39,20 @@ impl<T: Hash + Eq> Seen<T> {
             probed(1);
             return set.insert(item);
         }
-        probed(self.small.len().max(1));
-        if self.small.contains(&item) {
+        let Some(one) = &self.one else {
+            probed(1);
+            self.one = Some(item);
+            return true;
+        };
+        probed(1 + self.small.len());
+        if *one == item || self.small.contains(&item) {
             return false;
         }
-        if self.small.len() < SMALL {
+        if self.small.len() + 1 < SMALL {
             self.small.push(item);
         } else {
             let mut set = HashSet::with_capacity_and_hasher(4 * SMALL, self.seed);
+            set.extend(self.one.take());
             set.extend(self.small.drain(..));
             set.insert(item);
             self.large = Some(set);
