@@ -2,7 +2,7 @@
 //! it may be given and how often, and how its arguments are read. An
 //! option not in this table is unknown; the host knows none of them by
 //! name (it only finds `wasm PATH` and `wasm_cache DIR` before any core
-//! runs).
+//! runs, and each stanza's `readiness`, which only the host acts on).
 
 use crate::contract::{Property, Runtime};
 
@@ -79,6 +79,7 @@ pub const TABLE: &[Spec] = &[
         scope: Scope::Stanza,
         read: |t, p| duration(p).map(|d| t.stanza.startup_timeout = d),
     },
+    Spec { name: "readiness", scope: Scope::Stanza, read: readiness },
     Spec { name: "endpoint", scope: Scope::Stanza, read: |t, p| t.source.endpoint(p) },
     Spec { name: "tls", scope: Scope::Stanza, read: |t, p| t.source.tls(p) },
     Spec { name: "kubeconfig", scope: Scope::Stanza, read: |t, p| t.source.kubeconfig(p) },
@@ -203,6 +204,17 @@ fn wasm_cache(_: &mut Target, p: &Property) -> Result<(), String> {
         return Err("needs a directory, got an empty name".into());
     }
     Ok(())
+}
+
+/// `readiness hold|release`: only the host acts on it (whether an unsynced
+/// stanza holds `/ready`; no answer depends on it), so it reads the value
+/// itself, without a change to the contract; the core still checks it as
+/// it checks every option, and refuses it given twice in a stanza.
+fn readiness(_: &mut Target, p: &Property) -> Result<(), String> {
+    match one(p)? {
+        "hold" | "release" => Ok(()),
+        other => Err(format!("wrong value {other:?}, must be one of: hold, release")),
+    }
 }
 
 fn wasm_timeout(t: &mut Target, p: &Property) -> Result<(), String> {
