@@ -16,7 +16,8 @@ import (
 // included) and returns them typed in its configuration; the host only
 // collects the tokens, finds the two it needs before any core runs
 // (`wasm`, the module that reads the rest, and `wasm_cache`, where its
-// compilation is kept), resolves relative paths and reports errors where
+// compilation is kept, and each stanza's `readiness`, which only the host
+// acts on), resolves relative paths and reports errors where
 // the Corefile has them.
 type corefile struct {
 	file    string
@@ -51,14 +52,23 @@ func readCorefile(c *caddy.Controller) *corefile {
 // refuses any later one.
 func (cf *corefile) first(option string) (int, *engine.Property) {
 	for i := range cf.stanzas {
-		props := cf.stanzas[i].Properties
-		for j := range props {
-			if props[j].Name == option {
-				return i, &props[j]
-			}
+		if p := cf.option(i, option); p != nil {
+			return i, p
 		}
 	}
 	return 0, nil
+}
+
+// option is a stanza's (from 0) option, nil when it is not given: the
+// core refuses it given twice in a stanza.
+func (cf *corefile) option(stanza int, name string) *engine.Property {
+	props := cf.stanzas[stanza].Properties
+	for j := range props {
+		if props[j].Name == name {
+			return &props[j]
+		}
+	}
+	return nil
 }
 
 // hostPath is the path the first occurrence of a server block option

@@ -2,7 +2,9 @@ package kubernetai
 
 import (
 	"context"
+	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,20 +77,39 @@ func (k *Kubernetai) metricServers() []string {
 // Name implements plugin.Handler.
 func (k *Kubernetai) Name() string { return pluginName }
 
-// Ready implements the ready plugin's Readiness: every stanza has
-// delivered its initial state.
+// Ready implements the ready plugin's Readiness: no stanza holds
+// readiness (see stanza.holdsReady). The ready plugin logs only its own
+// name, so the stanzas still holding it are logged here, at each /ready
+// that fails.
 func (k *Kubernetai) Ready() bool {
-	for _, s := range k.stanzas {
-		if !s.synced.Load() {
-			return false
-		}
+	holding := k.holding(time.Now())
+	if len(holding) == 0 {
+		return true
 	}
-	return true
+	names := make([]string, len(holding))
+	for i, s := range holding {
+		names[i] = fmt.Sprintf("stanza %d (%s; %s)", s.index+1, s.source, s.policy())
+	}
+	log.Infof("not ready: not synced, holding readiness: %s", strings.Join(names, ", "))
+	return false
 }
 
-// start runs every stanza's source, then waits (up to the longest
-// startup_timeout) for all of them to deliver their initial state, as the
-// kubernetes plugin waits for its first sync.
+// holding are the stanzas that hold readiness at now.
+func (k *Kubernetai) holding(now time.Time) []*stanza {
+	var out []*stanza
+	for _, s := range k.stanzas {
+		if s.holdsReady(now) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// start runs every stanza's source, then waits, up to each stanza's own
+// startup_timeout, for them to deliver their initial state, as the
+// kubernetes plugin waits for its first sync. A stanza attached to a feed
+// a reload keeps is not waited for again unless that feed had synced (then
+// only its replay is waited for): the instance before waited for it.
 func (k *Kubernetai) start(ips []string) error {
 	if err := k.engine.SetHost(engine.HostInfo{LocalIPs: ips, Search: k.search}); err != nil {
 		log.Errorf("telling the core the listening addresses: %v", err)
@@ -98,30 +119,57 @@ func (k *Kubernetai) start(ips []string) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
-	var longest time.Duration
-	for _, s := range k.stanzas {
+	now := time.Now()
+	waits := make([]time.Time, len(k.stanzas))
+	for i, s := range k.stanzas {
 		s.servers = k.metricServers()
-		s.claimSynced()
+		timeout := time.Duration(s.plan.StartupTimeoutNs)
+		since := now
+		waits[i] = now.Add(timeout)
 		run := func(ctx context.Context) error { return s.source.Run(ctx, s) }
 		// A live source is attached now, before OnStartup returns: on a
 		// reload, to the feed the old instance still holds, which the old
 		// instance's OnShutdown then does not stop.
 		if a, ok := s.source.(attacher); ok {
 			att, err := a.Attach(s)
-			if err != nil {
+			switch {
+			case err != nil:
 				log.Errorf("stanza %d: %s not started: %v", s.index+1, s.source, err)
-				continue
+				run, waits[i] = nil, time.Time{} // nothing to wait for
+			default:
+				run = att.Run
+				if started, kept, synced := att.Joined(); kept {
+					since = started
+					if !synced {
+						waits[i] = time.Time{}
+					}
+				}
 			}
-			run = att.Run
 		}
-		k.wg.Add(1)
-		go func() {
-			defer k.wg.Done()
-			if err := run(ctx); err != nil && ctx.Err() == nil {
-				log.Errorf("stanza %d: %s stopped: %v", s.index+1, s.source, err)
-			}
-		}()
-		longest = max(longest, time.Duration(s.plan.StartupTimeoutNs))
+		s.releaseAt.Store(since.Add(timeout).UnixNano())
+		s.claimSynced()
+		if run != nil {
+			k.wg.Add(1)
+			go func() {
+				defer k.wg.Done()
+				if err := run(ctx); err != nil && ctx.Err() == nil {
+					log.Errorf("stanza %d: %s stopped: %v", s.index+1, s.source, err)
+				}
+			}()
+		}
+		if s.release {
+			k.wg.Add(1)
+			go func() {
+				defer k.wg.Done()
+				t := time.NewTimer(time.Until(since.Add(timeout)))
+				defer t.Stop()
+				select {
+				case <-t.C:
+					s.letGo()
+				case <-ctx.Done():
+				}
+			}()
+		}
 	}
 	if k.real != nil {
 		k.started = true
@@ -135,7 +183,7 @@ func (k *Kubernetai) start(ips []string) error {
 			}()
 		}
 	}
-	k.waitSynced(longest)
+	k.waitSynced(waits)
 	releaseMemory()
 	return nil
 }
@@ -157,17 +205,32 @@ type attacher interface {
 // starts after its last stanza synced. A look reads one flag per stanza.
 const syncPoll = 5 * time.Millisecond
 
-func (k *Kubernetai) waitSynced(timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
+// waitSynced waits until each stanza has synced or reached its time in
+// until (by index; the zero time: not waited for).
+func (k *Kubernetai) waitSynced(until []time.Time) {
 	nextLog := time.Now().Add(500 * time.Millisecond)
-	for !k.Ready() {
-		if time.Now().After(deadline) {
-			log.Warning("starting server with unsynced Kubernetes data")
+	for {
+		now := time.Now()
+		var waiting, late []string
+		for i, s := range k.stanzas {
+			switch {
+			case s.synced.Load() || until[i].IsZero():
+			case now.Before(until[i]):
+				waiting = append(waiting, s.String())
+			default:
+				late = append(late, s.String())
+				until[i] = time.Time{} // warned once
+			}
+		}
+		if len(late) > 0 {
+			log.Warningf("starting server with unsynced Kubernetes data: %s (its startup_timeout passed)", strings.Join(late, ", "))
+		}
+		if len(waiting) == 0 {
 			return
 		}
-		if time.Now().After(nextLog) {
-			log.Info("waiting for Kubernetes data before starting server")
-			nextLog = time.Now().Add(500 * time.Millisecond)
+		if now.After(nextLog) {
+			log.Infof("waiting for Kubernetes data before starting server: %s", strings.Join(waiting, ", "))
+			nextLog = now.Add(500 * time.Millisecond)
 		}
 		time.Sleep(syncPoll)
 	}

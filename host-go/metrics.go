@@ -3,6 +3,7 @@ package kubernetai
 import (
 	"net"
 	"sync"
+	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
@@ -138,6 +139,14 @@ var (
 		Name:      "synced",
 		Help:      "0 while the stanza's source delivers its initial state, 1 once it has; gone when the stanza stops.",
 	}, []string{"server", "stanza"})
+
+	readinessHeld = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "readiness_held",
+		Help: "1 while the stanza, not synced, holds the server's readiness (/ready 503) as its `readiness` policy " +
+			"says; 0 otherwise; gone when the stanza stops.",
+	}, []string{"server", "stanza"})
 )
 
 // serverLabels returns the `server` label of the servers serving a server
@@ -175,7 +184,8 @@ func serverLabel(transport, host, port string) string {
 	return transport + "://" + addr
 }
 
-// syncedOwners names the stanza whose state each `synced` series shows.
+// syncedOwners names the stanza whose state each `synced` and
+// `readiness_held` series shows.
 // On a reload the new instance's stanza takes the series over while the
 // stanza it replaces still runs (caddy starts the new instance before it
 // shuts the old one down), so the old one, stopping, must leave alone a
@@ -185,27 +195,33 @@ var syncedOwners = struct {
 	m map[[2]string]*stanza
 }{m: map[[2]string]*stanza{}}
 
-// claimSynced makes s the owner of its `synced` series and shows its
-// state there: 0 until its source has synced.
+// claimSynced makes s the owner of its `synced` and `readiness_held`
+// series and shows its state there: 0 until its source has synced.
 func (s *stanza) claimSynced() {
 	syncedOwners.Lock()
 	defer syncedOwners.Unlock()
 	for _, server := range s.servers {
 		syncedOwners.m[[2]string{server, s.label}] = s
-		stanzaSynced.WithLabelValues(server, s.label).Set(boolGauge(s.synced.Load()))
+		s.showState(server)
 	}
 }
 
-// showSynced updates the `synced` series s owns; a stanza replaced by a
+// showSynced updates the series s owns; a stanza replaced by a
 // reload that syncs late does not overwrite its successor's.
 func (s *stanza) showSynced() {
 	syncedOwners.Lock()
 	defer syncedOwners.Unlock()
 	for _, server := range s.servers {
 		if syncedOwners.m[[2]string{server, s.label}] == s {
-			stanzaSynced.WithLabelValues(server, s.label).Set(boolGauge(s.synced.Load()))
+			s.showState(server)
 		}
 	}
+}
+
+// showState sets s's series of one server (its owner holding the lock).
+func (s *stanza) showState(server string) {
+	stanzaSynced.WithLabelValues(server, s.label).Set(boolGauge(s.synced.Load()))
+	readinessHeld.WithLabelValues(server, s.label).Set(boolGauge(s.holdsReady(time.Now())))
 }
 
 // releaseSynced removes the `synced` series s still owns: a stanza gone
@@ -218,6 +234,7 @@ func (s *stanza) releaseSynced() {
 		if syncedOwners.m[key] == s {
 			delete(syncedOwners.m, key)
 			stanzaSynced.DeleteLabelValues(server, s.label)
+			readinessHeld.DeleteLabelValues(server, s.label)
 		}
 	}
 }

@@ -22,6 +22,12 @@ type stanza struct {
 	source feed.Source
 	engine core
 	synced atomic.Bool
+	// Until it syncs, the stanza holds the server's readiness: however
+	// long that takes, or with release only until releaseAt (UnixNano, its
+	// source's start plus its startup_timeout; set by start). See
+	// releasesByDefault and the `readiness` option.
+	release   bool
+	releaseAt atomic.Int64
 	// held is how many objects the engine holds back for lack of memory,
 	// as its last Apply said; memoryLimit is the limit they did not fit.
 	held        atomic.Int64
@@ -42,7 +48,11 @@ const snapshotPoll = time.Second
 // read or reached is reported at the plan's source line, with the option
 // at fault.
 func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, error) {
-	st := &stanza{index: i, plan: plan, engine: eng, label: strconv.Itoa(i + 1)}
+	st := &stanza{index: i, plan: plan, engine: eng, label: strconv.Itoa(i + 1), release: releasesByDefault(plan.Source)}
+	if p := cf.option(i, "readiness"); p != nil && len(p.Args) == 1 {
+		// The core has refused any other value.
+		st.release = p.Args[0] == "release"
+	}
 	if err := checkWatches(plan.Watches); err != nil {
 		return nil, cf.errorAt(i, plan.SourceLine, "", err.Error())
 	}
@@ -75,6 +85,50 @@ func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, 
 		st.source = live
 	}
 	return st, nil
+}
+
+// releasesByDefault is the readiness policy of a stanza without
+// `readiness`. A stanza reached through explicit credentials
+// (`kubeconfig`, `endpoint`) is usually another cluster, whose outage must
+// not take the local cluster's DNS out of its Service: it holds readiness
+// only for its startup_timeout. The in-cluster API server is the cluster
+// the pod serves, and a snapshot is a local file that syncs at once: both
+// hold it until synced, as the kubernetes plugin holds it.
+func releasesByDefault(src engine.Source) bool {
+	if src.Kind != engine.SourceAPIServer {
+		return false
+	}
+	return src.APIServer.Kubeconfig != "" || src.APIServer.Endpoint != ""
+}
+
+// holdsReady says whether the stanza keeps the server from being ready at
+// now: it has not synced, and its policy still holds.
+func (s *stanza) holdsReady(now time.Time) bool {
+	if s.synced.Load() {
+		return false
+	}
+	return !s.release || now.UnixNano() < s.releaseAt.Load()
+}
+
+// policy names the stanza's readiness, for logs.
+func (s *stanza) policy() string {
+	if !s.release {
+		return "readiness hold: until it syncs"
+	}
+	return fmt.Sprintf("readiness release: for its startup_timeout %v", time.Duration(s.plan.StartupTimeoutNs))
+}
+
+// letGo runs at releaseAt for a stanza whose policy lets go of
+// readiness then: if it has still not synced, it says so once and shows
+// it no longer holds.
+func (s *stanza) letGo() {
+	if s.synced.Load() {
+		return
+	}
+	log.Warningf("stanza %d: %s has not synced within its startup_timeout %v: it no longer holds readiness "+
+		"(readiness release); its names answer SERVFAIL until it syncs", s.index+1, s.source,
+		time.Duration(s.plan.StartupTimeoutNs))
+	s.showSynced()
 }
 
 // checkWatches refuses a plan with two watches of one kind: each would

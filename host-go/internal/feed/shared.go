@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"k8s.io/client-go/tools/cache"
 
@@ -57,6 +58,9 @@ type shared struct {
 	conn   *Connection
 	cancel context.CancelFunc
 	stores []cache.Store // the informers'
+	// started is when the feed first listed: a stanza that attaches to it
+	// later (a reload) has been waiting for its initial state since then.
+	started time.Time
 
 	mu sync.Mutex
 	// objects is the feed's store: every object delivered and not
@@ -76,6 +80,9 @@ type Attachment struct {
 	logf func(format string, args ...any)
 	q    *queue
 	once sync.Once
+	// kept: the feed was running before this sink attached; synced: it
+	// had delivered its initial state by then.
+	kept, synced bool
 }
 
 // Attach connects sink to the feed of this source: the running one if a
@@ -87,10 +94,11 @@ func (l *Live) Attach(sink Sink) (*Attachment, error) {
 	defer feeds.Unlock()
 	f, running := feeds.m[l.key], true
 	if f == nil {
-		f, running = &shared{key: l.key, conn: l.conn, objects: map[engine.Kind]map[string]*stored{}}, false
+		f, running = &shared{key: l.key, conn: l.conn, objects: map[engine.Kind]map[string]*stored{}, started: time.Now()}, false
 	}
 	a := f.attach(sink, l.logf)
 	if running {
+		a.kept = true
 		return a, nil
 	}
 	if err := l.start(f); err != nil {
@@ -164,7 +172,7 @@ func (f *shared) attach(sink Sink, logf func(string, ...any)) *Attachment {
 			a.q.pending = append(a.q.pending, Change{Object: objs[k].Object})
 		}
 	}
-	a.q.synced = f.synced
+	a.q.synced, a.synced = f.synced, f.synced
 	if len(a.q.pending) > 0 || a.q.synced {
 		a.q.signal()
 	}
@@ -224,6 +232,14 @@ func (f *shared) logf(format string, args ...any) {
 	for _, l := range logs {
 		l(format, args...)
 	}
+}
+
+// Joined says since when the feed runs, whether it was running before
+// this sink attached (a reload keeping the watches) and whether it had
+// synced by then: a reload need not wait again for a kept feed that has
+// not.
+func (a *Attachment) Joined() (since time.Time, kept, synced bool) {
+	return a.feed.started, a.kept, a.synced
 }
 
 // Run delivers the replayed objects, then the feed's changes, to the

@@ -315,6 +315,51 @@ func TestLiveHandover(t *testing.T) {
 	}
 }
 
+// TestJoined: a sink attached to a running feed knows it was kept, since
+// when the feed runs and whether it had synced then (what a reload waits
+// for); the first sink started the feed.
+func TestJoined(t *testing.T) {
+	conn := &Connection{Endpoint: "https://joined.test"}
+	client := fake.NewClientset(nsObj("shop"))
+	first := newLive(conn, watching(engine.KindNamespace), client, nil, nil)
+	a, err := first.Attach(newCollector())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	since, kept, _ := a.Joined()
+	if kept || time.Since(since) > time.Minute {
+		t.Fatalf("first sink: kept %v, since %v", kept, since)
+	}
+	sink := newCollector()
+	stop := runAttached(t, newLive(conn, watching(engine.KindNamespace), client, nil, nil), sink)
+	defer stop()
+	waitClosed(t, sink.synced)
+	b, err := first.Attach(newCollector())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if s, kept, synced := b.Joined(); !s.Equal(since) || !kept || !synced {
+		t.Errorf("after the sync: since %v (want %v), kept %v, synced %v", s, since, kept, synced)
+	}
+
+	// A feed that has not synced (its API server down): kept, not synced.
+	down := newLive(&Connection{Endpoint: "https://down.test"}, watching(engine.KindNamespace), fake.NewClientset(), nil, nil)
+	started := time.Now().Add(-time.Hour)
+	feeds.Lock()
+	feeds.m[down.key] = &shared{key: down.key, objects: map[engine.Kind]map[string]*stored{}, started: started}
+	feeds.Unlock()
+	defer func() { feeds.Lock(); delete(feeds.m, down.key); feeds.Unlock() }()
+	c, err := down.Attach(newCollector())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, kept, synced := c.Joined(); !s.Equal(started) || !kept || synced {
+		t.Errorf("unsynced feed: since %v (want %v), kept %v, synced %v", s, started, kept, synced)
+	}
+}
+
 // runAttached attaches sink to l's feed and runs the attachment; the
 // returned function detaches it and waits until Run has returned.
 func runAttached(t *testing.T, l *Live, sink Sink) (stop func()) {
