@@ -392,6 +392,7 @@ func TestLive(t *testing.T) {
     kubernetai denied.local {
         kubeconfig %s
         startup_timeout 1s
+        readiness hold
     }
     kubernetai unknown.local {
         kubeconfig %s
@@ -416,8 +417,14 @@ func TestLive(t *testing.T) {
 				t.Errorf("stanza %s: synced = %v (present %v), want 0", stanza, v, ok)
 			}
 		}
+		// Stanza 3 let go of readiness after its startup_timeout (explicit
+		// credentials); stanza 2 holds it (`readiness hold`).
+		waitMetric(t, s, stanzaSeries(s.server, "coredns_kubernetai_readiness_held", "3"), func(v float64) bool { return v == 0 })
+		if v, ok := metric(s.scrape(t), stanzaSeries(s.server, "coredns_kubernetai_readiness_held", "2")); !ok || v != 1 {
+			t.Errorf("stanza 2: readiness_held = %v (present %v), want 1", v, ok)
+		}
 		if got := s.readyStatus(); got != http.StatusServiceUnavailable {
-			t.Errorf("ready with a stanza that cannot sync: %d, want 503", got)
+			t.Errorf("ready with a stanza that cannot sync and holds readiness: %d, want 503", got)
 		}
 		// Still up and answering a while later.
 		time.Sleep(2 * time.Second)
@@ -439,6 +446,7 @@ func TestLive(t *testing.T) {
     kubernetai remote.local {
         kubeconfig %[1]s %[3]s
         startup_timeout 1s
+        readiness hold
     }
 }`, kubeconfig, a.Name, b.Name)})
 		// Not synced: not ready; the synced stanza answers, the other
