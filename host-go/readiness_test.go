@@ -134,8 +134,10 @@ func startWithin(t *testing.T, k *Kubernetai) {
 
 // TestReadinessPerStanza: a stanza that never syncs delays the start by
 // its own startup_timeout only (the synced stanza's hour is not waited
-// for) and holds readiness as its policy says; the gauge follows.
+// for) and holds readiness as its policy says; the gauge and the log
+// follow.
 func TestReadinessPerStanza(t *testing.T) {
+	logged := captureLog(t)
 	for _, release := range []bool{true, false} {
 		server := "dns://hold.test:53"
 		if release {
@@ -153,9 +155,17 @@ func TestReadinessPerStanza(t *testing.T) {
 			if !k.Ready() {
 				t.Error("release: not ready after stanza 2's startup_timeout")
 			}
+			want := "stanza 2: gated source has not synced within its startup_timeout 50ms: it no longer holds readiness"
+			if !strings.Contains(logged.String(), want) {
+				t.Errorf("release: no warning %q in %q", want, logged.String())
+			}
 		} else {
 			if k.Ready() || heldGauge(server, "2") != 1 {
 				t.Errorf("hold: ready %v, readiness_held %v after stanza 2's startup_timeout", k.Ready(), heldGauge(server, "2"))
+			}
+			want := "not ready: not synced, holding readiness: stanza 2 (gated source; readiness hold: until it syncs)"
+			if !strings.Contains(logged.String(), want) {
+				t.Errorf("hold: no log %q in %q", want, logged.String())
 			}
 		}
 		if heldGauge(server, "1") != 0 {
