@@ -98,16 +98,23 @@ func (k *Kubernetai) lookup(ctx context.Context, query []byte, replies []engine.
 
 // writeAnswer writes the core's answer and counts it for the stanza that
 // gave it. A FORMERR is no stanza's: the core answers it, on behalf of
-// the first stanza, to a query it cannot read as one question.
+// the first stanza, to a query it cannot read as one question. A SERVFAIL
+// is the stanza's (it has not synced, or holds objects back for lack of
+// memory) but counts as failed: a client got no answer, and an alert on
+// failed must see a cluster that cannot answer.
 func (k *Kubernetai) writeAnswer(ctx context.Context, w dns.ResponseWriter, server string, res lookup) (int, error) {
 	if res.msg == nil {
 		requests.WithLabelValues(server, "", "failed").Inc()
 		return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", res.unreadable)
 	}
 	stanza := res.outcome.Answer.Stanza
-	if res.msg.Rcode == dns.RcodeFormatError {
+	switch res.msg.Rcode {
+	case dns.RcodeFormatError:
 		requests.WithLabelValues(server, "", "malformed").Inc()
-	} else {
+	case dns.RcodeServerFailure:
+		requests.WithLabelValues(server, k.label(stanza), "failed").Inc()
+		noteAnswer(ctx, stanza)
+	default:
 		requests.WithLabelValues(server, k.label(stanza), "answered").Inc()
 		noteAnswer(ctx, stanza)
 	}

@@ -24,7 +24,8 @@ var (
 		Name:      "requests_total",
 		Help: "Queries by stanza and outcome: answered (by the stanza), fallthrough (passed on by the stanza), " +
 			"not_authoritative (in no stanza's zones), refused (zone transfers asked through the query path), " +
-			"malformed (not readable as one question, answered FORMERR), failed (the core failed, answered SERVFAIL).",
+			"malformed (not readable as one question, answered FORMERR), failed (answered SERVFAIL: by the stanza, not " +
+			"synced or holding objects back, or without a stanza when the core failed).",
 	}, []string{"server", "stanza", "outcome"})
 
 	upstreamLookups = promauto.NewCounter(prometheus.CounterOpts{

@@ -126,6 +126,15 @@ func TestOutcomesAndStanzaMetrics(t *testing.T) {
 			nil, dns.RcodeFormatError, false, false, [][2]string{{"", "malformed"}}, [][2]string{{"", "refused"}}},
 		{"another rcode left to CoreDNS", engine.Outcome{Kind: engine.OutcomeRcode, Rcode: dns.RcodeServerFailure},
 			nil, dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}, [][2]string{{"", "refused"}}},
+		// A stanza that has not synced (or holds objects back) answers
+		// SERVFAIL itself: the client got no answer, so it is failed, and
+		// the stanza's.
+		{"a stanza answers SERVFAIL", answerFrom(answer(t, dns.RcodeServerFailure), 0, 0),
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"1", "failed"}}, [][2]string{{"1", "answered"}, {"", "failed"}}},
+		{"the second stanza answers SERVFAIL after the first passed", answerFrom(answer(t, dns.RcodeServerFailure), 1, 1),
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"2", "failed"}, {"1", "fallthrough"}}, [][2]string{{"2", "answered"}}},
+		{"the core wrote an unreadable answer", answerFrom([]byte{1, 2, 3}, 0, 0),
+			nil, dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}, [][2]string{{"1", "answered"}, {"1", "failed"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
