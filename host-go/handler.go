@@ -46,7 +46,7 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return dns.RcodeFormatError, fmt.Errorf("packing query: %w", packErr)
 	}
 	if err == nil && res.outcome.Kind == engine.OutcomeUpstream {
-		upstreamLookups.Add(float64(len(res.outcome.Upstream)))
+		upstreamLookups.WithLabelValues(server).Add(float64(len(res.outcome.Upstream)))
 		replies := k.resolve(ctx, w, r, res.outcome.Upstream)
 		k.calls.Do(func() { res, err = k.lookup(ctx, query, replies) })
 		if err == nil && res.outcome.Kind == engine.OutcomeUpstream {
@@ -55,7 +55,7 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	if err != nil {
 		requests.WithLabelValues(server, "", "failed").Inc()
-		countGuestFailure("lookup", err)
+		countGuestFailure([]string{server}, "lookup", err)
 		return dns.RcodeServerFailure, err
 	}
 	switch outcome := res.outcome; outcome.Kind {
@@ -156,11 +156,14 @@ func (k *Kubernetai) label(stanza uint32) string {
 }
 
 // countGuestFailure counts calls the core failed (a trap or a cut-off),
-// not calls abandoned because the client went away.
-func countGuestFailure(function string, err error) {
+// not calls abandoned because the client went away, for each of servers:
+// the query's server, or the block's servers for calls no query made.
+func countGuestFailure(servers []string, function string, err error) {
 	var ce *engine.CallError
 	if errors.As(err, &ce) {
-		guestFailures.WithLabelValues(function).Inc()
+		for _, server := range servers {
+			guestFailures.WithLabelValues(server, function).Inc()
+		}
 	}
 }
 

@@ -183,7 +183,7 @@ func (s *stanza) Apply(batch []feed.Change) {
 		return // stopping
 	}
 	if err != nil {
-		countGuestFailure("apply", err)
+		countGuestFailure(s.servers, "apply", err)
 		log.Errorf("stanza %d: applying %d changes: %v", s.index+1, len(events), err)
 		return
 	}
