@@ -18,7 +18,8 @@ import (
 // stanzas (a snapshot, and a cluster that is down, whose names answer
 // SERVFAIL), queries of each outcome, an ExternalName target, NOTIFYs to a
 // secondary, a module swap and a refused one through `wasm` and
-// `wasm_cache`. Then every coredns_kubernetai_* series on /metrics must be
+// `wasm_cache`, and, in a second server block on the test guest, a query
+// the core traps on. Then every coredns_kubernetai_* series on /metrics must be
 // in README's Metrics list with exactly the labels listed there, and every
 // series listed must be on /metrics but for the few this Corefile cannot
 // provoke (notProvoked). README is read here, so it and the code cannot
@@ -26,7 +27,6 @@ import (
 func TestMetricsMatchREADME(t *testing.T) {
 	documented := readmeMetrics(t, "../README.md")
 	notProvoked := map[string]string{
-		"coredns_kubernetai_guest_failures_total":             "needs a core that traps (the test guest)",
 		"coredns_kubernetai_transfer_failures_total":          "needs a core that fails a transfer",
 		"coredns_kubernetai_dns_programming_duration_seconds": "needs an EndpointSlice change from an API server",
 	}
@@ -38,6 +38,7 @@ func TestMetricsMatchREADME(t *testing.T) {
 
 	kubeconfig := downKubeconfig(t)
 	real := realCore(t)
+	guestPort := freePort(t)
 	s := startBinary(t, corednsBinary(t), map[string]string{
 		"cluster.yaml": transferSnapshot + `- kind: Service
   metadata: {name: ext, namespace: shop}
@@ -45,6 +46,8 @@ func TestMetricsMatchREADME(t *testing.T) {
 `,
 		"down.kubeconfig": kubeconfig,
 		"core.wasm":       string(real),
+		"guest.wasm":      string(testGuest(t)),
+		"empty.yaml":      "apiVersion: v1\nkind: List\nitems: []\n",
 		"Corefile": fmt.Sprintf(`.:{port} {
     bind 127.0.0.1
     prometheus 127.0.0.1:{metrics}
@@ -62,9 +65,16 @@ func TestMetricsMatchREADME(t *testing.T) {
         kubeconfig down.kubeconfig
         startup_timeout 2s
     }
-}`, notifyAcknowledger(t)),
+}
+.:%d {
+    bind 127.0.0.1
+    kubernetai guest.local {
+        snapshot empty.yaml
+        wasm guest.wasm
+    }
+}`, notifyAcknowledger(t), guestPort),
 	})
-	server := serverLabel(s.server)
+	label := serverLabel(s.server)
 
 	// Each outcome of requests_total: answered, fallthrough (a miss in the
 	// first stanza, which falls through), not_authoritative, failed (the
@@ -86,19 +96,27 @@ func TestMetricsMatchREADME(t *testing.T) {
 		t.Errorf("the stanza that is down: rcode %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
 	}
 	// A SERVFAIL from a stanza is failed, and that stanza's.
-	waitMetric(t, s, `coredns_kubernetai_requests_total{outcome="failed",`+server+`,stanza="2"}`,
+	waitMetric(t, s, `coredns_kubernetai_requests_total{outcome="failed",`+label+`,stanza="2"}`,
 		func(v float64) bool { return v >= 2 })
-	if v, ok := metric(s.scrape(t), `coredns_kubernetai_requests_total{outcome="answered",`+server+`,stanza="2"}`); ok && v != 0 {
+	if v, ok := metric(s.scrape(t), `coredns_kubernetai_requests_total{outcome="answered",`+label+`,stanza="2"}`); ok && v != 0 {
 		t.Errorf("SERVFAILs of stanza 2 counted answered: %v", v)
 	}
+
+	// The test guest traps on names whose first label is trap.
+	guest := &server{addr: fmt.Sprintf("127.0.0.1:%d", guestPort)}
+	if r := guest.ask(t, "udp", "trap.guest.local.", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("the test guest's trap: rcode %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+	waitMetric(t, s, `coredns_kubernetai_guest_failures_total{function="lookup",`+serverLabel(guest)+`}`,
+		func(v float64) bool { return v == 1 })
 
 	// A swap (the same core, another digest), then a refused one.
 	wasm := filepath.Join(s.dir, "core.wasm")
 	deploy(t, wasm, appendCustomSection(real, "metrics-test"))
-	waitMetric(t, s, "coredns_kubernetai_swaps_total{"+server+"}", func(v float64) bool { return v == 1 })
+	waitMetric(t, s, "coredns_kubernetai_swaps_total{"+label+"}", func(v float64) bool { return v == 1 })
 	deploy(t, wasm, []byte("not WebAssembly\n"))
-	waitMetric(t, s, `coredns_kubernetai_swaps_refused_total{reason="not_wasm",`+server+`}`, func(v float64) bool { return v == 1 })
-	waitMetric(t, s, `coredns_kubernetai_notifies_total{`+server+`,zone="cluster.local."}`, func(v float64) bool { return v >= 1 })
+	waitMetric(t, s, `coredns_kubernetai_swaps_refused_total{reason="not_wasm",`+label+`}`, func(v float64) bool { return v == 1 })
+	waitMetric(t, s, `coredns_kubernetai_notifies_total{`+label+`,zone="cluster.local."}`, func(v float64) bool { return v >= 1 })
 
 	exposed := exposedMetrics(t, s.scrape(t), "coredns_kubernetai_")
 	for _, name := range sortedKeys(exposed) {
