@@ -137,6 +137,22 @@ var (
 		Help:      "1 for each module serving: the SHA-256 of its component file and the WIT interface it implements.",
 	}, []string{"server", "digest", "wit"})
 
+	restRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "rest_client_requests_total",
+		Help: "Requests of the stanza's feed to its API server, by HTTP method and status code (error: no response); " +
+			"client-go's own coredns_kubernetes_rest_client_* count them too, mixed with every other client.",
+	}, []string{"server", "stanza", "method", "code"})
+
+	restDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "rest_client_request_duration_seconds",
+		Help:      "From sending a request of the stanza's feed to its API server to the response's headers (or failure).",
+		Buckets:   prometheus.ExponentialBuckets(0.001, 2, 16),
+	}, []string{"server", "stanza", "method"})
+
 	stanzaSynced = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -307,6 +307,10 @@ func TestServerLabelOfEachMetric(t *testing.T) {
 			func(k *Kubernetai) { k.stanzas[0].Apply([]feed.Change{{}}) },
 			func(s string) prometheus.Collector { return guestFailures.WithLabelValues(s, "apply") },
 			map[string]float64{a: 1, b: 1}},
+		{"a request of the stanza's feed that got no response", &fakeCore{},
+			func(k *Kubernetai) { k.stanzas[0].observeRequest("GET", 0, time.Millisecond) },
+			func(s string) prometheus.Collector { return restRequests.WithLabelValues(s, "1", "GET", "error") },
+			map[string]float64{a: 1, b: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
