@@ -32,7 +32,7 @@ func TestFaultIsolation(t *testing.T) {
 		"guest.wasm": string(testGuest(t)),
 	})
 	failures := func() float64 {
-		return swapMetric(t, metrics, `coredns_kubernetai_guest_failures_total{function="lookup"}`)
+		return swapMetric(t, metrics, `coredns_kubernetai_guest_failures_total{function="lookup",`+serverLabel(s)+`}`)
 	}
 	// An ordinary name: the test guest echoes the query (no records).
 	answered := func(network, name string) {

@@ -18,13 +18,7 @@ import (
 // does not wait for it again; back to `readiness release`, the feed's
 // start (not the reload) counts for its startup_timeout.
 func TestReadinessPerStanza(t *testing.T) {
-	kubeconfig := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: down, cluster: {server: "http://127.0.0.1:%d"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: down, context: {cluster: down, user: u}}]
-current-context: down
-`, freePort(t))
+	kubeconfig := downKubeconfig(t)
 	s := startBinary(t, corednsBinary(t), map[string]string{
 		"cluster.yaml":    transferSnapshot, // web.shop: 10.96.0.10
 		"down.kubeconfig": kubeconfig,
@@ -82,4 +76,16 @@ current-context: down
 	if n := len(started.FindAllString(s.out.String(), -1)); n != 1 {
 		t.Errorf("%d starts waited for stanza 2's startup_timeout, want 1 (neither reload)", n)
 	}
+}
+
+// downKubeconfig is a kubeconfig naming a closed loopback port: a cluster
+// that is down.
+func downKubeconfig(t *testing.T) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: down, cluster: {server: "http://127.0.0.1:%d"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: down, context: {cluster: down, user: u}}]
+current-context: down
+`, freePort(t))
 }

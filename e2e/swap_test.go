@@ -76,9 +76,13 @@ func startWithMetrics(t *testing.T, files map[string]string) (*server, string) {
 	return start(t, files), "http://" + metrics + "/metrics"
 }
 
+// serverLabel is the `server` label of s's series, as Prometheus prints it:
+// the address CoreDNS serves the block on.
+func serverLabel(s *server) string { return `server="dns://` + s.addr + `"` }
+
 // swapMetric returns the value of one series of the text exposition, 0 when
-// it is absent; series is the name with its labels as printed, e.g.
-// `coredns_kubernetai_swaps_refused_total{reason="plans"}`.
+// it is absent; series is the name with its labels as printed (sorted by
+// name), e.g. `coredns_kubernetai_swaps_refused_total{reason="plans",server="dns://127.0.0.1:53"}`.
 func swapMetric(t *testing.T, url, series string) float64 {
 	t.Helper()
 	c := http.Client{Timeout: 10 * time.Second}
@@ -314,7 +318,7 @@ func TestSwapUnderLoad(t *testing.T) {
 		deploy(t, wasm, module)
 		eventually(t, fmt.Sprintf("swap %d to %s", i+1, want), func() bool { return build(t, s) == want })
 		eventually(t, fmt.Sprintf("swaps_total to reach %d", i+1), func() bool {
-			return swapMetric(t, metrics, "coredns_kubernetai_swaps_total") == float64(i+1)
+			return swapMetric(t, metrics, "coredns_kubernetai_swaps_total{"+serverLabel(s)+"}") == float64(i+1)
 		})
 	}
 	time.Sleep(500 * time.Millisecond) // some load after the last swap too
@@ -326,7 +330,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	if l.sent[0].Load() == 0 || l.sent[1].Load() == 0 {
 		t.Errorf("queries sent: udp %d, tcp %d; want both", l.sent[0].Load(), l.sent[1].Load())
 	}
-	if n := swapMetric(t, metrics, "coredns_kubernetai_swap_duration_seconds_count"); n != swaps {
+	if n := swapMetric(t, metrics, "coredns_kubernetai_swap_duration_seconds_count{"+serverLabel(s)+"}"); n != swaps {
 		t.Errorf("swap_duration_seconds counts %v swaps, want %d", n, swaps)
 	}
 	refusedAny := strings.Contains(s.out.String(), "refused (")
@@ -366,7 +370,7 @@ func TestSwapRefusals(t *testing.T) {
 		{"a component planning the stanzas otherwise", "plans", testGuest(t)},
 	}
 	for _, c := range cases {
-		series := fmt.Sprintf(`coredns_kubernetai_swaps_refused_total{reason=%q}`, c.reason)
+		series := fmt.Sprintf(`coredns_kubernetai_swaps_refused_total{reason=%q,%s}`, c.reason, serverLabel(s))
 		before := swapMetric(t, metrics, series)
 		logLine := fmt.Sprintf("wasm core.wasm: refused (%s)", c.reason)
 		lines := strings.Count(s.out.String(), logLine)
@@ -380,7 +384,7 @@ func TestSwapRefusals(t *testing.T) {
 			t.Errorf("after %s: %s", c.name, problem)
 		}
 	}
-	if n := swapMetric(t, metrics, "coredns_kubernetai_swaps_total"); n != 0 {
+	if n := swapMetric(t, metrics, "coredns_kubernetai_swaps_total{"+serverLabel(s)+"}"); n != 0 {
 		t.Errorf("swaps_total = %v after refusals only", n)
 	}
 	deploy(t, wasm, probeCore(t))

@@ -26,7 +26,7 @@ func (k *Kubernetai) AutoPath(state request.Request) []string {
 	)
 	k.calls.Do(func() { search, ok, err = k.engine.AutoPath(ctx, state.Name(), state.IP()) })
 	if err != nil {
-		countGuestFailure("autopath", err)
+		countGuestFailure(k.metricServers(), "autopath", err)
 		return nil
 	}
 	if !ok {

@@ -46,7 +46,7 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		return dns.RcodeFormatError, fmt.Errorf("packing query: %w", packErr)
 	}
 	if err == nil && res.outcome.Kind == engine.OutcomeUpstream {
-		upstreamLookups.Add(float64(len(res.outcome.Upstream)))
+		upstreamLookups.WithLabelValues(server).Add(float64(len(res.outcome.Upstream)))
 		replies := k.resolve(ctx, w, r, res.outcome.Upstream)
 		k.calls.Do(func() { res, err = k.lookup(ctx, query, replies) })
 		if err == nil && res.outcome.Kind == engine.OutcomeUpstream {
@@ -55,7 +55,7 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	if err != nil {
 		requests.WithLabelValues(server, "", "failed").Inc()
-		countGuestFailure("lookup", err)
+		countGuestFailure([]string{server}, "lookup", err)
 		return dns.RcodeServerFailure, err
 	}
 	switch outcome := res.outcome; outcome.Kind {
@@ -98,16 +98,23 @@ func (k *Kubernetai) lookup(ctx context.Context, query []byte, replies []engine.
 
 // writeAnswer writes the core's answer and counts it for the stanza that
 // gave it. A FORMERR is no stanza's: the core answers it, on behalf of
-// the first stanza, to a query it cannot read as one question.
+// the first stanza, to a query it cannot read as one question. A SERVFAIL
+// is the stanza's (it has not synced, or holds objects back for lack of
+// memory) but counts as failed: a client got no answer, and an alert on
+// failed must see a cluster that cannot answer.
 func (k *Kubernetai) writeAnswer(ctx context.Context, w dns.ResponseWriter, server string, res lookup) (int, error) {
 	if res.msg == nil {
 		requests.WithLabelValues(server, "", "failed").Inc()
 		return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", res.unreadable)
 	}
 	stanza := res.outcome.Answer.Stanza
-	if res.msg.Rcode == dns.RcodeFormatError {
+	switch res.msg.Rcode {
+	case dns.RcodeFormatError:
 		requests.WithLabelValues(server, "", "malformed").Inc()
-	} else {
+	case dns.RcodeServerFailure:
+		requests.WithLabelValues(server, k.label(stanza), "failed").Inc()
+		noteAnswer(ctx, stanza)
+	default:
 		requests.WithLabelValues(server, k.label(stanza), "answered").Inc()
 		noteAnswer(ctx, stanza)
 	}
@@ -149,11 +156,14 @@ func (k *Kubernetai) label(stanza uint32) string {
 }
 
 // countGuestFailure counts calls the core failed (a trap or a cut-off),
-// not calls abandoned because the client went away.
-func countGuestFailure(function string, err error) {
+// not calls abandoned because the client went away, for each of servers:
+// the query's server, or the block's servers for calls no query made.
+func countGuestFailure(servers []string, function string, err error) {
 	var ce *engine.CallError
 	if errors.As(err, &ce) {
-		guestFailures.WithLabelValues(function).Inc()
+		for _, server := range servers {
+			guestFailures.WithLabelValues(server, function).Inc()
+		}
 	}
 }
 

@@ -173,7 +173,7 @@ func (k *Kubernetai) start(ips []string) error {
 	}
 	if k.real != nil {
 		k.started = true
-		moduleServing(k.real.Module().Digest(), 1)
+		moduleServing(k.metricServers(), k.real.Module().Digest(), 1)
 		k.countCacheLookup()
 		if k.wasm != nil {
 			k.wg.Add(1)
@@ -258,7 +258,7 @@ func (k *Kubernetai) stop() error {
 	// The watcher has stopped: the module serving last is the one to close.
 	mod := k.real.Module()
 	if k.started {
-		moduleServing(mod.Digest(), -1)
+		moduleServing(k.metricServers(), mod.Digest(), -1)
 	}
 	return mod.Close(ctx)
 }

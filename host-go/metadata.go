@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin/metadata"
+	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/coredns/coredns/request"
 
 	"github.com/kubernetai/kubernetai/host-go/internal/engine"
@@ -33,7 +34,7 @@ func (k *Kubernetai) Metadata(ctx context.Context, state request.Request) contex
 	)
 	k.calls.Do(func() { entries, err = k.engine.Metadata(cctx, state.Name(), state.IP()) })
 	if err != nil {
-		countGuestFailure("metadata", err)
+		countGuestFailure([]string{metrics.WithServer(ctx)}, "metadata", err)
 		return ctx
 	}
 	for _, e := range entries {

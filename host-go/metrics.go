@@ -12,11 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-// Metrics, served by CoreDNS's prometheus plugin. A stanza is labelled by
-// its position among the server block's kubernetai stanzas (1, 2, ...)
-// and by the server that serves its block, spelled as query-time metrics
-// spell it (see serverLabels), so that series of one stanza join on
-// server and stanza.
+// Metrics, served by CoreDNS's prometheus plugin. Every series carries
+// `server`, the server that serves its block spelled as query-time metrics
+// spell it (see serverLabels), as CoreDNS's plugins label theirs: what a
+// block's plugin does (a swap of its module, a transfer, a NOTIFY) is
+// counted for each server of the block, what a query does for the server
+// that took it. A stanza is labelled by its position among the server
+// block's kubernetai stanzas (1, 2, ...), so that series of one stanza
+// join on server and stanza.
 var (
 	requests = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -24,22 +27,23 @@ var (
 		Name:      "requests_total",
 		Help: "Queries by stanza and outcome: answered (by the stanza), fallthrough (passed on by the stanza), " +
 			"not_authoritative (in no stanza's zones), refused (zone transfers asked through the query path), " +
-			"malformed (not readable as one question, answered FORMERR), failed (the core failed, answered SERVFAIL).",
+			"malformed (not readable as one question, answered FORMERR), failed (answered SERVFAIL: by the stanza, not " +
+			"synced or holding objects back, or without a stanza when the core failed).",
 	}, []string{"server", "stanza", "outcome"})
 
-	upstreamLookups = promauto.NewCounter(prometheus.CounterOpts{
+	upstreamLookups = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "upstream_lookups_total",
 		Help:      "ExternalName targets outside the stanzas resolved through CoreDNS.",
-	})
+	}, []string{"server"})
 
 	notifies = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "notifies_total",
 		Help:      "NOTIFY rounds sent to the transfer plugin's secondaries, by zone.",
-	}, []string{"zone"})
+	}, []string{"server", "zone"})
 
 	programming = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
@@ -54,15 +58,15 @@ var (
 		Subsystem: pluginName,
 		Name:      "guest_failures_total",
 		Help:      "Calls into the DNS core that trapped or were cut off, by function; the instance is replaced each time.",
-	}, []string{"function"})
+	}, []string{"server", "function"})
 
-	transferFailures = promauto.NewCounter(prometheus.CounterOpts{
+	transferFailures = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "transfer_failures_total",
 		Help: "Zone transfers the core could not complete (it failed or was cut off, refused a cursor, or wrote an " +
 			"unreadable page); one that had begun ends with the records sent so far.",
-	})
+	}, []string{"server"})
 
 	objectsApplied = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -94,12 +98,12 @@ var (
 			"names the stanza does not know answer SERVFAIL.",
 	}, []string{"server", "stanza"})
 
-	swaps = promauto.NewCounter(prometheus.CounterOpts{
+	swaps = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "swaps_total",
 		Help:      "Modules swapped in while serving, after the `wasm` file changed.",
-	})
+	}, []string{"server"})
 
 	swapsRefused = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -107,15 +111,15 @@ var (
 		Name:      "swaps_refused_total",
 		Help: "Changed `wasm` files refused (the module serving before goes on serving), by reason: read, not_wasm, " +
 			"not_component, malformed, contract, invalid, instantiate, configure, plans, replay, self_check, closed.",
-	}, []string{"reason"})
+	}, []string{"server", "reason"})
 
-	swapDuration = promauto.NewHistogram(prometheus.HistogramOpts{
+	swapDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "swap_duration_seconds",
 		Help:      "From reading a changed `wasm` file to the previous module's instances closed, for swaps that succeeded.",
 		Buckets:   prometheus.ExponentialBuckets(0.01, 2, 14),
-	})
+	}, []string{"server"})
 
 	wasmCacheLookups = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -131,7 +135,23 @@ var (
 		Subsystem: pluginName,
 		Name:      "module_info",
 		Help:      "1 for each module serving: the SHA-256 of its component file and the WIT interface it implements.",
-	}, []string{"digest", "wit"})
+	}, []string{"server", "digest", "wit"})
+
+	restRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "rest_client_requests_total",
+		Help: "Requests of the stanza's feed to its API server, by HTTP method and status code (error: no response); " +
+			"client-go's own coredns_kubernetes_rest_client_* count them too, mixed with every other client.",
+	}, []string{"server", "stanza", "method", "code"})
+
+	restDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "rest_client_request_duration_seconds",
+		Help:      "From sending a request of the stanza's feed to its API server to the response's headers (or failure).",
+		Buckets:   prometheus.ExponentialBuckets(0.001, 2, 16),
+	}, []string{"server", "stanza", "method"})
 
 	stanzaSynced = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,

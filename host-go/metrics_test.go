@@ -2,6 +2,7 @@ package kubernetai
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,9 +12,14 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/coredns/coredns/request"
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 	"github.com/kubernetai/kubernetai/host-go/internal/feed"
 )
 
@@ -251,5 +257,76 @@ func TestObjectsSkipped(t *testing.T) {
 	}
 	if got := applied("1") - applied1; got != 3 {
 		t.Errorf("stanza 1 applied %v objects, want 3 (a namespace, two services)", got)
+	}
+}
+
+// TestServerLabelOfEachMetric: what a query does is counted for the server
+// that took it; what the block's plugin does without a query (autopath,
+// transfers, applying changes) for every server of the block, as CoreDNS's
+// plugins label their own series.
+func TestServerLabelOfEachMetric(t *testing.T) {
+	const a, b = "dns://a.test:53", "dns://b.test:53"
+	trap := &engine.CallError{Func: "core", Err: errors.New("trap")}
+	// The query arrives at a, as CoreDNS's server puts itself in the context.
+	query := context.WithValue(context.Background(), dnsserver.Key{}, &dnsserver.Server{Addr: a})
+	state := request.Request{W: &test.ResponseWriter{}, Req: new(dns.Msg)}
+	state.Req.SetQuestion("web.shop.svc.cluster.local.", dns.TypeA)
+	tests := []struct {
+		name   string
+		core   *fakeCore
+		do     func(k *Kubernetai)
+		series func(server string) prometheus.Collector
+		want   map[string]float64 // growth per server
+	}{
+		{"a lookup the core failed", &fakeCore{err: trap},
+			func(k *Kubernetai) { _, _ = k.ServeDNS(query, dnstest.NewRecorder(&test.ResponseWriter{}), state.Req) },
+			func(s string) prometheus.Collector { return guestFailures.WithLabelValues(s, "lookup") },
+			map[string]float64{a: 1, b: 0}},
+		{"upstream names of a query", &fakeCore{outcome: engine.Outcome{Kind: engine.OutcomeUpstream,
+			Upstream: []engine.UpstreamQuery{{Name: "www.example.org.", Qtype: dns.TypeA}, {Name: "www.example.org.", Qtype: dns.TypeAAAA}}}},
+			func(k *Kubernetai) {
+				// At the depth limit nothing is resolved: no CoreDNS server runs.
+				ctx := context.WithValue(query, upstreamDepthKey{}, maxUpstreamDepth)
+				_, _ = k.ServeDNS(ctx, dnstest.NewRecorder(&test.ResponseWriter{}), state.Req)
+			},
+			func(s string) prometheus.Collector { return upstreamLookups.WithLabelValues(s) },
+			map[string]float64{a: 2, b: 0}},
+		{"metadata the core failed", &fakeCore{err: trap},
+			func(k *Kubernetai) { k.Metadata(query, state) },
+			func(s string) prometheus.Collector { return guestFailures.WithLabelValues(s, "metadata") },
+			map[string]float64{a: 1, b: 0}},
+		{"autopath the core failed", &fakeCore{err: trap},
+			func(k *Kubernetai) { k.AutoPath(state) },
+			func(s string) prometheus.Collector { return guestFailures.WithLabelValues(s, "autopath") },
+			map[string]float64{a: 1, b: 1}},
+		{"a transfer the core failed", &fakeCore{failPage: 1, err: trap},
+			func(k *Kubernetai) { _, _ = k.Transfer("cluster.local.", 0) },
+			func(s string) prometheus.Collector { return transferFailures.WithLabelValues(s) },
+			map[string]float64{a: 1, b: 1}},
+		{"changes the core failed to apply", &fakeCore{err: trap},
+			func(k *Kubernetai) { k.stanzas[0].Apply([]feed.Change{{}}) },
+			func(s string) prometheus.Collector { return guestFailures.WithLabelValues(s, "apply") },
+			map[string]float64{a: 1, b: 1}},
+		{"a request of the stanza's feed that got no response", &fakeCore{},
+			func(k *Kubernetai) { k.stanzas[0].observeRequest("GET", 0, time.Millisecond) },
+			func(s string) prometheus.Collector { return restRequests.WithLabelValues(s, "1", "GET", "error") },
+			map[string]float64{a: 1, b: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := fakePlugin(tt.core, 1)
+			k.servers = []string{a, b}
+			k.stanzas[0].servers = k.metricServers() // as start sets them
+			before := map[string]float64{}
+			for s := range tt.want {
+				before[s] = testutil.ToFloat64(tt.series(s))
+			}
+			tt.do(k)
+			for s, want := range tt.want {
+				if got := testutil.ToFloat64(tt.series(s)) - before[s]; got != want {
+					t.Errorf("server %s: grew by %v, want %v", s, got, want)
+				}
+			}
+		})
 	}
 }

@@ -15,6 +15,9 @@ import (
 type notifier struct {
 	send     func(zone string) error
 	interval time.Duration
+	// servers are the `server` labels of notifies_total: the servers of
+	// the block whose transfer plugin sends (set with send).
+	servers []string
 
 	mu      sync.Mutex
 	serials map[string]uint32
@@ -32,15 +35,16 @@ func newNotifier(interval time.Duration) *notifier {
 }
 
 // attach connects the notifier to the server block's transfer plugin,
-// and notifies the zones known so far (secondaries hear of a restart).
-func (n *notifier) attach(t *transfer.Transfer) {
-	n.attachFunc(t.Notify)
+// served by servers, and notifies the zones known so far (secondaries hear
+// of a restart).
+func (n *notifier) attach(t *transfer.Transfer, servers []string) {
+	n.attachFunc(t.Notify, servers)
 }
 
-func (n *notifier) attachFunc(send func(zone string) error) {
+func (n *notifier) attachFunc(send func(zone string) error, servers []string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.send = send
+	n.send, n.servers = send, servers
 	for zone := range n.serials {
 		n.schedule(zone)
 	}
@@ -70,7 +74,7 @@ func (n *notifier) schedule(zone string) {
 
 func (n *notifier) fire(zone string) {
 	n.mu.Lock()
-	send := n.send
+	send, servers := n.send, n.servers
 	n.pending[zone] = false
 	n.last[zone] = time.Now()
 	n.mu.Unlock()
@@ -78,5 +82,7 @@ func (n *notifier) fire(zone string) {
 		log.Warningf("NOTIFY for %s: %v", zone, err)
 		return
 	}
-	notifies.WithLabelValues(zone).Inc()
+	for _, server := range servers {
+		notifies.WithLabelValues(server, zone).Inc()
+	}
 }

@@ -126,6 +126,15 @@ func TestOutcomesAndStanzaMetrics(t *testing.T) {
 			nil, dns.RcodeFormatError, false, false, [][2]string{{"", "malformed"}}, [][2]string{{"", "refused"}}},
 		{"another rcode left to CoreDNS", engine.Outcome{Kind: engine.OutcomeRcode, Rcode: dns.RcodeServerFailure},
 			nil, dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}, [][2]string{{"", "refused"}}},
+		// A stanza that has not synced (or holds objects back) answers
+		// SERVFAIL itself: the client got no answer, so it is failed, and
+		// the stanza's.
+		{"a stanza answers SERVFAIL", answerFrom(answer(t, dns.RcodeServerFailure), 0, 0),
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"1", "failed"}}, [][2]string{{"1", "answered"}, {"", "failed"}}},
+		{"the second stanza answers SERVFAIL after the first passed", answerFrom(answer(t, dns.RcodeServerFailure), 1, 1),
+			nil, dns.RcodeSuccess, true, false, [][2]string{{"2", "failed"}, {"1", "fallthrough"}}, [][2]string{{"2", "answered"}}},
+		{"the core wrote an unreadable answer", answerFrom([]byte{1, 2, 3}, 0, 0),
+			nil, dns.RcodeServerFailure, false, false, [][2]string{{"", "failed"}}, [][2]string{{"1", "answered"}, {"1", "failed"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,8 +225,8 @@ func TestTransferPages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeCore{transfers: pages, failPage: tt.failPage, err: tt.err}
-			failures := testutil.ToFloat64(transferFailures)
-			guest := testutil.ToFloat64(guestFailures.WithLabelValues("transfer"))
+			failures := testutil.ToFloat64(transferFailures.WithLabelValues(""))
+			guest := testutil.ToFloat64(guestFailures.WithLabelValues("", "transfer"))
 			ch, err := fakePlugin(f, 1).Transfer("cluster.local.", 0)
 			if err != nil {
 				t.Fatal(err)
@@ -236,10 +245,10 @@ func TestTransferPages(t *testing.T) {
 			if tt.err != nil {
 				wantFailures = 1
 			}
-			if got := testutil.ToFloat64(transferFailures) - failures; got != wantFailures {
+			if got := testutil.ToFloat64(transferFailures.WithLabelValues("")) - failures; got != wantFailures {
 				t.Errorf("transfer_failures_total grew by %v, want %v", got, wantFailures)
 			}
-			if got := testutil.ToFloat64(guestFailures.WithLabelValues("transfer")) - guest; got != map[bool]float64{true: 1}[tt.guestFailed] {
+			if got := testutil.ToFloat64(guestFailures.WithLabelValues("", "transfer")) - guest; got != map[bool]float64{true: 1}[tt.guestFailed] {
 				t.Errorf("guest_failures_total{transfer} grew by %v", got)
 			}
 		})
@@ -251,7 +260,7 @@ func TestTransferPages(t *testing.T) {
 func TestTransferFirstPage(t *testing.T) {
 	pages := map[string][][][]byte{"cluster.local.": {{soaMessage(1)}}, "broken.local.": {{{1, 2, 3}}}}
 	k := fakePlugin(&fakeCore{transfers: pages}, 1)
-	failures := testutil.ToFloat64(transferFailures)
+	failures := testutil.ToFloat64(transferFailures.WithLabelValues(""))
 	if _, err := k.Transfer("other.local.", 0); !errors.Is(err, transfer.ErrNotAuthoritative) {
 		t.Errorf("other zone: %v", err)
 	}
@@ -262,7 +271,7 @@ func TestTransferFirstPage(t *testing.T) {
 	if _, err := failing.Transfer("cluster.local.", 0); err == nil || !strings.Contains(err.Error(), "trap") {
 		t.Errorf("a failing core: %v", err)
 	}
-	if got := testutil.ToFloat64(transferFailures) - failures; got != 2 {
+	if got := testutil.ToFloat64(transferFailures.WithLabelValues("")) - failures; got != 2 {
 		t.Errorf("transfer_failures_total grew by %v, want 2 (not the zone no stanza serves)", got)
 	}
 }
@@ -353,10 +362,13 @@ func TestNotifierSpacesNotifies(t *testing.T) {
 }
 
 func TestNotifierWaitsForTheTransferPlugin(t *testing.T) {
+	const server = "dns://notify.test:53"
+	sent := notifies.WithLabelValues(server, "cluster.local.")
+	before := testutil.ToFloat64(sent)
 	n := newNotifier(time.Millisecond)
 	n.serial("cluster.local.", 1) // no transfer plugin yet: nothing sent
 	done := make(chan string, 1)
-	n.attachFunc(func(z string) error { done <- z; return nil })
+	n.attachFunc(func(z string) error { done <- z; return nil }, []string{server})
 	select {
 	case z := <-done:
 		if z != "cluster.local." {
@@ -365,4 +377,6 @@ func TestNotifierWaitsForTheTransferPlugin(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("zones known before the transfer plugin were not notified")
 	}
+	// Counted once sent, for the server of the block whose transfer plugin sent it.
+	waitUntil(t, "notifies_total", func() bool { return testutil.ToFloat64(sent) == before+1 })
 }

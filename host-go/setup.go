@@ -27,12 +27,12 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	c.OnStartup(func() error {
+		k.servers = serverLabels(c)
 		// The transfer plugin sends our NOTIFYs to its secondaries.
 		if t, ok := dnsserver.GetConfig(c).Handler("transfer").(*transfer.Transfer); ok {
-			k.notifier.attach(t)
+			k.notifier.attach(t, k.metricServers())
 		}
 		restarts.started(k)
-		k.servers = serverLabels(c)
 		return k.start(listenIPs(c))
 	})
 	// On a restart (the reload plugin), this instance's OnRestart runs

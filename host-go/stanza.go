@@ -74,7 +74,9 @@ func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, 
 			log.Warningf("%s:%d: stanza %d: endpoint: only the first URL, %s, is used; ignoring %s",
 				cf.file, plan.SourceLine, i+1, conn.Endpoint, strings.Join(conn.IgnoredEndpoints, " "))
 		}
-		live, err := feed.NewLive(cf.connection(conn), plan.Watches, logf(log.Warningf))
+		fc := cf.connection(conn)
+		fc.Observe = st.observeRequest
+		live, err := feed.NewLive(fc, plan.Watches, logf(log.Warningf))
 		if err != nil {
 			option := ""
 			if oe := (*feed.OptionError)(nil); errors.As(err, &oe) {
@@ -183,7 +185,7 @@ func (s *stanza) Apply(batch []feed.Change) {
 		return // stopping
 	}
 	if err != nil {
-		countGuestFailure("apply", err)
+		countGuestFailure(s.servers, "apply", err)
 		log.Errorf("stanza %d: applying %d changes: %v", s.index+1, len(events), err)
 		return
 	}
@@ -261,4 +263,19 @@ func (s *stanza) Synced() {
 
 func (s *stanza) String() string {
 	return fmt.Sprintf("stanza %d", s.index+1)
+}
+
+// observeRequest counts a request of the stanza's feed to its API server
+// for each server of its block (start sets them before the feed runs). A
+// feed another stanza attaches to (a reload, another block with the same
+// source) goes on counting under the stanza that started it.
+func (s *stanza) observeRequest(method string, code int, took time.Duration) {
+	status := "error"
+	if code != 0 {
+		status = strconv.Itoa(code)
+	}
+	for _, server := range s.servers {
+		restRequests.WithLabelValues(server, s.label, method, status).Inc()
+		restDuration.WithLabelValues(server, s.label, method).Observe(took.Seconds())
+	}
 }

@@ -29,7 +29,7 @@ func (k *Kubernetai) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 	batches, next, err := k.transferPage(zone, serial, nil)
 	if err != nil {
 		if !errors.Is(err, transfer.ErrNotAuthoritative) {
-			transferFailures.Inc()
+			k.countTransferFailure()
 		}
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (k *Kubernetai) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 				return
 			}
 			if batches, next, err = k.transferPage(zone, serial, next); err != nil {
-				transferFailures.Inc()
+				k.countTransferFailure()
 				log.Errorf("%v; ended after the records sent so far", err)
 				return
 			}
@@ -61,7 +61,7 @@ func (k *Kubernetai) transferPage(zone string, serial uint32, cursor []byte) ([]
 	defer cancel()
 	page, ok, err := k.engine.Transfer(ctx, zone, serial, cursor)
 	if err != nil {
-		countGuestFailure("transfer", err)
+		countGuestFailure(k.metricServers(), "transfer", err)
 		return nil, nil, fmt.Errorf("transfer of %s: %w", zone, err)
 	}
 	if !ok {
@@ -79,4 +79,12 @@ func (k *Kubernetai) transferPage(zone string, serial uint32, cursor []byte) ([]
 		batches = append(batches, m.Answer)
 	}
 	return batches, page.Next, nil
+}
+
+// countTransferFailure counts a failed transfer for each server of the
+// block: the transfer plugin asks without saying which server it serves.
+func (k *Kubernetai) countTransferFailure() {
+	for _, server := range k.metricServers() {
+		transferFailures.WithLabelValues(server).Inc()
+	}
 }

@@ -17,24 +17,30 @@ import (
 // file) on two checks in a row, so a file still being written is not.
 var modulePoll = time.Second
 
-// moduleRefs counts, per digest, the engines serving a module: the
-// module_info gauge is 1 while any does (server blocks and a reload's old
-// and new instances may serve the same one).
+// moduleRefs counts, per server and digest, the engines serving a module
+// there: the module_info gauge is 1 while any does (a reload's old and new
+// instances may serve the same one on the same server, and server blocks
+// sharing a server each run their own engine).
 var moduleRefs = struct {
 	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
+	n map[[2]string]int
+}{n: map[[2]string]int{}}
 
-func moduleServing(digest string, delta int) {
+// moduleServing counts an engine of the block served by servers starting
+// (delta 1) or ending (-1) to serve the module of digest.
+func moduleServing(servers []string, digest string, delta int) {
 	moduleRefs.Lock()
 	defer moduleRefs.Unlock()
-	moduleRefs.n[digest] += delta
-	if moduleRefs.n[digest] > 0 {
-		moduleInfo.WithLabelValues(digest, engine.WITInterface).Set(1)
-		return
+	for _, server := range servers {
+		key := [2]string{server, digest}
+		moduleRefs.n[key] += delta
+		if moduleRefs.n[key] > 0 {
+			moduleInfo.WithLabelValues(server, digest, engine.WITInterface).Set(1)
+			continue
+		}
+		delete(moduleRefs.n, key)
+		moduleInfo.DeleteLabelValues(server, digest, engine.WITInterface)
 	}
-	delete(moduleRefs.n, digest)
-	moduleInfo.DeleteLabelValues(digest, engine.WITInterface)
 }
 
 // moduleFile is the `wasm` file as last seen.
@@ -122,17 +128,22 @@ func (k *Kubernetai) tryModule(ctx context.Context, f *moduleFile, fi os.FileInf
 	took := time.Since(start)
 	now := k.real.Module().Digest()
 	_ = old.Close(context.Background())
-	moduleServing(now, 1)
-	moduleServing(serving, -1)
+	servers := k.metricServers()
+	moduleServing(servers, now, 1)
+	moduleServing(servers, serving, -1)
 	k.countCacheLookup()
-	swaps.Inc()
-	swapDuration.Observe(took.Seconds())
+	for _, server := range servers {
+		swaps.WithLabelValues(server).Inc()
+		swapDuration.WithLabelValues(server).Observe(took.Seconds())
+	}
 	log.Infof("wasm %s: now serving module %s (was %s); swapped in %v", f.path, short(now), short(serving), took.Round(time.Microsecond))
 	releaseMemory() // last: the metrics above follow the switch at once
 }
 
 func (k *Kubernetai) refuse(path, reason string, err error, serving string) {
-	swapsRefused.WithLabelValues(reason).Inc()
+	for _, server := range k.metricServers() {
+		swapsRefused.WithLabelValues(server, reason).Inc()
+	}
 	if se := (*engine.SwapError)(nil); errors.As(err, &se) {
 		err = se.Err // its reason is in the line already
 	}

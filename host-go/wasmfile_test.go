@@ -98,14 +98,14 @@ func TestWatchModule(t *testing.T) {
 	t.Cleanup(func() { _ = k.stop() })
 	serving := func() string { return k.real.Module().Digest() }
 	info := func(digest string) float64 {
-		return testutil.ToFloat64(moduleInfo.WithLabelValues(digest, engine.WITInterface))
+		return testutil.ToFloat64(moduleInfo.WithLabelValues("", digest, engine.WITInterface))
 	}
 	if serving() != digestOf(guest) || info(digestOf(guest)) != 1 {
 		t.Fatalf("serving %s (module_info %v), want %s", serving(), info(digestOf(guest)), digestOf(guest))
 	}
 
 	// A file that is not a module is refused.
-	refused := func(reason string) float64 { return testutil.ToFloat64(swapsRefused.WithLabelValues(reason)) }
+	refused := func(reason string) float64 { return testutil.ToFloat64(swapsRefused.WithLabelValues("", reason)) }
 	before := refused("not_wasm")
 	replaceFile(t, wasm, []byte("not a module\n"))
 	waitUntil(t, "the refusal", func() bool { return refused("not_wasm") == before+1 })
@@ -115,12 +115,12 @@ func TestWatchModule(t *testing.T) {
 
 	// A new version swaps in.
 	v2 := withCustomSection(guest, "2")
-	swapsBefore := testutil.ToFloat64(swaps)
+	swapsBefore := testutil.ToFloat64(swaps.WithLabelValues(""))
 	replaceFile(t, wasm, v2)
 	waitUntil(t, "the swap to v2", func() bool { return serving() == digestOf(v2) })
 	// The counter follows the switch a moment later.
-	waitUntil(t, "swaps_total", func() bool { return testutil.ToFloat64(swaps) >= swapsBefore+1 })
-	if got := testutil.ToFloat64(swaps); got != swapsBefore+1 {
+	waitUntil(t, "swaps_total", func() bool { return testutil.ToFloat64(swaps.WithLabelValues("")) >= swapsBefore+1 })
+	if got := testutil.ToFloat64(swaps.WithLabelValues("")); got != swapsBefore+1 {
 		t.Errorf("swaps_total moved by %v, want 1", got-swapsBefore)
 	}
 	waitUntil(t, "module_info", func() bool { return info(digestOf(v2)) == 1 })
@@ -148,13 +148,13 @@ func TestWatchModule(t *testing.T) {
 	}
 	_ = f.Close()
 	waitUntil(t, "the swap to v3", func() bool { return serving() == digestOf(v3) })
-	waitUntil(t, "swaps_total after v3", func() bool { return testutil.ToFloat64(swaps) >= swapsBefore+2 })
+	waitUntil(t, "swaps_total after v3", func() bool { return testutil.ToFloat64(swaps.WithLabelValues("")) >= swapsBefore+2 })
 
 	// The same bytes again (a touch, a copy) are no swap.
-	swapsBefore = testutil.ToFloat64(swaps)
+	swapsBefore = testutil.ToFloat64(swaps.WithLabelValues(""))
 	replaceFile(t, wasm, v3)
 	time.Sleep(20 * modulePoll)
-	if got := testutil.ToFloat64(swaps); got != swapsBefore {
+	if got := testutil.ToFloat64(swaps.WithLabelValues("")); got != swapsBefore {
 		t.Errorf("rewriting the serving module swapped %v times", got-swapsBefore)
 	}
 	if serving() != digestOf(v3) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
@@ -23,6 +24,11 @@ type Connection struct {
 	Burst       int
 	MaxInflight int
 	UserAgent   string
+	// Observe, when set, hears of each request to the API server once its
+	// response headers arrive or it fails (code 0), with how long that
+	// took: the plugin's own request metrics. client-go's global ones are
+	// the kubernetes plugin's, and mix every client in the process.
+	Observe func(method string, code int, took time.Duration)
 }
 
 // OptionError is a connection that cannot be made, with the option at
@@ -69,16 +75,42 @@ func (c *Connection) Config() (*rest.Config, error) {
 	if c.Burst > 0 {
 		cfg.Burst = c.Burst
 	}
+	// Observed inside the in-flight limit: a request's time is the API
+	// server's, not its wait for a slot.
+	if c.Observe != nil {
+		addWrapper(cfg, func(rt http.RoundTripper) http.RoundTripper { return observe(rt, c.Observe) })
+	}
 	if c.MaxInflight > 0 {
-		wrap := cfg.WrapTransport
-		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
-			if wrap != nil {
-				rt = wrap(rt)
-			}
-			return limitInflight(rt, c.MaxInflight)
-		}
+		addWrapper(cfg, func(rt http.RoundTripper) http.RoundTripper { return limitInflight(rt, c.MaxInflight) })
 	}
 	return cfg, nil
+}
+
+// addWrapper wraps the transport client-go makes in w, around any wrapper
+// given before.
+func addWrapper(cfg *rest.Config, w func(http.RoundTripper) http.RoundTripper) {
+	inner := cfg.WrapTransport
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		if inner != nil {
+			rt = inner(rt)
+		}
+		return w(rt)
+	}
+}
+
+// observe reports each request's method, status code (0 when it failed)
+// and time to its response headers (a watch's body streams on).
+func observe(next http.RoundTripper, report func(method string, code int, took time.Duration)) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		start := time.Now()
+		resp, err := next.RoundTrip(r)
+		code := 0
+		if err == nil {
+			code = resp.StatusCode
+		}
+		report(r.Method, code, time.Since(start))
+		return resp, err
+	})
 }
 
 func (c *Connection) base() (*rest.Config, error) {

@@ -285,3 +285,52 @@ func TestMaxInflightLeavesWatchesOut(t *testing.T) {
 		(<-inner.bodies).Close()
 	}
 }
+
+// TestObserveRequests: with Observe, each request is reported with its
+// method and status code, 0 when no response came; inside
+// apiserver_max_inflight's limit when both are given.
+func TestObserveRequests(t *testing.T) {
+	refused := errors.New("connection refused")
+	tests := []struct {
+		name     string
+		method   string
+		status   int
+		err      error
+		inflight int
+		want     int
+	}{
+		{"a list", http.MethodGet, http.StatusOK, nil, 0, http.StatusOK},
+		{"forbidden", http.MethodGet, http.StatusForbidden, nil, 0, http.StatusForbidden},
+		{"no response", http.MethodGet, 0, refused, 0, 0},
+		{"with apiserver_max_inflight", http.MethodPost, http.StatusCreated, nil, 2, http.StatusCreated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			type seen struct {
+				method string
+				code   int
+			}
+			var got []seen
+			conn := &Connection{Endpoint: "https://endpoint.test:6443", MaxInflight: tt.inflight,
+				Observe: func(method string, code int, _ time.Duration) { got = append(got, seen{method, code}) }}
+			cfg, err := conn.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt := cfg.WrapTransport(roundTripper(func(*http.Request) (*http.Response, error) {
+				if tt.err != nil {
+					return nil, tt.err
+				}
+				return &http.Response{StatusCode: tt.status, Body: io.NopCloser(strings.NewReader(""))}, nil
+			}))
+			req, _ := http.NewRequest(tt.method, "https://endpoint.test:6443/api/v1/services", nil)
+			resp, err := rt.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if want := []seen{{tt.method, tt.want}}; len(got) != 1 || got[0] != want[0] {
+				t.Errorf("observed %v, want %v", got, want)
+			}
+		})
+	}
+}
