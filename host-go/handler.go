@@ -30,6 +30,7 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	server := metrics.WithServer(ctx)
 	var (
 		query        []byte
+		replies      []engine.UpstreamReply
 		res          lookup
 		packErr, err error
 	)
@@ -47,7 +48,7 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	if err == nil && res.outcome.Kind == engine.OutcomeUpstream {
 		upstreamLookups.WithLabelValues(server).Add(float64(len(res.outcome.Upstream)))
-		replies := k.resolve(ctx, w, r, res.outcome.Upstream)
+		replies = k.resolve(ctx, w, r, res.outcome.Upstream)
 		k.calls.Do(func() { res, err = k.lookup(ctx, query, replies) })
 		if err == nil && res.outcome.Kind == engine.OutcomeUpstream {
 			err = errors.New("the core asked for upstream names it was given")
@@ -57,6 +58,10 @@ func (k *Kubernetai) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		requests.WithLabelValues(server, "", "failed").Inc()
 		countGuestFailure([]string{server}, "lookup", err)
 		return dns.RcodeServerFailure, err
+	}
+	if k.shadow != nil {
+		// Off the query's path: the shadow's worker takes it from here.
+		defer k.shadow.offer(shadowJob{server: server, query: query, replies: replies, served: res.outcome})
 	}
 	switch outcome := res.outcome; outcome.Kind {
 	case engine.OutcomeAnswer:

@@ -37,7 +37,9 @@ type Kubernetai struct {
 	real *engine.Engine
 	// wasm is the `wasm` file, watched for new versions; nil when the
 	// embedded component serves.
-	wasm     *moduleFile
+	wasm *moduleFile
+	// shadow is the `wasm_shadow` module, nil without one.
+	shadow   *shadow
 	started  bool
 	stanzas  []*stanza
 	notifier *notifier
@@ -187,6 +189,7 @@ func (k *Kubernetai) start(ips []string) error {
 				k.watchModule(ctx, k.wasm)
 			}()
 		}
+		k.startShadow(ctx)
 	}
 	k.waitSynced(waits)
 	releaseMemory()
@@ -251,6 +254,12 @@ func (k *Kubernetai) stop() error {
 	ctx := context.Background()
 	if err := k.engine.Close(ctx); err != nil {
 		log.Warningf("closing the DNS core: %v", err)
+	}
+	if k.shadow != nil {
+		k.shadow.close()
+		for _, server := range k.shadow.servers {
+			shadowBlocked.DeleteLabelValues(server)
+		}
 	}
 	k.calls.Stop()
 	k.wg.Wait()

@@ -17,9 +17,9 @@ import (
 // spell it (see serverLabels), as CoreDNS's plugins label theirs: what a
 // block's plugin does (a swap of its module, a transfer, a NOTIFY) is
 // counted for each server of the block, what a query does for the server
-// that took it. A stanza is labelled by its position among the server
-// block's kubernetai stanzas (1, 2, ...), so that series of one stanza
-// join on server and stanza.
+// that took it. A stanza is labelled by its `cluster` name, else by its
+// position among the server block's kubernetai stanzas (1, 2, ...), so
+// that series of one stanza join on server and stanza.
 var (
 	requests = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
@@ -159,6 +159,43 @@ var (
 		Name:      "synced",
 		Help:      "0 while the stanza's source delivers its initial state, 1 once it has; gone when the stanza stops.",
 	}, []string{"server", "stanza"})
+
+	shadowQueries = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "shadow_queries_total",
+		Help:      "Queries asked of the `wasm_shadow` module after the module serving answered them, and compared.",
+	}, []string{"server"})
+
+	shadowDivergences = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "shadow_divergences_total",
+		Help: "Shadow answers that differ from the serving module's, by the first difference: failure, outcome, " +
+			"unreadable, rcode, flags, answer, authority, additional.",
+	}, []string{"server", "kind"})
+
+	shadowSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "shadow_skipped_total",
+		Help: "Queries in the shadow's share not asked of it, by reason: rate (past max_rate), busy (the shadow " +
+			"was behind).",
+	}, []string{"server", "reason"})
+
+	shadowPromotions = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "shadow_promotions_total",
+		Help:      "Shadow modules swapped in by themselves after promote_after queries without a divergence.",
+	}, []string{"server"})
+
+	shadowBlocked = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "shadow_promotion_blocked",
+		Help:      "1 when a divergence stopped the shadow's automatic promotion (promote_after), else 0.",
+	}, []string{"server"})
 
 	readinessHeld = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,

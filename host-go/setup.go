@@ -89,9 +89,20 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 		engine: eng, real: eng, wasm: file, search: searchList(),
 		notifier: newNotifier(time.Duration(rt.NotifyIntervalNs)),
 	}
-	if err := k.addStanzas(cf, conf.Stanzas); err != nil {
+	if k.shadow, err = newShadow(ctx, cf, cache, eng, conf); err != nil {
 		_ = eng.Close(ctx)
 		_ = mod.Close(ctx)
+		return nil, err
+	}
+	if k.shadow != nil {
+		k.engine = shadowedCore{core: eng, sh: k.shadow}
+	}
+	if err := k.addStanzas(cf, conf.Stanzas); err != nil {
+		_ = k.engine.Close(ctx)
+		_ = mod.Close(ctx)
+		if k.shadow != nil {
+			k.shadow.close()
+		}
 		return nil, err
 	}
 	return k, nil

@@ -125,7 +125,16 @@ func (k *Kubernetai) tryModule(ctx context.Context, f *moduleFile, fi os.FileInf
 		k.refuse(f.path, reason, err, serving)
 		return
 	}
-	took := time.Since(start)
+	took := k.swapped(old, serving, time.Since(start))
+	log.Infof("wasm %s: now serving module %s (was %s); swapped in %v", f.path, short(k.real.Module().Digest()),
+		short(serving), took.Round(time.Microsecond))
+	releaseMemory() // last: the metrics above follow the switch at once
+}
+
+// swapped closes the module a swap replaced (serving was its digest) and
+// counts the swap, which took took until then; it returns the time the
+// swap took in all.
+func (k *Kubernetai) swapped(old *engine.Module, serving string, took time.Duration) time.Duration {
 	now := k.real.Module().Digest()
 	_ = old.Close(context.Background())
 	servers := k.metricServers()
@@ -136,8 +145,7 @@ func (k *Kubernetai) tryModule(ctx context.Context, f *moduleFile, fi os.FileInf
 		swaps.WithLabelValues(server).Inc()
 		swapDuration.WithLabelValues(server).Observe(took.Seconds())
 	}
-	log.Infof("wasm %s: now serving module %s (was %s); swapped in %v", f.path, short(now), short(serving), took.Round(time.Microsecond))
-	releaseMemory() // last: the metrics above follow the switch at once
+	return took
 }
 
 func (k *Kubernetai) refuse(path, reason string, err error, serving string) {

@@ -89,6 +89,7 @@ pub const TABLE: &[Spec] = &[
     Spec { name: "apiserver_max_inflight", scope: Scope::Stanza, read: |t, p| t.source.max_inflight(p) },
     Spec { name: "wasm", scope: Scope::Server, read: wasm },
     Spec { name: "wasm_cache", scope: Scope::Server, read: wasm_cache },
+    Spec { name: "wasm_shadow", scope: Scope::Server, read: wasm_shadow },
     Spec { name: "pool", scope: Scope::Server, read: |t, p| count(p, 1).map(|n| t.runtime.pool = n) },
     Spec { name: "wasm_timeout", scope: Scope::Server, read: wasm_timeout },
     Spec { name: "wasm_memory", scope: Scope::Server, read: wasm_memory },
@@ -203,6 +204,46 @@ fn wasm(t: &mut Target, p: &Property) -> Result<(), String> {
 fn wasm_cache(_: &mut Target, p: &Property) -> Result<(), String> {
     if one(p)?.is_empty() {
         return Err("needs a directory, got an empty name".into());
+    }
+    Ok(())
+}
+
+/// `wasm_shadow PATH [share FRACTION] [max_rate QPS] [promote_after
+/// QUERIES]`: a module asked a share of the queries after the serving one
+/// answered, to compare. Only the host acts on it, so it reads the values
+/// itself (as it reads `wasm_cache`); the core checks them.
+fn wasm_shadow(_: &mut Target, p: &Property) -> Result<(), String> {
+    let Some((path, rest)) = p.args.split_first() else {
+        return Err(
+            "needs a module file: wasm_shadow PATH [share FRACTION] [max_rate QPS] [promote_after QUERIES]".into()
+        );
+    };
+    if path.is_empty() {
+        return Err("needs a file name, got an empty one".into());
+    }
+    if rest.len() % 2 != 0 {
+        return Err(format!("{:?} has no value", rest[rest.len() - 1]));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for pair in rest.chunks(2) {
+        let (key, value) = (pair[0].as_str(), pair[1].as_str());
+        if seen.contains(&key) {
+            return Err(format!("{key} given more than once"));
+        }
+        seen.push(key);
+        match key {
+            "share" => {
+                let share = value.parse::<f64>().ok().filter(|f| f.is_finite() && *f > 0.0 && *f <= 1.0);
+                share.ok_or_else(|| format!("share {value:?} is not a fraction greater than 0, at most 1"))?;
+            }
+            "max_rate" | "promote_after" => {
+                let n = go_int(value).filter(|n| *n >= 1 && *n <= i64::from(u32::MAX));
+                n.ok_or_else(|| format!("{key} {value:?} is not an integer from 1 to {}", u32::MAX))?;
+            }
+            other => {
+                return Err(format!("unknown setting {other:?}, must be one of: share, max_rate, promote_after"));
+            }
+        }
     }
     Ok(())
 }
