@@ -248,7 +248,7 @@ func TestCoreDirectives(t *testing.T) {
 
 func TestVersionError(t *testing.T) {
 	graph := strings.Join([]string{
-		"kubernetai-build/coredns github.com/coredns/coredns@v1.14.7",
+		"kubernetai-build/coredns github.com/coredns/coredns@v1.15.0",
 		"kubernetai-build/coredns " + KubernetaiModule + "@v0.0.0",
 		KubernetaiModule + "@v0.0.0 github.com/coredns/coredns@v1.15.0",
 		KubernetaiModule + "@v0.0.0 github.com/coredns/coredns@v1.15.0",
