@@ -234,8 +234,9 @@ func mergeCoreDNS(flagVersion, coredns string, m Module) (Module, error) {
 }
 
 // SelfModule is the kubernetai module at the version this builder was built
-// from, so that `go install .../kubernetai-build@v0.3.0` builds plugin
-// v0.3.0 with no further flags. A development build has no usable version.
+// from, so that a builder installed from the module proxy at some version
+// builds the plugin of that version with no further flags. A development
+// build (go run or go install in a checkout) has no usable version.
 func SelfModule(self *debug.BuildInfo) (Module, error) {
 	hint := fmt.Sprintf("pass --with %s=PATH (a local checkout) or --with %s@VERSION", KubernetaiModule, KubernetaiModule)
 	if self == nil || self.Main.Path != KubernetaiModule {

@@ -70,9 +70,9 @@ Examples (in host-go of a clone of the kubernetai repository):
   # CoreDNS with kubernetai right after kubernetes
   go run ./cmd/kubernetai-build --with github.com/kubernetai/kubernetai/host-go=. --output ../bin/coredns
 
-  # also the external plugin alternate, from a local checkout, after forward
+  # also the external plugin alternate, from a local checkout, before forward
   go run ./cmd/kubernetai-build --with github.com/kubernetai/kubernetai/host-go=. \
-      --with github.com/coredns/alternate=../../alternate --plugin alternate:after=forward
+      --with github.com/coredns/alternate=../../alternate --plugin alternate:before=forward
 
   # kubernetai before forward, a dependency pinned, for 64-bit ARM
   GOARCH=arm64 go run ./cmd/kubernetai-build --with github.com/kubernetai/kubernetai/host-go=. \

@@ -51,7 +51,7 @@ func TestHelpHasExamples(t *testing.T) {
 	if code := exitCode(err, &stderr); code != 0 {
 		t.Errorf("--help: exit code %d (err %v)", code, err)
 	}
-	for _, want := range []string{"-plugin NAME:after=DIRECTIVE", "Examples", "--plugin alternate:after=forward", "kubernetai-build version"} {
+	for _, want := range []string{"-plugin NAME:after=DIRECTIVE", "Examples", "--plugin alternate:before=forward", "kubernetai-build version"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("--help lacks %q:\n%s", want, stderr.String())
 		}
