@@ -96,7 +96,7 @@ var mainTemplate = template.Must(template.New("main.go").Parse(`// Code generate
 
 // Command coredns is CoreDNS {{.CoreDNS}} with all of its official plugins
 {{- if .Stock}} (stock build, without kubernetai){{end}}
-{{- range .Placements}}, {{.Name}}{{end}}.
+{{- if .Placements}}, plus{{range $i, $p := .Placements}}{{if $i}},{{end}} {{$p.Name}}{{end}}{{end}}.
 package main
 
 import (

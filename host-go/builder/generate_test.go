@@ -187,6 +187,9 @@ func TestMainGoPlugins(t *testing.T) {
 		}
 		last = i
 	}
+	if !strings.Contains(src, "with all of its official plugins, plus kubernetai, hello, bye.") {
+		t.Errorf("doc comment does not list the added plugins:\n%s", src)
+	}
 	if !strings.Contains(src, `// registers hello, bye`) {
 		t.Errorf("import comment does not name both plugins:\n%s", src)
 	}
