@@ -75,6 +75,8 @@ func (c Config) Resolve(cwd string, self *debug.BuildInfo) (*Plan, error) {
 	if p.Modules, err = modules(c, p.CoreDNS, cwd, self); err != nil {
 		return nil, err
 	}
+	// A --with github.com/coredns/coredns@VERSION pin is the release built.
+	p.CoreDNS = p.Modules[0].Version
 	return p, nil
 }
 

@@ -51,7 +51,7 @@ func TestResolve(t *testing.T) {
 		{name: "local coredns keeps the --coredns version", c: Config{With: []string{CoreDNSModule + "=testdata/fakecoredns"}}, self: released,
 			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{{Path: CoreDNSModule, Version: "v1.15.0", Dir: localCore}, self}, Placements: dflt, Output: out}},
 		{name: "coredns pinned by --with", c: Config{With: []string{CoreDNSModule + "@v1.14.0"}}, self: released,
-			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{{Path: CoreDNSModule, Version: "v1.14.0"}, self}, Placements: dflt, Output: out}},
+			want: &Plan{CoreDNS: "v1.14.0", Modules: []Module{{Path: CoreDNSModule, Version: "v1.14.0"}, self}, Placements: dflt, Output: out}},
 		{name: "an external plugin", c: Config{Plugins: []string{"hello:before=forward"}}, self: released,
 			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, self}, Placements: append(dflt, hello), Output: out}},
 		{name: "kubernetai placed by --plugin, after a plugin placed later", c: Config{Plugins: []string{"kubernetai:after=hello", "hello:before=forward"}}, self: released,
