@@ -142,10 +142,7 @@ func TestBuilderExternalPlugin(t *testing.T) {
 			t.Errorf("%s: refused only after compiling:\n%s", r.name, out)
 		}
 		if _, err := os.Stat(filepath.Dir(output)); !os.IsNotExist(err) {
-			entries, _ := os.ReadDir(filepath.Dir(output))
-			if len(entries) > 0 {
-				t.Errorf("%s: refused build left %d file(s) beside --output", r.name, len(entries))
-			}
+			t.Errorf("%s: refused build created %s (or failed to stat it: %v)", r.name, filepath.Dir(output), err)
 		}
 		t.Logf("%s: refused in %v", r.name, time.Since(start).Round(time.Millisecond))
 	}

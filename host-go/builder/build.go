@@ -35,9 +35,6 @@ func Build(ctx context.Context, p *Plan, o Options) (err error) {
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(GoMod(p)), 0o644); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p.Output), 0o755); err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
 	fmt.Fprintf(o.Stderr, "kubernetai-build: resolving CoreDNS %s and %d more module(s)\n", p.CoreDNS, len(p.Modules)-1)
 	g := goRunner{dir: dir, o: o}
 	if q := queried(p); len(q) > 0 {
@@ -68,6 +65,9 @@ func Build(ctx context.Context, p *Plan, o Options) (err error) {
 		return err
 	}
 	fmt.Fprintf(o.Stderr, "kubernetai-build: building %s into %s\n", describe(p), p.Output)
+	if err := os.MkdirAll(filepath.Dir(p.Output), 0o755); err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
 	tmp, err := tempBeside(p.Output)
 	if err != nil {
 		return err
