@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -72,6 +73,20 @@ func readTar(t *testing.T, data []byte) []file {
 		}
 		files = append(files, file{h, b})
 	}
+}
+
+// gunzip decompresses a layer.
+func gunzip(t *testing.T, data []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func byName(files []file) map[string]file {
@@ -192,8 +207,9 @@ func TestLayout(t *testing.T) {
 	if cfg.OS != "linux" || cfg.Architecture != "arm64" {
 		t.Errorf("config platform %s", cfg.Platform)
 	}
-	if !reflect.DeepEqual(cfg.RootFS.DiffIDs, []string{digestOf(layerData)}) || cfg.RootFS.Type != "layers" {
-		t.Errorf("rootfs = %+v, want the layer's digest %s", cfg.RootFS, digestOf(layerData))
+	diffID := digestOf(gunzip(t, layerData))
+	if !reflect.DeepEqual(cfg.RootFS.DiffIDs, []string{diffID}) || cfg.RootFS.Type != "layers" || res.DiffID != diffID {
+		t.Errorf("rootfs = %+v, Result's diff ID %s; want the uncompressed layer's digest %s", cfg.RootFS, res.DiffID, diffID)
 	}
 	c := cfg.Config
 	if c.User != "65532:65532" || !slices.Equal(c.Entrypoint, []string{"/coredns"}) ||
@@ -232,7 +248,7 @@ func TestLayer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			out, res := assembleTest(t, bin, Options{NoBindCapability: tt.noCap})
 			layer := byName(readTar(t, out))["blobs/sha256/"+strings.TrimPrefix(res.Layer, "sha256:")]
-			files := readTar(t, layer.data)
+			files := readTar(t, gunzip(t, layer.data))
 			type meta struct {
 				typ      byte
 				mode     int64
@@ -473,7 +489,7 @@ func TestWrite(t *testing.T) {
 	}
 	layer := byName(readTar(t, data))["blobs/sha256/"+strings.TrimPrefix(res.Layer, "sha256:")]
 	bin, _ := os.ReadFile(static)
-	if !bytes.Equal(byName(readTar(t, layer.data))["coredns"].data, bin) {
+	if !bytes.Equal(byName(readTar(t, gunzip(t, layer.data)))["coredns"].data, bin) {
 		t.Error("/coredns in the image is not the binary")
 	}
 	var cfg imageConfig

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -86,8 +87,8 @@ func TestImageFlag(t *testing.T) {
 	}
 }
 
-// imageFile reads one file from the single layer of an image tarball,
-// finding the layer through the docker-archive manifest.json.
+// imageFile reads one file from the single (gzip-compressed) layer of an
+// image tarball, finding the layer through the docker-archive manifest.json.
 func imageFile(t *testing.T, tarball, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(tarball)
@@ -98,7 +99,15 @@ func imageFile(t *testing.T, tarball, name string) []byte {
 	if err := json.Unmarshal(member(t, data, "manifest.json"), &manifest); err != nil || len(manifest) != 1 || len(manifest[0].Layers) != 1 {
 		t.Fatalf("manifest.json: %v %+v", err, manifest)
 	}
-	return member(t, member(t, data, manifest[0].Layers[0]), name)
+	zr, err := gzip.NewReader(bytes.NewReader(member(t, data, manifest[0].Layers[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return member(t, layer, name)
 }
 
 // member returns a file from a tar stream.
