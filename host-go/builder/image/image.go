@@ -60,7 +60,7 @@ type Options struct {
 type Result struct {
 	Tag      string
 	Platform Platform
-	ID       string // the config's digest: what `docker images` shows
+	ID       string // the config's digest: the image ID docker (classic store) and podman show
 	Manifest string // the OCI manifest's digest, as a registry knows it
 	Layer    string // the layer's digest (gzip-compressed, as pushed)
 	DiffID   string // the digest of the layer's uncompressed tar
