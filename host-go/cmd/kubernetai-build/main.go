@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var c builder.Config
 	var keep, verbose bool
+	var imagePath string
 	fs := flag.NewFlagSet("kubernetai-build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -112,6 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Output, "output", "coredns", "write the binary to `PATH`")
 	fs.BoolVar(&keep, "keep", false, "keep the generated work directory and print its path")
 	fs.BoolVar(&verbose, "v", false, "stream the go command's output")
+	fs.StringVar(&imagePath, "image", "", "after the smoke check, also write the binary's container image tarball to `PATH`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -128,7 +130,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	return builder.Build(ctx, plan, builder.Options{Keep: keep, Verbose: verbose, Stdout: stdout, Stderr: stderr})
+	img, err := checkImage(imagePath, plan.Output)
+	if err != nil {
+		return err
+	}
+	if err := builder.Build(ctx, plan, builder.Options{Keep: keep, Verbose: verbose, Stdout: stdout, Stderr: stderr}); err != nil {
+		return err
+	}
+	return writeImage(imagePath, img, stdout)
 }
 
 // versionLine describes this builder: its module version ("(devel)" when
