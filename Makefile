@@ -39,13 +39,17 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := \
 	--remap-path-prefix=$(ROOT)=/kubernetai --remap-path-prefix=$(CARGO_HOME)=/cargo
 
 RUST_SOURCES := $(shell find plugin-rs/src wit -type f) Cargo.toml Cargo.lock plugin-rs/Cargo.toml
-GO_SOURCES := $(shell find host-go -name '*.go' -not -path '*/testdata/*') host-go/go.mod host-go/go.sum
+# What bin/coredns is built from (the image writer is not part of it).
+GO_SOURCES := $(shell find host-go -name '*.go' -not -path '*/testdata/*' \
+	-not -path 'host-go/builder/image/*' -not -path 'host-go/cmd/kubernetai-image/*') host-go/go.mod host-go/go.sum
 
 .PHONY: help
 help:
 	@echo "make run     build CoreDNS with kubernetai and serve examples/ on 127.0.0.1:1053"
 	@echo "make test    every test: Rust, component, Go, end to end (what CI runs)"
 	@echo "make coredns build bin/coredns with the builder"
+	@echo "make image   write bin/kubernetai-image.tar: bin/coredns as an OCI image (docker/podman"
+	@echo "             load, crane/skopeo push), built without a container engine"
 	@echo "make embed   refresh the component embedded in the Go plugin"
 	@echo "make generate  regenerate the Go side of the canonical ABI from wit/"
 	@echo "make fuzz FUZZTIME=1h  each fuzz target for FUZZTIME: Go (host-go) FuzzServeDNS (query"
@@ -138,6 +142,24 @@ coredns-stock: $(COREDNS_STOCK)
 $(COREDNS_STOCK): $(shell find host-go/builder host-go/cmd/kubernetai-build -name '*.go' -not -path '*/testdata/*') host-go/go.mod host-go/go.sum
 	cd host-go && go run ./cmd/kubernetai-build --stock --output $(ROOT)/$(COREDNS_STOCK)
 
+# ---------------------------------------------------------------- image
+
+# bin/coredns as a container image tarball (host-go/builder/image; no
+# container engine): the binary, the build machine's CA certificates
+# (Debian's ca-certificates, installed if missing), user nonroot. See
+# README.md, "The image". SOURCE_DATE_EPOCH, when set, dates it.
+IMAGE := bin/kubernetai-image.tar
+CA_CERTS := /etc/ssl/certs/ca-certificates.crt
+
+.PHONY: image
+image: $(IMAGE)
+
+$(IMAGE): $(COREDNS) $(CA_CERTS) $(shell find host-go/builder/image host-go/cmd/kubernetai-image -name '*.go')
+	cd host-go && go run ./cmd/kubernetai-image --binary $(ROOT)/$(COREDNS) --ca-certs $(CA_CERTS) --output $(ROOT)/$(IMAGE)
+
+$(CA_CERTS):
+	apt-get update -qq && apt-get install -y -qq ca-certificates >/dev/null
+
 # ---------------------------------------------------------------- run
 
 .PHONY: run
@@ -172,9 +194,9 @@ test-go: check-embed check-generate $(TEST_GUEST)
 	$(MAKE) --no-print-directory go-fuzz FUZZ_TARGETS="$(GO_FUZZ_SHORT)"
 
 .PHONY: test-e2e
-test-e2e: check-embed $(COREDNS) $(PROBE) $(TEST_GUEST)
+test-e2e: check-embed $(COREDNS) $(PROBE) $(TEST_GUEST) $(IMAGE)
 	cd e2e && test -z "$$(gofmt -l .)" && go vet ./...
-	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) KUBERNETAI_PROBE=$(ROOT)/$(PROBE) KUBERNETAI_TEST_GUEST=$(ROOT)/$(TEST_GUEST) KUBERNETAI_STOCK_COREDNS=$(ROOT)/$(COREDNS_STOCK) go test -count=1 -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
+	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) KUBERNETAI_IMAGE=$(ROOT)/$(IMAGE) KUBERNETAI_PROBE=$(ROOT)/$(PROBE) KUBERNETAI_TEST_GUEST=$(ROOT)/$(TEST_GUEST) KUBERNETAI_STOCK_COREDNS=$(ROOT)/$(COREDNS_STOCK) go test -count=1 -v ./... 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 
 # Stock CoreDNS, for the differential tests.
 test-e2e: $(COREDNS_STOCK)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/coredns/caddy"
@@ -17,13 +18,32 @@ import (
 	"github.com/kubernetai/kubernetai/host-go/internal/feed"
 )
 
+// logBuffer holds what the plugin logs; the plugin's goroutines write it
+// while the test reads it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // captureLog collects what the plugin logs during the test.
-func captureLog(t *testing.T) *bytes.Buffer {
+func captureLog(t *testing.T) *logBuffer {
 	t.Helper()
-	var logged bytes.Buffer
-	golog.SetOutput(&logged)
+	logged := &logBuffer{}
+	golog.SetOutput(logged)
 	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
-	return &logged
+	return logged
 }
 
 // Changes refused for lack of memory are logged (stanza from 1, how

@@ -3,11 +3,13 @@ package builder
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -19,8 +21,10 @@ type Options struct {
 	Stderr  io.Writer // progress and go's output
 }
 
-// Build generates the main module for p, builds it into p.Output and
-// smoke-tests the binary.
+// Build generates the main module for p, checks the plan against the
+// sources it resolves (before compiling anything), builds the binary into a
+// temporary file beside p.Output, smoke-tests it and only then renames it
+// to p.Output, so a failed build never replaces a working binary.
 func Build(ctx context.Context, p *Plan, o Options) (err error) {
 	dir, err := os.MkdirTemp("", "kubernetai-build-")
 	if err != nil {
@@ -28,31 +32,204 @@ func Build(ctx context.Context, p *Plan, o Options) (err error) {
 	}
 	defer func() { err = finish(dir, o, err) }()
 
-	if err := writeModule(dir, p); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(GoMod(p)), 0o644); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p.Output), 0o755); err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	fmt.Fprintf(o.Stderr, "kubernetai-build: building %s into %s\n", describe(p), p.Output)
+	fmt.Fprintf(o.Stderr, "kubernetai-build: resolving CoreDNS %s and %d more module(s)\n", p.CoreDNS, len(p.Modules)-1)
 	g := goRunner{dir: dir, o: o}
 	if q := queried(p); len(q) > 0 {
 		if err := g.run(ctx, append([]string{"get"}, q...)...); err != nil {
 			return err
 		}
 	}
+	if err := check(ctx, g, p); err != nil {
+		return err
+	}
+	src, err := MainGo(p)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644); err != nil {
+		return err
+	}
 	if err := g.run(ctx, "mod", "tidy"); err != nil {
+		return err
+	}
+	// Tidy sees main.go's imports for the first time; check that they
+	// did not move CoreDNS either.
+	if err := checkSelected(ctx, g, p); err != nil {
 		return err
 	}
 	label, err := commitLabel(ctx, g, p)
 	if err != nil {
 		return err
 	}
-	ldflags := "-s -w -X github.com/coredns/coredns/coremain.GitCommit=" + label
-	if err := g.run(ctx, "build", "-trimpath", "-ldflags", ldflags, "-o", p.Output, "."); err != nil {
+	fmt.Fprintf(o.Stderr, "kubernetai-build: building %s into %s\n", describe(p), p.Output)
+	if err := os.MkdirAll(filepath.Dir(p.Output), 0o755); err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	tmp, err := tempBeside(p.Output)
+	if err != nil {
 		return err
 	}
-	return Smoke(ctx, p, o.Stdout)
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	ldflags := "-s -w -X github.com/coredns/coredns/coremain.GitCommit=" + label
+	if err := g.run(ctx, "build", "-trimpath", "-ldflags", ldflags, "-o", tmp, "."); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := Smoke(ctx, p, tmp, o.Stdout); err != nil {
+		return fmt.Errorf("%w\n(%s was left as it was)", err, p.Output)
+	}
+	if err := os.Rename(tmp, p.Output); err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	return nil
+}
+
+// tempBeside reserves a temporary file in out's directory, so the final
+// rename stays on one file system and is atomic.
+func tempBeside(out string) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".build-*")
+	if err != nil {
+		return "", fmt.Errorf("--output: %w", err)
+	}
+	name := f.Name()
+	if err := f.Close(); err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("--output: %w", err)
+	}
+	return name, nil
+}
+
+// modInfo is the part of `go list -m -json` that Build reads.
+type modInfo struct {
+	Path    string
+	Version string
+	Dir     string
+	Replace *modInfo
+}
+
+// listModules returns go list -m -json for paths, keyed by module path,
+// downloading what is not local first.
+func listModules(ctx context.Context, g goRunner, p *Plan) (map[string]modInfo, error) {
+	var remote, all []string
+	for _, m := range p.Modules {
+		all = append(all, m.Path)
+		if m.Dir == "" {
+			remote = append(remote, m.Path)
+		}
+	}
+	if len(remote) > 0 {
+		if err := g.run(ctx, append([]string{"mod", "download"}, remote...)...); err != nil {
+			return nil, err
+		}
+	}
+	out, err := g.output(ctx, append([]string{"list", "-m", "-json"}, all...)...)
+	if err != nil {
+		return nil, err
+	}
+	mods := map[string]modInfo{}
+	dec := json.NewDecoder(strings.NewReader(out))
+	for {
+		var mi modInfo
+		if err := dec.Decode(&mi); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("go list -m -json: %w", err)
+		}
+		mods[mi.Path] = mi
+	}
+	return mods, nil
+}
+
+// dirOf is where a listed module's source is.
+func dirOf(mi modInfo) string {
+	if mi.Replace != nil && mi.Replace.Dir != "" {
+		return mi.Replace.Dir
+	}
+	return mi.Dir
+}
+
+// check reads the sources of the resolved modules and refuses the build,
+// before compiling, when CoreDNS would not be the requested version or
+// the placements do not fit (see Arrange).
+func check(ctx context.Context, g goRunner, p *Plan) error {
+	mods, err := listModules(ctx, g, p)
+	if err != nil {
+		return err
+	}
+	if err := checkSelected(ctx, g, p); err != nil {
+		return err
+	}
+	core := mods[CoreDNSModule]
+	directives, err := CoreDirectives(dirOf(core))
+	if err != nil {
+		return err
+	}
+	var providers []Provider
+	for _, m := range p.Modules[1:] {
+		mi, ok := mods[m.Path]
+		if !ok || dirOf(mi) == "" {
+			return fmt.Errorf("--with %s: go list -m found no source for it", m.Path)
+		}
+		names, err := RegisteredNames(dirOf(mi))
+		if err != nil {
+			return fmt.Errorf("--with %s: reading the plugins it registers: %w", m.Path, err)
+		}
+		providers = append(providers, Provider{Module: m.Path, Names: names})
+	}
+	_, err = Arrange(p, directives, providers)
+	return err
+}
+
+// checkSelected compares the CoreDNS version Go selects with the one asked
+// for. Go builds the highest version any module requires, so a plugin
+// that needs a newer CoreDNS would quietly upgrade it.
+func checkSelected(ctx context.Context, g goRunner, p *Plan) error {
+	want := p.Modules[0]
+	if want.Dir != "" {
+		return nil // a local checkout is built as it is; its version is a label
+	}
+	got, err := g.output(ctx, "list", "-m", "-f", "{{.Version}}", CoreDNSModule)
+	if err != nil {
+		return err
+	}
+	got = strings.TrimSpace(got)
+	if got == want.Version {
+		return nil
+	}
+	graph, err := g.output(ctx, "mod", "graph")
+	if err != nil {
+		return err
+	}
+	return versionError(want.Version, got, graph)
+}
+
+// versionError explains why Go selected CoreDNS got instead of want, naming
+// the modules that require it, from `go mod graph` output.
+func versionError(want, got, graph string) error {
+	var by []string
+	for _, line := range strings.Split(graph, "\n") {
+		from, to, ok := strings.Cut(strings.TrimSpace(line), " ")
+		// The generated module's own line says nothing: go has already
+		// raised it to the selected version.
+		if ok && from != MainModule && to == CoreDNSModule+"@"+got && !slices.Contains(by, from) {
+			by = append(by, from)
+		}
+	}
+	who := "another module"
+	if len(by) > 0 {
+		who = strings.Join(by, ", ")
+	}
+	return fmt.Errorf("--coredns %s: cannot build it: %s requires %s %s, and Go builds the highest version required, so the binary would be CoreDNS %s; use --coredns %s, or a version of that module that works with CoreDNS %s",
+		want, who, CoreDNSModule, got, got, got, want)
 }
 
 // finish removes the work directory unless asked to keep it. On failure the
@@ -71,26 +248,22 @@ func finish(dir string, o Options, err error) error {
 	return nil
 }
 
-func writeModule(dir string, p *Plan) error {
-	src, err := MainGo(p)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(GoMod(p)), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644)
-}
-
 func describe(p *Plan) string {
-	if p.Stock {
+	var parts []string
+	for _, pl := range p.Placements {
+		where := "before"
+		if pl.After {
+			where = "after"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s %s)", pl.Name, where, pl.Anchor))
+	}
+	switch {
+	case p.Stock && len(parts) == 0:
 		return "stock CoreDNS " + p.CoreDNS
+	case p.Stock:
+		return "stock CoreDNS " + p.CoreDNS + " with " + strings.Join(parts, ", ")
 	}
-	where := "before"
-	if p.After {
-		where = "after"
-	}
-	return fmt.Sprintf("CoreDNS %s with kubernetai %s %s", p.CoreDNS, where, p.Anchor)
+	return "CoreDNS " + p.CoreDNS + " with " + strings.Join(parts, ", ")
 }
 
 // commitLabel is what `coredns -version` shows as the commit: which

@@ -23,6 +23,7 @@ func TestBuildFake(t *testing.T) {
 	t.Setenv("CGO_ENABLED", "1")     // Build must override it
 	fakeCore := CoreDNSModule + "=testdata/fakecoredns"
 	fakeKai := KubernetaiModule + "=testdata/fakekubernetai"
+	fakeHello := "example.com/hello=testdata/fakehello"
 
 	tests := []struct {
 		name    string
@@ -37,15 +38,35 @@ func TestBuildFake(t *testing.T) {
 			chain: "kubernetai log kubernetes forward", version: "kubernetai@local"},
 		{name: "stock", c: Config{Stock: true, With: []string{fakeCore}},
 			chain: "log kubernetes forward", version: ", stock"},
+		{name: "hello before kubernetai", c: Config{With: []string{fakeCore, fakeKai, fakeHello}, Plugins: []string{"hello:before=kubernetai"}},
+			chain: "log kubernetes hello kubernetai forward", version: "kubernetai@local"},
+		{name: "stock with hello", c: Config{Stock: true, With: []string{fakeCore, fakeHello}, Plugins: []string{"hello:after=log"}},
+			chain: "log hello kubernetes forward", version: ", stock"},
+
+		// Each failure below is found before go build runs.
 		{name: "missing anchor", c: Config{After: "etcd", With: []string{fakeCore, fakeKai}},
-			err: []string{"smoke check", "-plugins", "exit status 1",
-				`coredns: cannot place kubernetai (built with --after etcd): anchor directive "etcd" is not in the plugin chain: log kubernetes forward`}},
+			err: []string{`--after etcd: CoreDNS v1.15.0 has no directive "etcd", and no placement before this one adds it; its directives are: log kubernetes forward`}},
 		{name: "plugin not registered", c: Config{With: []string{fakeCore, KubernetaiModule + "=testdata/fakekubernetai-unregistered"}},
-			err: []string{"smoke check", "plugin kubernetai (dns.kubernetai) is not listed"}},
+			err: []string{`--after kubernetes (the default): module ` + KubernetaiModule + ` does not register plugin "kubernetai"`}},
+		{name: "plugin module not placed", c: Config{With: []string{fakeCore, fakeKai, fakeHello}},
+			err: []string{`--with example.com/hello registers CoreDNS plugin "hello", which no --plugin places`}},
+		{name: "placement nobody provides", c: Config{With: []string{fakeCore, fakeKai}, Plugins: []string{"hello:after=log"}},
+			err: []string{`--plugin hello:after=log: no --with module registers a plugin named "hello"`}},
+		{name: "name CoreDNS has", c: Config{With: []string{fakeCore, fakeKai}, Plugins: []string{"forward:after=log"}},
+			err: []string{`--plugin forward:after=log: CoreDNS v1.15.0 already has a directive "forward"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.c.Output = filepath.Join(t.TempDir(), "bin", "coredns")
+			bin := filepath.Join(t.TempDir(), "bin")
+			tt.c.Output = filepath.Join(bin, "coredns")
+			// A working binary is there already; a failed build must
+			// leave it alone.
+			if err := os.MkdirAll(bin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(tt.c.Output, []byte("working"), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			stdout, err := buildFake(t, tt.c, Options{})
 			if len(tt.err) > 0 {
 				if err == nil {
@@ -56,6 +77,10 @@ func TestBuildFake(t *testing.T) {
 						t.Errorf("error lacks %q:\n%v", want, err)
 					}
 				}
+				if data, _ := os.ReadFile(tt.c.Output); string(data) != "working" {
+					t.Errorf("failed build changed %s", tt.c.Output)
+				}
+				checkOnlyOutput(t, bin)
 				return
 			}
 			if err != nil {
@@ -71,8 +96,57 @@ func TestBuildFake(t *testing.T) {
 			if got := strings.TrimSpace(string(out)); got != tt.chain {
 				t.Errorf("chain = %q, want %q", got, tt.chain)
 			}
+			checkOnlyOutput(t, bin)
 		})
 	}
+}
+
+// checkOnlyOutput fails when dir holds anything but the output binary, such
+// as a temporary file a build left behind.
+func checkOnlyOutput(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "coredns" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("%s holds %v, want only coredns", dir, names)
+	}
+}
+
+// TestBuildFakeSmokeFails has the binary fail its smoke check after a
+// complete build: the existing output must stay and the temporary file go.
+// The fake kubernetai registers its plugin only when built with a tag the
+// builder does not pass, so the source check passes and -plugins does not.
+func TestBuildFakeSmokeFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries")
+	}
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOTOOLCHAIN", "local")
+	bin := t.TempDir()
+	c := Config{
+		With:   []string{CoreDNSModule + "=testdata/fakecoredns", KubernetaiModule + "=testdata/fakekubernetai-tagged"},
+		Output: filepath.Join(bin, "coredns"),
+	}
+	if err := os.WriteFile(c.Output, []byte("working"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := buildFake(t, c, Options{})
+	if err == nil || !strings.Contains(err.Error(), "smoke check") || !strings.Contains(err.Error(), "plugin kubernetai (dns.kubernetai) is not listed") {
+		t.Fatalf("Build error = %v, want a failed smoke check", err)
+	}
+	if !strings.Contains(err.Error(), c.Output+" was left as it was") {
+		t.Errorf("error does not say the output was kept: %v", err)
+	}
+	if data, _ := os.ReadFile(c.Output); string(data) != "working" {
+		t.Errorf("failed build replaced %s", c.Output)
+	}
+	checkOnlyOutput(t, bin)
 }
 
 // TestBuildFakeKeep checks that --keep leaves the generated module behind.

@@ -33,6 +33,7 @@ type Config struct {
 	With    []string // --with specs, in order
 	After   string   // --after; "" means DefaultAnchor unless Before is set
 	Before  string   // --before
+	Plugins []string // --plugin NAME:after=DIRECTIVE or NAME:before=DIRECTIVE, in order
 	Stock   bool     // --stock: build without kubernetai
 	Output  string   // --output; "" means ./coredns
 	Args    []string // positional arguments, which the command takes none of
@@ -43,10 +44,12 @@ type Config struct {
 type Plan struct {
 	CoreDNS string   // CoreDNS version, always set
 	Modules []Module // requires in order: CoreDNS first, then --with
-	Anchor  string   // directive kubernetai is placed next to (not for Stock)
-	After   bool     // place after Anchor rather than before it
-	Stock   bool
-	Output  string // absolute path of the binary to write
+	// Placements are the directives added to CoreDNS's chain, in the order
+	// they are inserted: kubernetai first (unless Stock), then each
+	// --plugin. Build fills in their Module and Package.
+	Placements []Placement
+	Stock      bool
+	Output     string // absolute path of the binary to write
 }
 
 var directiveRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -63,7 +66,7 @@ func (c Config) Resolve(cwd string, self *debug.BuildInfo) (*Plan, error) {
 	if p.CoreDNS, err = coreDNSVersion(c.CoreDNS); err != nil {
 		return nil, err
 	}
-	if p.Anchor, p.After, err = placement(c); err != nil {
+	if p.Placements, err = placements(c); err != nil {
 		return nil, err
 	}
 	if p.Output, err = outputPath(c.Output, cwd); err != nil {
@@ -72,6 +75,8 @@ func (c Config) Resolve(cwd string, self *debug.BuildInfo) (*Plan, error) {
 	if p.Modules, err = modules(c, p.CoreDNS, cwd, self); err != nil {
 		return nil, err
 	}
+	// A --with github.com/coredns/coredns@VERSION pin is the release built.
+	p.CoreDNS = p.Modules[0].Version
 	return p, nil
 }
 
@@ -91,21 +96,61 @@ func coreDNSVersion(v string) (string, error) {
 	return v, nil
 }
 
-// placement returns the anchor directive and whether kubernetai goes after it.
-func placement(c Config) (anchor string, after bool, err error) {
+// placements returns kubernetai's placement (from --after/--before or the
+// default) followed by those of --plugin, checked for what can be judged
+// without the sources: syntax, duplicates, a plugin placed next to itself.
+// Whether the names exist is judged by Build, once the sources are there.
+func placements(c Config) ([]Placement, error) {
+	var kai *Placement
 	switch {
 	case c.After != "" && c.Before != "":
-		return "", false, fmt.Errorf("--after and --before: give at most one of them")
+		return nil, fmt.Errorf("--after and --before: give at most one of them")
 	case c.Stock && (c.After != "" || c.Before != ""):
-		return "", false, fmt.Errorf("--stock builds without kubernetai, so --after and --before do not apply")
+		return nil, fmt.Errorf("--stock builds without kubernetai, so --after and --before do not apply")
 	case c.Stock:
-		return "", false, nil
 	case c.Before != "":
-		return c.Before, false, checkAnchor("--before", c.Before)
+		if err := checkAnchor("--before", c.Before); err != nil {
+			return nil, err
+		}
+		kai = &Placement{Name: Directive, Anchor: c.Before, Flag: "--before " + c.Before}
 	case c.After != "":
-		return c.After, true, checkAnchor("--after", c.After)
+		if err := checkAnchor("--after", c.After); err != nil {
+			return nil, err
+		}
+		kai = &Placement{Name: Directive, Anchor: c.After, After: true, Flag: "--after " + c.After}
+	default:
+		kai = &Placement{Name: Directive, Anchor: DefaultAnchor, After: true, Flag: "--after " + DefaultAnchor + " (the default)"}
 	}
-	return DefaultAnchor, true, nil
+	var out []Placement
+	kaiByPlugin := false
+	for _, spec := range c.Plugins {
+		pl, err := ParsePlugin(spec)
+		if err != nil {
+			return nil, err
+		}
+		if pl.Name == Directive {
+			switch {
+			case c.Stock:
+				return nil, fmt.Errorf("%s: --stock builds without kubernetai", pl.Flag)
+			case c.After != "" || c.Before != "":
+				return nil, fmt.Errorf("%s: kubernetai is already placed by %s; give one of them", pl.Flag, kai.Flag)
+			case kaiByPlugin:
+				return nil, fmt.Errorf("%s: plugin kubernetai is placed twice (also by %s)", pl.Flag, kai.Flag)
+			}
+			kai, kaiByPlugin = &pl, true
+			continue
+		}
+		for _, prev := range out {
+			if prev.Name == pl.Name {
+				return nil, fmt.Errorf("%s: plugin %s is placed twice (also by %s)", pl.Flag, pl.Name, prev.Flag)
+			}
+		}
+		out = append(out, pl)
+	}
+	if kai != nil {
+		out = append([]Placement{*kai}, out...)
+	}
+	return out, nil
 }
 
 func checkAnchor(flag, name string) error {
@@ -191,8 +236,9 @@ func mergeCoreDNS(flagVersion, coredns string, m Module) (Module, error) {
 }
 
 // SelfModule is the kubernetai module at the version this builder was built
-// from, so that `go install .../kubernetai-build@v0.3.0` builds plugin
-// v0.3.0 with no further flags. A development build has no usable version.
+// from, so that a builder installed from the module proxy at some version
+// builds the plugin of that version with no further flags. A development
+// build (go run or go install in a checkout) has no usable version.
 func SelfModule(self *debug.BuildInfo) (Module, error) {
 	hint := fmt.Sprintf("pass --with %s=PATH (a local checkout) or --with %s@VERSION", KubernetaiModule, KubernetaiModule)
 	if self == nil || self.Main.Path != KubernetaiModule {

@@ -25,6 +25,11 @@ func TestResolve(t *testing.T) {
 	core := Module{Path: CoreDNSModule, Version: DefaultCoreDNS}
 	self := Module{Path: KubernetaiModule, Version: "v0.3.0"}
 	withLocal := KubernetaiModule + "=testdata/fakekubernetai"
+	kaiAfter := func(anchor, flag string) Placement {
+		return Placement{Name: Directive, Anchor: anchor, After: true, Flag: flag}
+	}
+	dflt := []Placement{kaiAfter("kubernetes", "--after kubernetes (the default)")}
+	hello := Placement{Name: "hello", Anchor: "forward", Flag: "--plugin hello:before=forward"}
 
 	tests := []struct {
 		name string
@@ -34,24 +39,35 @@ func TestResolve(t *testing.T) {
 		err  string
 	}{
 		{name: "defaults", c: Config{}, self: released,
-			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, self}, Anchor: "kubernetes", After: true, Output: out}},
+			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, self}, Placements: dflt, Output: out}},
 		{name: "local kubernetai", c: Config{With: []string{withLocal}}, self: devel,
-			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, {Path: KubernetaiModule, Dir: local}}, Anchor: "kubernetes", After: true, Output: out}},
+			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, {Path: KubernetaiModule, Dir: local}}, Placements: dflt, Output: out}},
 		{name: "before, version without v, relative output", c: Config{CoreDNS: "1.14.2", Before: "forward", Output: "bin/dns"}, self: released,
-			want: &Plan{CoreDNS: "v1.14.2", Modules: []Module{{Path: CoreDNSModule, Version: "v1.14.2"}, self}, Anchor: "forward", Output: filepath.Join(wd, "bin/dns")}},
+			want: &Plan{CoreDNS: "v1.14.2", Modules: []Module{{Path: CoreDNSModule, Version: "v1.14.2"}, self}, Placements: []Placement{{Name: Directive, Anchor: "forward", Flag: "--before forward"}}, Output: filepath.Join(wd, "bin/dns")}},
 		{name: "after, absolute output", c: Config{After: "cache", Output: "/tmp/x/coredns"}, self: released,
-			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, self}, Anchor: "cache", After: true, Output: "/tmp/x/coredns"}},
+			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, self}, Placements: []Placement{kaiAfter("cache", "--after cache")}, Output: "/tmp/x/coredns"}},
 		{name: "stock with a pin needs no kubernetai version", c: Config{Stock: true, With: []string{"github.com/miekg/dns@v1.1.80"}}, self: nil,
 			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, {Path: "github.com/miekg/dns", Version: "v1.1.80"}}, Stock: true, Output: out}},
 		{name: "local coredns keeps the --coredns version", c: Config{With: []string{CoreDNSModule + "=testdata/fakecoredns"}}, self: released,
-			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{{Path: CoreDNSModule, Version: "v1.15.0", Dir: localCore}, self}, Anchor: "kubernetes", After: true, Output: out}},
+			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{{Path: CoreDNSModule, Version: "v1.15.0", Dir: localCore}, self}, Placements: dflt, Output: out}},
 		{name: "coredns pinned by --with", c: Config{With: []string{CoreDNSModule + "@v1.14.0"}}, self: released,
-			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{{Path: CoreDNSModule, Version: "v1.14.0"}, self}, Anchor: "kubernetes", After: true, Output: out}},
+			want: &Plan{CoreDNS: "v1.14.0", Modules: []Module{{Path: CoreDNSModule, Version: "v1.14.0"}, self}, Placements: dflt, Output: out}},
+		{name: "an external plugin", c: Config{Plugins: []string{"hello:before=forward"}}, self: released,
+			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, self}, Placements: append(dflt, hello), Output: out}},
+		{name: "kubernetai placed by --plugin, after a plugin placed later", c: Config{Plugins: []string{"kubernetai:after=hello", "hello:before=forward"}}, self: released,
+			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core, self}, Placements: []Placement{kaiAfter("hello", "--plugin kubernetai:after=hello"), hello}, Output: out}},
+		{name: "stock with an external plugin", c: Config{Stock: true, Plugins: []string{"hello:before=forward"}}, self: nil,
+			want: &Plan{CoreDNS: "v1.15.0", Modules: []Module{core}, Placements: []Placement{hello}, Stock: true, Output: out}},
 
 		{name: "after and before", c: Config{After: "a", Before: "b"}, self: released, err: "--after and --before: give at most one of them"},
 		{name: "stock and after", c: Config{Stock: true, After: "a"}, self: released, err: "--stock builds without kubernetai"},
 		{name: "after itself", c: Config{After: "kubernetai"}, self: released, err: `--after: "kubernetai": kubernetai cannot be placed next to itself`},
 		{name: "bad before", c: Config{Before: "for ward"}, self: released, err: `--before: "for ward": not a directive name`},
+		{name: "plugin without placement", c: Config{Plugins: []string{"hello"}}, self: released, err: `--plugin: "hello": want NAME:after=DIRECTIVE`},
+		{name: "plugin placed twice", c: Config{Plugins: []string{"hello:after=log", "hello:before=forward"}}, self: released, err: "--plugin hello:before=forward: plugin hello is placed twice (also by --plugin hello:after=log)"},
+		{name: "kubernetai placed twice", c: Config{After: "log", Plugins: []string{"kubernetai:before=forward"}}, self: released, err: "--plugin kubernetai:before=forward: kubernetai is already placed by --after log"},
+		{name: "kubernetai placed twice by --plugin", c: Config{Plugins: []string{"kubernetai:after=log", "kubernetai:before=forward"}}, self: released, err: "plugin kubernetai is placed twice (also by --plugin kubernetai:after=log)"},
+		{name: "stock and --plugin kubernetai", c: Config{Stock: true, Plugins: []string{"kubernetai:after=log"}}, self: released, err: "--plugin kubernetai:after=log: --stock builds without kubernetai"},
 		{name: "bad coredns", c: Config{CoreDNS: "master"}, self: released, err: `--coredns: "master": not a release version`},
 		{name: "output directory", c: Config{Output: "bin/"}, self: released, err: `--output: "bin/": give a file name`},
 		{name: "output is a directory", c: Config{Output: "testdata"}, self: released, err: "testdata is a directory; give a file name"},

@@ -112,10 +112,10 @@ func TestMainGo(t *testing.T) {
 		p    Plan
 		call string
 	}{
-		{"after kubernetes", Plan{CoreDNS: "v1.15.0", Anchor: "kubernetes", After: true},
-			`insertDirective(dnsserver.Directives, "kubernetai", "kubernetes", true)`},
-		{"before forward", Plan{CoreDNS: "v1.15.0", Anchor: "forward"},
-			`insertDirective(dnsserver.Directives, "kubernetai", "forward", false)`},
+		{"after kubernetes", Plan{CoreDNS: "v1.15.0", Placements: []Placement{kaiPlaced("kubernetes", true)}},
+			`{"kubernetai", "kubernetes", true, "--after kubernetes"},`},
+		{"before forward", Plan{CoreDNS: "v1.15.0", Placements: []Placement{kaiPlaced("forward", false)}},
+			`{"kubernetai", "forward", false, "--before forward"},`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,12 +140,61 @@ func TestMainGo(t *testing.T) {
 					t.Errorf("main.go has no func %s", fn)
 				}
 			}
-			for _, want := range []string{tt.call, "dnsserver.Directives = directives", "os.Exit(1)", "coremain.Run()", "DO NOT EDIT"} {
+			for _, want := range []string{tt.call, "insertDirective(dnsserver.Directives, p.name, p.anchor, p.after)", "dnsserver.Directives = directives", "os.Exit(1)", "coremain.Run()", "DO NOT EDIT"} {
 				if !strings.Contains(src, want) {
 					t.Errorf("main.go lacks %q:\n%s", want, src)
 				}
 			}
 		})
+	}
+}
+
+// kaiPlaced is kubernetai's placement as Arrange leaves it.
+func kaiPlaced(anchor string, after bool) Placement {
+	flag := "--before " + anchor
+	if after {
+		flag = "--after " + anchor
+	}
+	return Placement{Name: Directive, Anchor: anchor, After: after, Flag: flag, Module: KubernetaiModule, Package: KubernetaiModule}
+}
+
+// External plugins are imported once per package, and inserted in the
+// order given, after kubernetai.
+func TestMainGoPlugins(t *testing.T) {
+	p := &Plan{CoreDNS: "v1.15.0", Placements: []Placement{
+		kaiPlaced("kubernetes", true),
+		{Name: "hello", Anchor: "kubernetai", Flag: "--plugin hello:before=kubernetai", Module: "example.com/hello", Package: "example.com/hello"},
+		{Name: "bye", Anchor: "hello", After: true, Flag: "--plugin bye:after=hello", Module: "example.com/hello", Package: "example.com/hello"},
+	}}
+	f, src := parseMain(t, p)
+	im := imports(f)
+	if im["example.com/hello"] != "_" || im[KubernetaiModule] != "_" {
+		t.Errorf("imports = %v", im)
+	}
+	if n := strings.Count(src, `_ "example.com/hello"`); n != 1 {
+		t.Errorf("example.com/hello imported %d times:\n%s", n, src)
+	}
+	order := []string{
+		`{"kubernetai", "kubernetes", true, "--after kubernetes"},`,
+		`{"hello", "kubernetai", false, "--plugin hello:before=kubernetai"},`,
+		`{"bye", "hello", true, "--plugin bye:after=hello"},`,
+	}
+	last := -1
+	for _, want := range order {
+		i := strings.Index(src, want)
+		if i <= last {
+			t.Errorf("main.go lacks %q after the previous placement:\n%s", want, src)
+		}
+		last = i
+	}
+	if !strings.Contains(src, "with all of its official plugins, plus kubernetai, hello, bye.") {
+		t.Errorf("doc comment does not list the added plugins:\n%s", src)
+	}
+	if !strings.Contains(src, `// registers hello, bye`) {
+		t.Errorf("import comment does not name both plugins:\n%s", src)
+	}
+	if _, err := MainGo(&Plan{Placements: []Placement{{Name: "x", Anchor: "log"}}}); err == nil {
+		t.Error("MainGo accepted a placement with no package")
 	}
 }
 
@@ -172,7 +221,7 @@ func TestMainGoCarriesInsertDirective(t *testing.T) {
 	if !strings.HasPrefix(insert, "// insertDirective returns") || !strings.HasSuffix(insert, "}") {
 		t.Errorf("insertSource() cut badly:\n%s", insert)
 	}
-	_, src := parseMain(t, &Plan{CoreDNS: "v1.15.0", Anchor: "kubernetes", After: true})
+	_, src := parseMain(t, &Plan{CoreDNS: "v1.15.0", Placements: []Placement{kaiPlaced("kubernetes", true)}})
 	if !strings.Contains(src, insert) {
 		t.Errorf("main.go does not carry insertDirective verbatim:\n%s", src)
 	}

@@ -12,34 +12,35 @@ import (
 	"time"
 )
 
-// Smoke checks a built binary: that it was built without cgo, that it holds
-// (or, for --stock, lacks) kubernetai, and that it lists the expected
-// plugins. It prints the binary's -version on success.
-func Smoke(ctx context.Context, p *Plan, stdout io.Writer) error {
-	text, err := run(ctx, "go", "version", "-m", p.Output)
+// Smoke checks the binary built for p at bin: that it was built without
+// cgo, that it holds (or, for --stock, lacks) kubernetai and holds every
+// other placed plugin's module, and that -plugins lists every placed plugin.
+// It prints the binary's -version, as p.Output, on success.
+func Smoke(ctx context.Context, p *Plan, bin string, stdout io.Writer) error {
+	text, err := run(ctx, "go", "version", "-m", bin)
 	if err != nil {
 		return fmt.Errorf("smoke check: %w", err)
 	}
 	bi, err := parseVersionM(text)
 	if err != nil {
-		return fmt.Errorf("smoke check: go version -m %s: %w", p.Output, err)
+		return fmt.Errorf("smoke check: go version -m %s: %w", bin, err)
 	}
-	if err := checkBuildInfo(bi, p.Stock); err != nil {
-		return fmt.Errorf("smoke check: %s: %w", p.Output, err)
+	if err := checkBuildInfo(bi, p); err != nil {
+		return fmt.Errorf("smoke check: %s: %w", bin, err)
 	}
 	goos, goarch := setting(bi, "GOOS"), setting(bi, "GOARCH")
 	if goos != runtime.GOOS || goarch != runtime.GOARCH {
 		fmt.Fprintf(stdout, "%s: built for %s/%s; not run here, so -plugins was not checked\n", p.Output, goos, goarch)
 		return nil
 	}
-	plugins, err := run(ctx, p.Output, "-plugins")
+	plugins, err := run(ctx, bin, "-plugins")
 	if err != nil {
 		return fmt.Errorf("smoke check: %w", err)
 	}
-	if err := checkPlugins(plugins, p.Stock); err != nil {
-		return fmt.Errorf("smoke check: %s -plugins: %w", p.Output, err)
+	if err := checkPlugins(plugins, p); err != nil {
+		return fmt.Errorf("smoke check: %s -plugins: %w", bin, err)
 	}
-	version, err := run(ctx, p.Output, "-version")
+	version, err := run(ctx, bin, "-version")
 	if err != nil {
 		return fmt.Errorf("smoke check: %w", err)
 	}
@@ -86,37 +87,42 @@ func setting(bi *debug.BuildInfo, key string) string {
 	return ""
 }
 
-func checkBuildInfo(bi *debug.BuildInfo, stock bool) error {
+func checkBuildInfo(bi *debug.BuildInfo, p *Plan) error {
 	if v := setting(bi, "CGO_ENABLED"); v != "0" {
 		return fmt.Errorf("build settings lack CGO_ENABLED=0 (found %q)", v)
 	}
-	has := false
+	deps := map[string]bool{}
 	for _, d := range bi.Deps {
-		has = has || d.Path == KubernetaiModule
+		deps[d.Path] = true
 	}
-	switch {
-	case !stock && !has:
-		return fmt.Errorf("module %s is not among the binary's dependencies", KubernetaiModule)
-	case stock && has:
+	if p.Stock && deps[KubernetaiModule] {
 		return fmt.Errorf("stock build contains module %s", KubernetaiModule)
+	}
+	for _, pl := range p.Placements {
+		if pl.Module != "" && !deps[pl.Module] {
+			return fmt.Errorf("module %s (plugin %s) is not among the binary's dependencies", pl.Module, pl.Name)
+		}
 	}
 	return nil
 }
 
 // checkPlugins looks for the plugin names in `coredns -plugins`. Older
 // CoreDNS printed them as dns.NAME, current releases as NAME; both count.
-func checkPlugins(out string, stock bool) error {
+func checkPlugins(out string, p *Plan) error {
 	listed := map[string]bool{}
 	for _, l := range strings.Split(out, "\n") {
 		listed[strings.TrimPrefix(strings.TrimSpace(l), "dns.")] = true
 	}
 	switch {
-	case stock && !listed["kubernetes"]:
+	case p.Stock && !listed["kubernetes"]:
 		return fmt.Errorf("plugin kubernetes (dns.kubernetes) is not listed")
-	case stock && listed[Directive]:
+	case p.Stock && listed[Directive]:
 		return fmt.Errorf("stock build lists plugin kubernetai (dns.kubernetai)")
-	case !stock && !listed[Directive]:
-		return fmt.Errorf("plugin kubernetai (dns.kubernetai) is not listed: the package %s does not register it (plugin.Register(%q, setup))", KubernetaiModule, Directive)
+	}
+	for _, pl := range p.Placements {
+		if !listed[pl.Name] {
+			return fmt.Errorf("plugin %s (dns.%s) is not listed: the package %s does not register it (plugin.Register(%q, setup))", pl.Name, pl.Name, pl.Package, pl.Name)
+		}
 	}
 	return nil
 }

@@ -28,21 +28,34 @@ func versionM(cgo string, deps ...string) string {
 const (
 	depCore = "\tdep\tgithub.com/coredns/coredns\tv1.15.0\th1:AAAA="
 	depKai  = "\tdep\tgithub.com/kubernetai/kubernetai/host-go\tv0.0.0\n\t=>\t/src/host-go\t(devel)\t"
+	depHi   = "\tdep\texample.com/hello\tv0.1.0\th1:BBBB="
+)
+
+// Plans as Arrange leaves them.
+var (
+	planKai   = &Plan{Placements: []Placement{kaiPlaced("kubernetes", true)}}
+	planStock = &Plan{Stock: true}
+	hiPlaced  = Placement{Name: "hello", Anchor: "log", Module: "example.com/hello", Package: "example.com/hello"}
+	planBoth  = &Plan{Placements: []Placement{kaiPlaced("kubernetes", true), hiPlaced}}
+	planStHi  = &Plan{Stock: true, Placements: []Placement{hiPlaced}}
 )
 
 func TestCheckBuildInfo(t *testing.T) {
 	tests := []struct {
-		name  string
-		text  string
-		stock bool
-		err   string
+		name string
+		text string
+		p    *Plan
+		err  string
 	}{
-		{"kubernetai", versionM("0", depCore, depKai), false, ""},
-		{"stock", versionM("0", depCore), true, ""},
-		{"cgo on", versionM("1", depCore, depKai), false, `build settings lack CGO_ENABLED=0 (found "1")`},
-		{"cgo unset", versionM("", depCore, depKai), false, `build settings lack CGO_ENABLED=0 (found "")`},
-		{"kubernetai missing", versionM("0", depCore), false, "module github.com/kubernetai/kubernetai/host-go is not among the binary's dependencies"},
-		{"stock with kubernetai", versionM("0", depCore, depKai), true, "stock build contains module"},
+		{"kubernetai", versionM("0", depCore, depKai), planKai, ""},
+		{"stock", versionM("0", depCore), planStock, ""},
+		{"kubernetai and hello", versionM("0", depCore, depKai, depHi), planBoth, ""},
+		{"stock and hello", versionM("0", depCore, depHi), planStHi, ""},
+		{"cgo on", versionM("1", depCore, depKai), planKai, `build settings lack CGO_ENABLED=0 (found "1")`},
+		{"cgo unset", versionM("", depCore, depKai), planKai, `build settings lack CGO_ENABLED=0 (found "")`},
+		{"kubernetai missing", versionM("0", depCore), planKai, "module github.com/kubernetai/kubernetai/host-go (plugin kubernetai) is not among the binary's dependencies"},
+		{"hello missing", versionM("0", depCore, depKai), planBoth, "module example.com/hello (plugin hello) is not among"},
+		{"stock with kubernetai", versionM("0", depCore, depKai), planStock, "stock build contains module"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +63,7 @@ func TestCheckBuildInfo(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseVersionM: %v", err)
 			}
-			err = checkBuildInfo(bi, tt.stock)
+			err = checkBuildInfo(bi, tt.p)
 			if (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
 				t.Errorf("checkBuildInfo() = %v, want error containing %q", err, tt.err)
 			}
@@ -82,20 +95,23 @@ func TestCheckPlugins(t *testing.T) {
 	const stock = "acl\nkubernetes\nwhoami\n"
 	tests := []struct {
 		name, out string
-		stock     bool
+		p         *Plan
 		err       string
 	}{
-		{"current layout", current, false, ""},
-		{"dns. prefix", older, false, ""},
-		{"stock", stock, true, ""},
-		{"not registered", stock, false, "plugin kubernetai (dns.kubernetai) is not listed"},
-		{"prefix only counts whole names", "kubernetai-extra\nkubernetes\n", false, "is not listed"},
-		{"stock with kubernetai", current, true, "stock build lists plugin kubernetai"},
-		{"stock without kubernetes", "acl\n", true, "plugin kubernetes (dns.kubernetes) is not listed"},
+		{"current layout", current, planKai, ""},
+		{"dns. prefix", older, planKai, ""},
+		{"stock", stock, planStock, ""},
+		{"kubernetai and hello", current + "hello\n", planBoth, ""},
+		{"stock and hello", stock + "hello\n", planStHi, ""},
+		{"not registered", stock, planKai, "plugin kubernetai (dns.kubernetai) is not listed"},
+		{"hello not registered", current, planBoth, "plugin hello (dns.hello) is not listed: the package example.com/hello does not register it"},
+		{"prefix only counts whole names", "kubernetai-extra\nkubernetes\n", planKai, "is not listed"},
+		{"stock with kubernetai", current, planStock, "stock build lists plugin kubernetai"},
+		{"stock without kubernetes", "acl\n", planStock, "plugin kubernetes (dns.kubernetes) is not listed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkPlugins(tt.out, tt.stock)
+			err := checkPlugins(tt.out, tt.p)
 			if (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
 				t.Errorf("checkPlugins() = %v, want error containing %q", err, tt.err)
 			}
