@@ -59,6 +59,7 @@ help:
 	@echo "             targets briefly (about a minute in all)"
 	@echo "make bench   benchmarks (see BENCHMARKS.md)"
 	@echo "make bench-versus  kubernetai against stock CoreDNS under dnsperf load"
+	@echo "make bench-shadow  what a wasm_shadow module costs under dnsperf load"
 
 # ---------------------------------------------------------------- tools
 
@@ -252,6 +253,14 @@ bench-versus: check-embed $(COREDNS) $(COREDNS_STOCK) kube-binaries
 	@command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
 	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) KUBERNETAI_STOCK_COREDNS=$(ROOT)/$(COREDNS_STOCK) \
 		go test -run '^$$' -bench VersusStock -benchtime 1x -timeout 180m -v . 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
+
+.PHONY: bench-shadow
+# What a `wasm_shadow` module costs the server under dnsperf load (see
+# BenchmarkShadowCost in e2e/).
+bench-shadow: check-embed $(COREDNS) kube-binaries
+	@command -v dnsperf >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf >/dev/null; }
+	cd e2e && KUBERNETAI_COREDNS=$(ROOT)/$(COREDNS) KUBERNETAI_COMPONENT=$(ROOT)/$(EMBEDDED) \
+		go test -run '^$$' -bench ShadowCost -benchtime 1x -timeout 30m -v . 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 
 .PHONY: clean
 clean:

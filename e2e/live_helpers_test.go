@@ -142,7 +142,7 @@ func (s *liveServer) waitReady(t testing.TB) {
 }
 
 // scrape returns the prometheus plugin's text exposition.
-func (s *liveServer) scrape(t *testing.T) string {
+func (s *liveServer) scrape(t testing.TB) string {
 	t.Helper()
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(s.metrics)
