@@ -191,14 +191,21 @@ func (sh *shadow) offer(j shadowJob) {
 }
 
 // run compares the queries offered until ctx ends; promote is called once
-// when promote_after comparisons in a row found no divergence.
-func (sh *shadow) run(ctx context.Context, promote func()) {
+// when promote_after comparisons in a row found no divergence. The shadow
+// stops when it has become the module serving (an operator renamed it
+// over the `wasm` file): there is nothing left to compare.
+func (sh *shadow) run(ctx context.Context, serving func() string, promote func()) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case j := <-sh.jobs:
 			if sh.closed.Load() {
+				return
+			}
+			if serving() == sh.digest {
+				log.Infof("wasm_shadow %s: module %s now serves; the shadow stops", sh.opts.path, short(sh.digest))
+				sh.close()
 				return
 			}
 			if sh.compare(ctx, j) {
@@ -316,7 +323,7 @@ func (k *Kubernetai) startShadow(ctx context.Context) {
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
-		sh.run(ctx, func() { k.promote(ctx, sh) })
+		sh.run(ctx, func() string { return k.real.Module().Digest() }, func() { k.promote(ctx, sh) })
 	}()
 }
 

@@ -177,3 +177,22 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestShadowStopsOnceServing: renaming the shadow over the `wasm` file
+// swaps it in as any new module; the shadow then stops, having nothing
+// left to compare.
+func TestShadowStopsOnceServing(t *testing.T) {
+	next := withCustomSection(defaultComponent, "next")
+	k, err := guestSetup(t, "kubernetai cluster.local {\n    wasm core.wasm\n    snapshot a.yaml\n    wasm_shadow next.wasm\n}",
+		map[string]string{"a.yaml": testSnapshot, "core.wasm": string(defaultComponent), "next.wasm": string(next)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startWithin(t, k)
+	replaceFile(t, k.wasm.path, next)
+	waitUntil(t, "the swap", func() bool { return k.real.Module().Digest() == k.shadow.digest })
+	waitUntil(t, "the shadow to stop", func() bool {
+		ask(t, k, "web.shop.svc.cluster.local.", dns.TypeA)
+		return k.shadow.closed.Load()
+	})
+}
