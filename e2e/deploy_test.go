@@ -132,6 +132,9 @@ func TestDeploy(t *testing.T) {
 			t.Errorf("run %d did not report the token's expiry:\n%s", i+1, stderr)
 		}
 		minted = stdout
+		if i == 1 {
+			t.Logf("mint-kubeconfig.sh, run again:\n%s", stderr)
+		}
 	}
 	if !strings.Contains(minted, `server: "`+remote.URL+`"`) || !strings.Contains(minted, "certificate-authority-data: ") {
 		t.Errorf("the minted kubeconfig does not name %s with its CA:\n%s", remote.URL, minted)
@@ -195,7 +198,7 @@ func TestDeploy(t *testing.T) {
 	for _, stanza := range []string{"1", "2"} {
 		waitMetric(t, s, stanzaSeries(s.server, "coredns_kubernetai_synced", stanza), func(v float64) bool { return v == 1 })
 	}
-	if code := httpStatus(fmt.Sprintf("http://127.0.0.1:%d/health", health)); code != http.StatusOK {
+	if code := httpStatus(fmt.Sprintf("http://127.0.0.1:%d/health", health), 5*time.Second); code != http.StatusOK {
 		t.Errorf("/health answered %d, want 200", code)
 	}
 	if m := regexp.MustCompile(`(?i)[^\n]*(forbidden|unauthorized)[^\n]*`).FindString(s.out.String()); m != "" {
@@ -266,17 +269,6 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func httpStatus(url string) int {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
 }
 
 // rewriteOnce replaces each old (pairs: old, new) in s, each of which must
@@ -608,6 +600,11 @@ func checkRestricted(t *testing.T, c *kube.Cluster, dep *appsv1.Deployment) {
 // checkCan: u may list and watch what DNS reads, and nothing else asked.
 func checkCan(t *testing.T, c *kube.Cluster, u kube.User) {
 	t.Helper()
+	// The RBAC authorizer learns of a new binding from a watch.
+	waitFor(t, string(u)+" may list services", 30*time.Second, func() bool {
+		ok, err := c.Can(u, "list", "", "services")
+		return err == nil && ok
+	})
 	for _, q := range []struct {
 		verb, group, resource string
 		want                  bool
@@ -633,6 +630,10 @@ func checkCan(t *testing.T, c *kube.Cluster, u kube.User) {
 // do: list and watch what DNS reads; not read Secrets, get or write.
 func checkMinted(t *testing.T, k *kubectl, path string) {
 	t.Helper()
+	waitFor(t, "the minted kubeconfig may list services", 30*time.Second, func() bool {
+		stdout, _, err := k.try("--kubeconfig", path, "auth", "can-i", "list", "services", "-A")
+		return err == nil && strings.TrimSpace(stdout) == "yes"
+	})
 	for _, q := range []struct {
 		args []string
 		want string
