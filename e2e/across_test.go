@@ -200,7 +200,7 @@ func TestAutopathAndMetadataAcrossClusters(t *testing.T) {
 		"Corefile": `.:{port} {
     bind 127.0.0.1
     metadata
-    log . "META {/kubernetes/client-namespace} {/kubernetes/client-pod-name} {/kubernetes/client-label/app} {/kubernetes/service} {/kubernetes/namespace} {/kubernetai/stanza}"
+    log . "META {/kubernetes/client-namespace} {/kubernetes/client-pod-name} {/kubernetes/client-label/app} {/kubernetes/service} {/kubernetes/namespace} {/kubernetai/stanza} {/kubernetai/cluster}"
     autopath @kubernetai
     kubernetai cluster.local {
         snapshot a.yaml
@@ -209,6 +209,7 @@ func TestAutopathAndMetadataAcrossClusters(t *testing.T) {
     kubernetai remote.local {
         snapshot b.yaml
         pods verified
+        cluster east
     }
 }`,
 	})
@@ -237,7 +238,7 @@ func TestAutopathAndMetadataAcrossClusters(t *testing.T) {
 	// Metadata as the log plugin prints it.
 	s.ask(t, "udp", "web.shop.svc.remote.local.", dns.TypeA)
 	waitFor(t, "the log line with metadata", 5*time.Second, func() bool {
-		return strings.Contains(s.out.String(), "META team client tester web shop 2")
+		return strings.Contains(s.out.String(), "META team client tester web shop 2 east")
 	})
 }
 

@@ -62,6 +62,7 @@ func TestMetricsMatchREADME(t *testing.T) {
         notify_interval 1s
     }
     kubernetai remote.local {
+        cluster remote
         kubeconfig down.kubeconfig
         startup_timeout 2s
     }
@@ -95,11 +96,15 @@ func TestMetricsMatchREADME(t *testing.T) {
 	if r := s.ask(t, "udp", "web.shop.svc.remote.local.", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
 		t.Errorf("the stanza that is down: rcode %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
 	}
-	// A SERVFAIL from a stanza is failed, and that stanza's.
-	waitMetric(t, s, `coredns_kubernetai_requests_total{outcome="failed",`+label+`,stanza="2"}`,
+	// A SERVFAIL from a stanza is failed, and that stanza's, labelled by
+	// its cluster name.
+	waitMetric(t, s, `coredns_kubernetai_requests_total{outcome="failed",`+label+`,stanza="remote"}`,
 		func(v float64) bool { return v >= 2 })
-	if v, ok := metric(s.scrape(t), `coredns_kubernetai_requests_total{outcome="answered",`+label+`,stanza="2"}`); ok && v != 0 {
+	if v, ok := metric(s.scrape(t), `coredns_kubernetai_requests_total{outcome="answered",`+label+`,stanza="remote"}`); ok && v != 0 {
 		t.Errorf("SERVFAILs of stanza 2 counted answered: %v", v)
+	}
+	if _, ok := metric(s.scrape(t), `coredns_kubernetai_synced{`+label+`,stanza="2"}`); ok {
+		t.Error("stanza 2, named remote, also has a series labelled by its position")
 	}
 
 	// The test guest traps on names whose first label is trap.

@@ -88,7 +88,7 @@ func (k *Kubernetai) Ready() bool {
 	}
 	names := make([]string, len(holding))
 	for i, s := range holding {
-		names[i] = fmt.Sprintf("stanza %d (%s; %s)", s.index+1, s.source, s.policy())
+		names[i] = fmt.Sprintf("%v (%s; %s)", s, s.source, s.policy())
 	}
 	log.Infof("not ready: not synced, holding readiness: %s", strings.Join(names, ", "))
 	return false
@@ -124,7 +124,7 @@ func (k *Kubernetai) start(ips []string) error {
 	for i, s := range k.stanzas {
 		s.servers = k.metricServers()
 		timeout := time.Duration(s.plan.StartupTimeoutNs)
-		since := now
+		since, kept := now, false
 		waits[i] = now.Add(timeout)
 		run := func(ctx context.Context) error { return s.source.Run(ctx, s) }
 		// A live source is attached now, before OnStartup returns: on a
@@ -134,11 +134,13 @@ func (k *Kubernetai) start(ips []string) error {
 			att, err := a.Attach(s)
 			switch {
 			case err != nil:
-				log.Errorf("stanza %d: %s not started: %v", s.index+1, s.source, err)
+				log.Errorf("%v: %s not started: %v", s, s.source, err)
 				run, waits[i] = nil, time.Time{} // nothing to wait for
 			default:
 				run = att.Run
-				if started, kept, synced := att.Joined(); kept {
+				var started time.Time
+				var synced bool
+				if started, kept, synced = att.Joined(); kept {
 					since = started
 					if !synced {
 						waits[i] = time.Time{}
@@ -153,11 +155,14 @@ func (k *Kubernetai) start(ips []string) error {
 			go func() {
 				defer k.wg.Done()
 				if err := run(ctx); err != nil && ctx.Err() == nil {
-					log.Errorf("stanza %d: %s stopped: %v", s.index+1, s.source, err)
+					log.Errorf("%v: %s stopped: %v", s, s.source, err)
 				}
 			}()
 		}
 		if s.release {
+			// A kept feed already past its release moment was past it
+			// before the reload too: the warning is not repeated.
+			warned := kept && !since.Add(timeout).After(now)
 			k.wg.Add(1)
 			go func() {
 				defer k.wg.Done()
@@ -165,7 +170,7 @@ func (k *Kubernetai) start(ips []string) error {
 				defer t.Stop()
 				select {
 				case <-t.C:
-					s.letGo()
+					s.letGo(warned)
 				case <-ctx.Done():
 				}
 			}()

@@ -12,8 +12,13 @@ import (
 	"github.com/kubernetai/kubernetai/host-go/internal/engine"
 )
 
-// stanzaKey is the metadata key naming the stanza that answered.
-const stanzaKey = "kubernetai/stanza"
+// stanzaKey is the metadata key naming the stanza that answered (its
+// position, from 1); clusterKey names its `cluster`, empty when it has
+// none.
+const (
+	stanzaKey  = "kubernetai/stanza"
+	clusterKey = "kubernetai/cluster"
+)
 
 // answered carries, from ServeDNS to the metadata plugin's readers, which
 // stanza answered (the log plugin reads metadata after the answer).
@@ -23,8 +28,9 @@ type answeredKey struct{}
 
 // Metadata implements the metadata plugin's Provider: the values the
 // kubernetes plugin publishes (`kubernetes/*`: the parts of the name, the
-// client's pod) and `kubernetai/stanza`, the stanza that answered (or, when
-// none did, the first whose zones hold the name).
+// client's pod), `kubernetai/stanza`, the stanza that answered (or, when
+// none did, the first whose zones hold the name), and `kubernetai/cluster`,
+// that stanza's cluster name.
 func (k *Kubernetai) Metadata(ctx context.Context, state request.Request) context.Context {
 	cctx, cancel := context.WithTimeout(context.Background(), autopathTimeout)
 	defer cancel()
@@ -42,12 +48,14 @@ func (k *Kubernetai) Metadata(ctx context.Context, state request.Request) contex
 			a := &answered{}
 			fallback := e.Value
 			ctx = context.WithValue(ctx, answeredKey{}, a)
-			metadata.SetValueFunc(ctx, stanzaKey, func() string {
+			position := func() string {
 				if n := a.stanza.Load(); n > 0 {
 					return strconv.Itoa(int(n))
 				}
 				return fallback
-			})
+			}
+			metadata.SetValueFunc(ctx, stanzaKey, position)
+			metadata.SetValueFunc(ctx, clusterKey, func() string { return k.clusterName(position()) })
 			continue
 		}
 		value := e.Value
@@ -61,4 +69,14 @@ func noteAnswer(ctx context.Context, stanza uint32) {
 	if a, ok := ctx.Value(answeredKey{}).(*answered); ok {
 		a.stanza.Store(int32(stanza) + 1)
 	}
+}
+
+// clusterName is the `cluster` name of the stanza at position (from 1, as
+// `kubernetai/stanza` gives it), "" when it has none.
+func (k *Kubernetai) clusterName(position string) string {
+	n, err := strconv.Atoi(position)
+	if err != nil || n < 1 || n > len(k.stanzas) || !k.stanzas[n-1].named {
+		return ""
+	}
+	return k.stanzas[n-1].label
 }

@@ -292,6 +292,7 @@ func TestAutoPathAndMetadata(t *testing.T) {
 		outcome: answerFrom(answer(t, dns.RcodeSuccess), 2, 3),
 	}
 	k = fakePlugin(f, 3)
+	k.stanzas[2].label, k.stanzas[2].named = "east", true
 	ctx := metadata.ContextWithMetadata(context.Background())
 	ctx = k.Metadata(ctx, state)
 	value := func(key string) string {
@@ -301,14 +302,14 @@ func TestAutoPathAndMetadata(t *testing.T) {
 		}
 		return fn()
 	}
-	if value("kubernetes/service") != "web" || value(stanzaKey) != "1" {
-		t.Errorf("before answering: %q %q", value("kubernetes/service"), value(stanzaKey))
+	if value("kubernetes/service") != "web" || value(stanzaKey) != "1" || value(clusterKey) != "" {
+		t.Errorf("before answering: %q %q %q", value("kubernetes/service"), value(stanzaKey), value(clusterKey))
 	}
 	if _, err := k.ServeDNS(ctx, dnstest.NewRecorder(&test.ResponseWriter{}), state.Req); err != nil {
 		t.Fatal(err)
 	}
-	if value(stanzaKey) != "3" {
-		t.Errorf("kubernetai/stanza after the third stanza answered: %q", value(stanzaKey))
+	if value(stanzaKey) != "3" || value(clusterKey) != "east" {
+		t.Errorf("kubernetai/stanza, kubernetai/cluster after the third stanza answered: %q %q", value(stanzaKey), value(clusterKey))
 	}
 }
 

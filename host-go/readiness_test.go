@@ -185,6 +185,8 @@ func TestReadinessPerStanza(t *testing.T) {
 // feed of an API server that never answers does not wait for it again,
 // and the feed's start, not the reload, counts for its startup_timeout.
 func TestReloadKeepsTheWait(t *testing.T) {
+	logged := captureLog(t)
+	warnings := func() int { return strings.Count(logged.String(), "has not synced within its startup_timeout") }
 	live := func() *Kubernetai {
 		k := fakePlugin(&fakeCore{}, 1)
 		l, err := feed.NewLive(&feed.Connection{Endpoint: "http://127.0.0.1:1"},
@@ -199,6 +201,7 @@ func TestReloadKeepsTheWait(t *testing.T) {
 	old.stanzas[0].plan.StartupTimeoutNs = uint64(100 * time.Millisecond)
 	startWithin(t, old)
 	defer func() { _ = old.stop() }()
+	waitUntil(t, "the warning that the stanza lets go", func() bool { return warnings() == 1 })
 
 	next := live()
 	next.stanzas[0].plan.StartupTimeoutNs = uint64(time.Hour)
@@ -214,5 +217,11 @@ func TestReloadKeepsTheWait(t *testing.T) {
 	defer func() { _ = last.stop() }()
 	if !last.Ready() {
 		t.Error("not ready: the feed started more than its startup_timeout ago")
+	}
+	// Its timer is already due: give it time to fire, then the warning
+	// must not have been repeated for the kept feed.
+	time.Sleep(200 * time.Millisecond)
+	if n := warnings(); n != 1 {
+		t.Errorf("%d warnings that the stanza lets go, want 1 (not again for the kept feed):\n%s", n, logged.String())
 	}
 }

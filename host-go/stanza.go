@@ -32,7 +32,10 @@ type stanza struct {
 	// as its last Apply said; memoryLimit is the limit they did not fit.
 	held        atomic.Int64
 	memoryLimit uint64
-	label       string // metrics label: the stanza's position in the Corefile
+	// label is the stanza's metrics label: its `cluster` name, else its
+	// position in the server block (from 1).
+	label string
+	named bool // label is a `cluster` name
 	// servers are the `server` labels of its metrics (set by start).
 	servers []string
 	// notifier hears the serials of the zones this stanza is the first to
@@ -49,6 +52,11 @@ const snapshotPoll = time.Second
 // at fault.
 func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, error) {
 	st := &stanza{index: i, plan: plan, engine: eng, label: strconv.Itoa(i + 1), release: releasesByDefault(plan.Source)}
+	if p := cf.option(i, "cluster"); p != nil && len(p.Args) == 1 {
+		// The core has refused a name that is not one label, is digits
+		// alone (another stanza's position) or is given twice.
+		st.label, st.named = p.Args[0], true
+	}
 	if p := cf.option(i, "readiness"); p != nil && len(p.Args) == 1 {
 		// The core has refused any other value.
 		st.release = p.Args[0] == "release"
@@ -57,7 +65,7 @@ func newStanza(cf *corefile, i int, plan engine.StanzaPlan, eng core) (*stanza, 
 		return nil, cf.errorAt(i, plan.SourceLine, "", err.Error())
 	}
 	logf := func(print func(string, ...any)) func(string, ...any) {
-		return func(format string, args ...any) { print("stanza %d: "+format, append([]any{i + 1}, args...)...) }
+		return func(format string, args ...any) { print("%v: "+format, append([]any{st}, args...)...) }
 	}
 	switch plan.Source.Kind {
 	case engine.SourceSnapshot:
@@ -121,15 +129,17 @@ func (s *stanza) policy() string {
 }
 
 // letGo runs at releaseAt for a stanza whose policy lets go of
-// readiness then: if it has still not synced, it says so once and shows
-// it no longer holds.
-func (s *stanza) letGo() {
+// readiness then: if it has still not synced, it says so (unless warned,
+// said for its feed before a reload) and shows it no longer holds.
+func (s *stanza) letGo(warned bool) {
 	if s.synced.Load() {
 		return
 	}
-	log.Warningf("stanza %d: %s has not synced within its startup_timeout %v: it no longer holds readiness "+
-		"(readiness release); its names answer SERVFAIL until it syncs", s.index+1, s.source,
-		time.Duration(s.plan.StartupTimeoutNs))
+	if !warned {
+		log.Warningf("%v: %s has not synced within its startup_timeout %v: it no longer holds readiness "+
+			"(readiness release); its names answer SERVFAIL until it syncs", s, s.source,
+			time.Duration(s.plan.StartupTimeoutNs))
+	}
 	s.showSynced()
 }
 
@@ -186,7 +196,7 @@ func (s *stanza) Apply(batch []feed.Change) {
 	}
 	if err != nil {
 		countGuestFailure(s.servers, "apply", err)
-		log.Errorf("stanza %d: applying %d changes: %v", s.index+1, len(events), err)
+		log.Errorf("%v: applying %d changes: %v", s, len(events), err)
 		return
 	}
 	for _, server := range s.servers {
@@ -196,7 +206,7 @@ func (s *stanza) Apply(batch []feed.Change) {
 		objectsHeld.WithLabelValues(server, s.label).Set(float64(report.Held))
 	}
 	for _, p := range report.Problems {
-		log.Warningf("stanza %d: %s", s.index+1, p)
+		log.Warningf("%v: %s", s, p)
 	}
 	s.logRefusal(len(events), report)
 	s.observeProgramming(batch)
@@ -213,13 +223,13 @@ func (s *stanza) Apply(batch []feed.Change) {
 // stanza holds everything again.
 func (s *stanza) logRefusal(changes int, r engine.ApplyResult) {
 	if r.Refused > 0 {
-		log.Errorf("stanza %d: %d of %d changes refused (%s...): with them the DNS core would not keep 1/8 of "+
+		log.Errorf("%v: %d of %d changes refused (%s...): with them the DNS core would not keep 1/8 of "+
 			"wasm_memory (%s) free; about %s would hold them. Until they fit, names the stanza does not know "+
-			"answer SERVFAIL (%d objects held back)", s.index+1, r.Refused, changes, strings.Join(r.RefusedObjects, ", "),
+			"answer SERVFAIL (%d objects held back)", s, r.Refused, changes, strings.Join(r.RefusedObjects, ", "),
 			mebibytes(s.memoryLimit), mebibytes(r.Wanted), r.Held)
 	}
 	if was := s.held.Swap(int64(r.Held)); was > 0 && r.Held == 0 {
-		log.Infof("stanza %d: every object held back for lack of memory is applied", s.index+1)
+		log.Infof("%v: every object held back for lack of memory is applied", s)
 	}
 }
 
@@ -246,7 +256,7 @@ func (s *stanza) observeProgramming(batch []feed.Change) {
 // of the source that has them.
 func (s *stanza) Skipped(problems []string) {
 	for _, p := range problems {
-		log.Warningf("stanza %d: %s: %s: skipped", s.index+1, s.source, p)
+		log.Warningf("%v: %s: %s: skipped", s, s.source, p)
 	}
 	for _, server := range s.servers {
 		objectsSkipped.WithLabelValues(server, s.label).Add(float64(len(problems)))
@@ -258,10 +268,15 @@ func (s *stanza) Synced() {
 	s.engine.SetSynced(s.index, true)
 	s.synced.Store(true)
 	s.showSynced()
-	log.Infof("stanza %d: %s synced", s.index+1, s.source)
+	log.Infof("%v: %s synced", s, s.source)
 }
 
+// String names the stanza in logs: its position, and its cluster name
+// when it has one.
 func (s *stanza) String() string {
+	if s.named {
+		return fmt.Sprintf("stanza %d (cluster %s)", s.index+1, s.label)
+	}
 	return fmt.Sprintf("stanza %d", s.index+1)
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coredns/caddy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kubernetai/kubernetai/host-go/internal/engine"
@@ -109,5 +110,57 @@ func TestStanzaLogsAndCountsUnreadableItems(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(skipped) - before; got != 1 {
 		t.Errorf("objects_skipped_total grew by %v, want 1", got)
+	}
+}
+
+// TestClusterNames: a stanza's `cluster` name is its metrics label and
+// shows in its logs; a stanza without one keeps its position. The core
+// refuses a name given twice, naming the stanza and the option.
+func TestClusterNames(t *testing.T) {
+	dir := t.TempDir()
+	snap := dir + "/cluster.yaml"
+	if err := os.WriteFile(snap, []byte(testSnapshot), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	corefile := func(second string) string {
+		return "kubernetai a.local {\n    snapshot " + snap + "\n}\n" +
+			"kubernetai b.local {\n    cluster " + second + "\n    snapshot " + snap + "\n}"
+	}
+	t.Run("labels", func(t *testing.T) {
+		logged := captureLog(t)
+		c := caddy.NewTestController("dns", corefile("east"))
+		k, err := fromCorefile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const server = "dns://names.test:53"
+		k.servers = []string{server}
+		startWithin(t, k)
+		defer func() { _ = k.stop() }()
+		for i, want := range []string{"1", "east"} {
+			if got := k.stanzas[i].label; got != want {
+				t.Errorf("stanza %d: label %q, want %q", i+1, got, want)
+			}
+			if v, ok := syncedGauge(t, server, want); !ok || v != 1 {
+				t.Errorf("synced{stanza=%q} = %v (exists %v), want 1", want, v, ok)
+			}
+		}
+		if !strings.Contains(logged.String(), "stanza 2 (cluster east): snapshot "+snap+" synced") {
+			t.Errorf("log does not name the cluster:\n%s", logged.String())
+		}
+	})
+	for _, tt := range []struct{ name, err string }{
+		{"1", `stanza 2: cluster: "1" is not a cluster name: digits alone read as a stanza's position`},
+		{"East", `stanza 2: cluster: "East" is not a cluster name`},
+	} {
+		c := caddy.NewTestController("dns", corefile(tt.name))
+		if _, err := fromCorefile(c); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("cluster %s: error %v, want %q", tt.name, err, tt.err)
+		}
+	}
+	c := caddy.NewTestController("dns", strings.Replace(corefile("east"), "snapshot", "cluster east\n    snapshot", 1))
+	want := `Testfile:6 - Error during parsing: stanza 2: cluster: "east" is already the name of stanza 1 (line 2)`
+	if _, err := fromCorefile(c); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a name given twice: error %v, want %q", err, want)
 	}
 }

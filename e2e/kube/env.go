@@ -390,6 +390,11 @@ func writeKubeconfig(path string, clusters []*Cluster, token func(*Cluster) stri
 // connection refused on URL until Start.
 func (c *Cluster) Stop() { c.proc.stop(30 * time.Second) }
 
+// Kill kills this cluster's apiserver with SIGKILL, as a crash or a lost
+// machine would: open connections are cut without a goodbye. Start brings
+// it back as after Stop.
+func (c *Cluster) Kill() { c.proc.stop(0) }
+
 // Start starts this cluster's apiserver again after Stop, with the same
 // port, certificates, tokens and data, and waits until it is ready.
 func (c *Cluster) Start() error {

@@ -81,7 +81,8 @@ func (p *process) pid() int {
 }
 
 // stop sends SIGTERM and waits for the process to exit, then SIGKILL after
-// grace. Stopping a stopped process is a no-op.
+// grace; a grace of 0 sends SIGKILL at once. Stopping a stopped process is
+// a no-op.
 func (p *process) stop(grace time.Duration) {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
@@ -89,12 +90,17 @@ func (p *process) stop(grace time.Duration) {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(grace):
+	if grace == 0 {
 		_ = cmd.Process.Kill()
 		<-done
+	} else {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(grace):
+			_ = cmd.Process.Kill()
+			<-done
+		}
 	}
 	p.mu.Lock()
 	p.cmd, p.done = nil, nil

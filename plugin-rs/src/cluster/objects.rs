@@ -656,12 +656,15 @@ pub fn trim_slice(
         let target_ref =
             endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()).filter(|n| keep.pod_names && fits_a_label(n));
         let topology = endpoint.zone.as_deref().filter(|_| keep.topology).map(str::to_ascii_lowercase);
+        // The API allows only one label; a snapshot may hold anything, and
+        // an empty hostname is no hostname, as the plugin reads it.
+        let hostname = endpoint.hostname.as_deref().filter(|h| fits_a_label(h));
         for text in endpoint.addresses.as_deref().unwrap_or_default() {
             let ip: IpAddr = text
                 .parse()
                 .map_err(|_| Problem(format!("endpointslice {meta}: address {text:?} is not an IP address")))?;
             ips.push(ip);
-            names.push(Names::of(ip, text, endpoint.hostname.as_deref(), target_ref, topology.as_deref()));
+            names.push(Names::of(ip, text, hostname, target_ref, topology.as_deref()));
         }
     }
     let ports = es.ports.as_deref().unwrap_or_default();
@@ -680,7 +683,8 @@ pub fn trim_slice(
     })
 }
 
-/// Whether a pod name can name an endpoint: it must be one label. A pod
+/// Whether a pod name (or a hostname) can name an endpoint: it must be
+/// one label. A pod
 /// name is a DNS subdomain, so it may be longer than a label (the plugin,
 /// too, keeps only names shorter than 64 octets) or hold dots. A dotted
 /// one would become a label holding an escaped dot (`web\.0.web.shop.svc`),

@@ -53,6 +53,8 @@ pub struct StanzaConfig {
     /// Line of the option that chose the source, else of the stanza.
     pub source_line: u32,
     pub startup_timeout: Duration,
+    /// `cluster NAME`, unique in the server block.
+    pub cluster: Option<String>,
 }
 
 impl StanzaConfig {
@@ -75,6 +77,7 @@ impl StanzaConfig {
             source: Source::Snapshot(String::new()),
             source_line: 0,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            cluster: None,
         }
     }
 

@@ -61,12 +61,32 @@ pub fn parse(stanzas: &[StanzaInput]) -> Result<Options, ConfigError> {
     }
     let mut runtime = config::default_runtime();
     let mut server_options = Vec::new();
-    let stanzas = stanzas
+    let configs = stanzas
         .iter()
         .enumerate()
         .map(|(i, s)| parse_stanza(i as u32, s, &mut runtime, &mut server_options))
-        .collect::<Result<_, _>>()?;
-    Ok(Options { stanzas, runtime })
+        .collect::<Result<Vec<_>, _>>()?;
+    unique_clusters(stanzas, &configs)?;
+    Ok(Options { stanzas: configs, runtime })
+}
+
+/// Refuses a `cluster` name given to two stanzas: it is what tells their
+/// metrics apart.
+fn unique_clusters(inputs: &[StanzaInput], stanzas: &[StanzaConfig]) -> Result<(), ConfigError> {
+    for (i, s) in stanzas.iter().enumerate() {
+        let Some(name) = &s.cluster else { continue };
+        if let Some(first) = stanzas[..i].iter().position(|o| o.cluster.as_ref() == Some(name)) {
+            let line =
+                |k: usize| inputs[k].properties.iter().find(|p| p.name == "cluster").map_or(inputs[k].line, |p| p.line);
+            return Err(ConfigError {
+                stanza: i as u32,
+                line: line(i),
+                property: "cluster".into(),
+                reason: format!("{name:?} is already the name of stanza {} (line {})", first + 1, line(first)),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Validates one stanza. `server_options` are the server-wide options
@@ -335,6 +355,7 @@ mod tests {
         ("zonal", &[]),
         ("startup_timeout", &["1m30s"]),
         ("readiness", &["release"]),
+        ("cluster", &["east-1"]),
         ("endpoint", &["https://10.0.0.1:6443", "https://10.0.0.2:6443"]),
         ("tls", &["cert.pem", "key.pem", "ca.pem"]),
         ("kubeconfig", &["kubeconfig"]),
@@ -417,6 +438,14 @@ mod tests {
             ("readiness", &[], "needs a value"),
             ("readiness", &["wait"], "wrong value \"wait\", must be one of: hold, release"),
             ("readiness", &["hold", "release"], "takes one value, got 2"),
+            ("cluster", &[], "needs a value"),
+            ("cluster", &["East"], "\"East\" is not a cluster name: want one DNS label"),
+            ("cluster", &["a.b"], "\"a.b\" is not a cluster name"),
+            ("cluster", &["-a"], "\"-a\" is not a cluster name"),
+            ("cluster", &["a-"], "\"a-\" is not a cluster name"),
+            ("cluster", &[""], "\"\" is not a cluster name"),
+            ("cluster", &["a123456789a123456789a123456789a123456789a123456789a123456789abcd"], "is not a cluster name"),
+            ("cluster", &["2"], "\"2\" is not a cluster name: digits alone read as a stanza's position"),
             ("labels", &[], "needs a label selector"),
             ("labels", &[""], "needs a label selector"),
             ("labels", &["a", "in", "("], "unable to parse label selector \"a in (\""),
@@ -524,6 +553,23 @@ mod tests {
             assert_eq!((err.property.as_str(), err.line), (*property, *line), "{props:?}: {err:?}");
             assert!(err.reason.contains(reason), "{props:?}: {} does not contain {reason}", err.reason);
         }
+    }
+
+    #[test]
+    fn cluster_names_are_unique() {
+        let a = stanza(&["a.local"], &[("cluster", &["east"])]);
+        let b = stanza(&["b.local"], &[("cluster", &["west"])]);
+        let mut c = stanza(&["c.local"], &[("ttl", &["1"]), ("cluster", &["east"])]);
+        c.properties[1].line = 30;
+        let names = |o: Options| o.stanzas.into_iter().map(|s| s.cluster).collect::<Vec<_>>();
+        let unnamed = stanza(&["d.local"], &[]);
+        assert_eq!(
+            names(parse(&[a.clone(), unnamed, b.clone()]).unwrap()),
+            [Some("east".to_string()), None, Some("west".to_string())]
+        );
+        let err = parse(&[a, b, c]).unwrap_err();
+        assert_eq!((err.stanza, err.line, err.property.as_str()), (2, 30, "cluster"));
+        assert_eq!(err.reason, "\"east\" is already the name of stanza 1 (line 10)");
     }
 
     #[test]

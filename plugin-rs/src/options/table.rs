@@ -80,6 +80,7 @@ pub const TABLE: &[Spec] = &[
         read: |t, p| duration(p).map(|d| t.stanza.startup_timeout = d),
     },
     Spec { name: "readiness", scope: Scope::Stanza, read: readiness },
+    Spec { name: "cluster", scope: Scope::Stanza, read: cluster },
     Spec { name: "endpoint", scope: Scope::Stanza, read: |t, p| t.source.endpoint(p) },
     Spec { name: "tls", scope: Scope::Stanza, read: |t, p| t.source.tls(p) },
     Spec { name: "kubeconfig", scope: Scope::Stanza, read: |t, p| t.source.kubeconfig(p) },
@@ -215,6 +216,31 @@ fn readiness(_: &mut Target, p: &Property) -> Result<(), String> {
         "hold" | "release" => Ok(()),
         other => Err(format!("wrong value {other:?}, must be one of: hold, release")),
     }
+}
+
+/// `cluster NAME`: the stanza's name, its label in metrics and logs in
+/// place of its position. One DNS label (lower case letters, digits and
+/// inner hyphens) so that it can become part of a name; not digits alone,
+/// which read as another stanza's position. Unique in the server block
+/// (checked in `parse`, which sees every stanza).
+fn cluster(t: &mut Target, p: &Property) -> Result<(), String> {
+    let name = one(p)?;
+    let label_char = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    let fits = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(label_char)
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !fits {
+        return Err(format!(
+            "{name:?} is not a cluster name: want one DNS label of at most 63 lower case letters, digits and inner hyphens"
+        ));
+    }
+    if name.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{name:?} is not a cluster name: digits alone read as a stanza's position"));
+    }
+    t.stanza.cluster = Some(name.into());
+    Ok(())
 }
 
 fn wasm_timeout(t: &mut Target, p: &Property) -> Result<(), String> {

@@ -65,6 +65,30 @@ fn long_pod_names() -> Scenario {
     )
 }
 
+/// Endpoint hostnames: empty (no hostname), dotted (only a snapshot can
+/// hold one; the API allows one label) and one that fits.
+fn odd_hostnames() -> Scenario {
+    Scenario::new().stanza(
+        &["cluster.local", "in-addr.arpa"],
+        &[],
+        vec![
+            fixture::namespace("shop"),
+            fixture::headless("shop", "odd", &["pg:5432/TCP"]),
+            fixture::slice(
+                "shop",
+                "odd-a",
+                "odd",
+                &[
+                    fixture::ep(&["10.1.4.1"]).host(""),
+                    fixture::ep(&["10.1.4.2"]).host("web.0"),
+                    fixture::ep(&["10.1.4.3"]).host("web-1"),
+                ],
+                &["pg:5432/TCP"],
+            ),
+        ],
+    )
+}
+
 fn soa(ttl: u32, min: u32) -> String {
     format!("{ttl} IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 {min}")
 }
@@ -170,6 +194,43 @@ pub fn cases() -> Vec<Case> {
             "NOERROR aa\nan 10-1-3-3.long.shop.svc.cluster.local. 5 IN A 10.1.3.3",
         ),
         case("options", long_pod_names, "dotted\\.pod-name.long.shop.svc.cluster.local.", A, nx.clone()),
+        // So is an endpoint hostname that is not one label; an empty one
+        // is none.
+        case(
+            "options",
+            odd_hostnames,
+            "10-1-4-1.odd.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan 10-1-4-1.odd.shop.svc.cluster.local. 5 IN A 10.1.4.1",
+        ),
+        case(
+            "options",
+            odd_hostnames,
+            "10-1-4-2.odd.shop.svc.cluster.local.",
+            A,
+            "NOERROR aa\nan 10-1-4-2.odd.shop.svc.cluster.local. 5 IN A 10.1.4.2",
+        ),
+        case("options", odd_hostnames, "web\\.0.odd.shop.svc.cluster.local.", A, nx.clone()),
+        case(
+            "options",
+            odd_hostnames,
+            "_pg._tcp.odd.shop.svc.cluster.local.",
+            SRV,
+            "NOERROR aa
+             an _pg._tcp.odd.shop.svc.cluster.local. 5 IN SRV 0 33 5432 10-1-4-1.odd.shop.svc.cluster.local.
+             an _pg._tcp.odd.shop.svc.cluster.local. 5 IN SRV 0 33 5432 10-1-4-2.odd.shop.svc.cluster.local.
+             an _pg._tcp.odd.shop.svc.cluster.local. 5 IN SRV 0 33 5432 web-1.odd.shop.svc.cluster.local.
+             ar 10-1-4-1.odd.shop.svc.cluster.local. 5 IN A 10.1.4.1
+             ar 10-1-4-2.odd.shop.svc.cluster.local. 5 IN A 10.1.4.2
+             ar web-1.odd.shop.svc.cluster.local. 5 IN A 10.1.4.3",
+        ),
+        case(
+            "options",
+            odd_hostnames,
+            "2.4.1.10.in-addr.arpa.",
+            PTR,
+            "NOERROR aa\nan 2.4.1.10.in-addr.arpa. 5 IN PTR 10-1-4-2.odd.shop.svc.cluster.local.",
+        ),
         case("options", long_pod_names, "dotted.pod-name.long.shop.svc.cluster.local.", A, nx.clone()),
         case(
             "options",
