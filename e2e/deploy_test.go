@@ -195,7 +195,12 @@ func TestDeploy(t *testing.T) {
 	later := remote.CreateService(t, kube.ClusterIPService(rns, "later", kube.TCPPort("http", 80)))
 	expect(t, s, serviceName(later, "cluster.local"), dns.TypeA, dns.RcodeSuccess, clusterIPRecords(later)...)
 	expect(t, s, "nothing."+rns+".svc.cluster.local.", dns.TypeA, dns.RcodeNameError)
-	for _, stanza := range []string{"1", "2"} {
+	names := regexp.MustCompile(`(?m)^\s*cluster (\S+)$`).FindAllStringSubmatch(corefile, -1)
+	if len(names) != 2 {
+		t.Fatalf("the Corefile names %d clusters, want both stanzas named: %v", len(names), names)
+	}
+	for _, m := range names {
+		stanza := m[1]
 		waitMetric(t, s, stanzaSeries(s.server, "coredns_kubernetai_synced", stanza), func(v float64) bool { return v == 1 })
 	}
 	if code := httpStatus(fmt.Sprintf("http://127.0.0.1:%d/health", health), 5*time.Second); code != http.StatusOK {
