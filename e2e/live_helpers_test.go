@@ -120,9 +120,13 @@ func (s *liveServer) checkAlive(t testing.TB) {
 }
 
 // readyStatus is the ready plugin's HTTP status (0 when it does not answer).
-func (s *liveServer) readyStatus() int {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(s.ready)
+func (s *liveServer) readyStatus() int { return httpStatus(s.ready, 2*time.Second) }
+
+// httpStatus is the status of a GET of url (0 when nothing answers within
+// timeout).
+func httpStatus(url string, timeout time.Duration) int {
+	c := http.Client{Timeout: timeout}
+	resp, err := c.Get(url)
 	if err != nil {
 		return 0
 	}

@@ -15,10 +15,14 @@ import (
 	"time"
 )
 
-// Binaries are the real kube-apiserver and etcd the harness runs.
+// Binaries are the real kube-apiserver and etcd the harness runs, and the
+// kubectl of the same release (for tests that drive a cluster as users do).
 type Binaries struct {
 	KubeAPIServer string
 	Etcd          string
+	// Kubectl is empty when KUBERNETAI_KUBE_APISERVER and KUBERNETAI_ETCD
+	// name the binaries and KUBERNETAI_KUBECTL does not.
+	Kubectl string
 }
 
 var (
@@ -57,8 +61,8 @@ func Main(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "kube: kube-apiserver %s and etcd %s ready in %s\n",
-		b.KubeAPIServer, b.Etcd, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "kube: kube-apiserver %s, etcd %s and kubectl %s ready in %s\n",
+		b.KubeAPIServer, b.Etcd, b.Kubectl, time.Since(start).Round(time.Millisecond))
 	return m.Run()
 }
 
@@ -69,7 +73,7 @@ func Main(m *testing.M) int {
 // calls it; call Main from TestMain to have it done before -timeout runs.
 //
 // KUBERNETAI_KUBE_APISERVER and KUBERNETAI_ETCD, when both are set, name
-// binaries to use instead.
+// binaries to use instead (and KUBERNETAI_KUBECTL a kubectl).
 func Build() (Binaries, error) { return BuildWithin(0) }
 
 // BuildWithin is Build, but gives up waiting after budget (0: no limit),
@@ -97,7 +101,13 @@ func build(budget time.Duration) (Binaries, error) {
 				return Binaries{}, fmt.Errorf("kube: KUBERNETAI_KUBE_APISERVER/KUBERNETAI_ETCD: %v", err)
 			}
 		}
-		return Binaries{KubeAPIServer: a, Etcd: e}, nil
+		b := Binaries{KubeAPIServer: a, Etcd: e, Kubectl: os.Getenv("KUBERNETAI_KUBECTL")}
+		if b.Kubectl != "" {
+			if _, err := os.Stat(b.Kubectl); err != nil {
+				return Binaries{}, fmt.Errorf("kube: KUBERNETAI_KUBECTL: %v", err)
+			}
+		}
+		return b, nil
 	}
 	root, err := ModuleRoot()
 	if err != nil {
@@ -185,12 +195,14 @@ func parseBuildOutput(script, path string) (Binaries, error) {
 			b.KubeAPIServer = v
 		case "ETCD":
 			b.Etcd = v
+		case "KUBECTL":
+			b.Kubectl = v
 		}
 	}
-	if b.KubeAPIServer == "" || b.Etcd == "" {
-		return Binaries{}, fmt.Errorf("kube: %s printed no KUBE_APISERVER/ETCD paths:\n%s", script, data)
+	if b.KubeAPIServer == "" || b.Etcd == "" || b.Kubectl == "" {
+		return Binaries{}, fmt.Errorf("kube: %s printed no KUBE_APISERVER/ETCD/KUBECTL paths:\n%s", script, data)
 	}
-	for _, p := range []string{b.KubeAPIServer, b.Etcd} {
+	for _, p := range []string{b.KubeAPIServer, b.Etcd, b.Kubectl} {
 		if _, err := os.Stat(p); err != nil {
 			return Binaries{}, fmt.Errorf("kube: %s: %v", script, err)
 		}

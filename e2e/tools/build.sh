@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Build the real kube-apiserver and etcd that the end-to-end tests run, from
+# Build the real kube-apiserver and etcd that the end-to-end tests run, and the
+# kubectl of the same release that the deployment test drives them with, from
 # the tools modules beside this script (kube/ and etcd/), and print where they
 # are:
 #
 #   KUBE_APISERVER=/root/.cache/kubernetai/kube/v1.37.2/kube-apiserver
 #   ETCD=/root/.cache/kubernetai/kube/v1.37.2/etcd
+#   KUBECTL=/root/.cache/kubernetai/kube/v1.37.2/kubectl
 #
 # Binaries are never committed: they are built here, once, and cached outside
 # the repository under $KUBERNETAI_CACHE/kube/<kubernetes version>/ (default
@@ -14,7 +16,7 @@
 # this again is free and changing a tools module rebuilds what it builds.
 # Concurrent runs (several test packages at once) take a lock and build once.
 #
-# Progress goes to stderr; stdout carries only the two lines above.
+# Progress goes to stderr; stdout carries only the three lines above.
 # A cold build takes 7 to 12 minutes on 2 cores (see e2e/README.md).
 set -euo pipefail
 
@@ -88,8 +90,12 @@ if ! flock -n 9; then
 fi
 
 build kube-apiserver "$here/kube" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
+# kubectl shares most of its packages with kube-apiserver (same module, same
+# build flags), so after it only its own ~200 packages compile.
+build kubectl "$here/kube" k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
 build etcd "$here/etcd" . "$etcd_ldflags"
 
 echo "KUBE_APISERVER=$out/kube-apiserver"
 echo "ETCD=$out/etcd"
-echo "build.sh: kube-apiserver $k8s_version, etcd $etcd_version" >&2
+echo "KUBECTL=$out/kubectl"
+echo "build.sh: kube-apiserver and kubectl $k8s_version, etcd $etcd_version" >&2

@@ -26,7 +26,10 @@ module github.com/kubernetai/kubernetai/e2e/tools/kube
 
 go $(awk '$1 == "go" { print $2; exit }' "$gomod")
 
-tool k8s.io/kubernetes/cmd/kube-apiserver
+tool (
+	k8s.io/kubernetes/cmd/kube-apiserver
+	k8s.io/kubernetes/cmd/kubectl
+)
 
 require k8s.io/kubernetes $k8s
 
