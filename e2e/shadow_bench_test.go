@@ -18,8 +18,8 @@ import (
 // second), and 1% of the queries. The servers run side by side and take
 // the same dnsperf load in turns, round after round; each variant's q/s,
 // CPU per query and how many queries its shadow compared are logged and
-// reported as ratios to the server without a shadow. Run by make
-// bench-shadow.
+// reported as ratios to the server without a shadow, with each server's
+// RSS after 10 s idle. Run by make bench-shadow.
 func BenchmarkShadowCost(b *testing.B) {
 	perf, err := exec.LookPath("dnsperf")
 	if err != nil {
@@ -91,10 +91,12 @@ func BenchmarkShadowCost(b *testing.B) {
 	}
 	base := runs[0]
 	cpuPerQuery := func(v *variant) float64 { return v.cpu.Seconds() / float64(v.answered) }
+	time.Sleep(10 * time.Second) // settle, as BenchmarkVersusStock does, before reading RSS
 	for _, v := range runs {
 		v.s.checkAlive(b)
-		b.Logf("| %s | %.0f | %.2f | %.1f µs | %.2f | %.0f%% |", v.name, median(v.qps), median(v.qps)/median(base.qps),
-			cpuPerQuery(v)*1e6, cpuPerQuery(v)/cpuPerQuery(base), 100*v.compared/float64(v.answered))
+		rss, _ := memory(b, v.s.cmd.Process.Pid)
+		b.Logf("| %s | %.0f | %.2f | %.1f µs | %.2f | %.0f%% | %d MiB |", v.name, median(v.qps), median(v.qps)/median(base.qps),
+			cpuPerQuery(v)*1e6, cpuPerQuery(v)/cpuPerQuery(base), 100*v.compared/float64(v.answered), rss>>20)
 		tag := strings.NewReplacer(" ", "", ",", "-").Replace(v.name)
 		b.ReportMetric(median(v.qps)/median(base.qps), "qps-ratio-"+tag)
 		b.ReportMetric(cpuPerQuery(v)/cpuPerQuery(base), "cpu-per-query-ratio-"+tag)
