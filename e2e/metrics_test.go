@@ -29,6 +29,7 @@ func TestMetricsMatchREADME(t *testing.T) {
 	notProvoked := map[string]string{
 		"coredns_kubernetai_transfer_failures_total":          "needs a core that fails a transfer",
 		"coredns_kubernetai_dns_programming_duration_seconds": "needs an EndpointSlice change from an API server",
+		"coredns_kubernetai_shadow_promotions_total":          "needs a shadow that agrees promote_after times (TestShadowPromotes)",
 	}
 	for name := range notProvoked {
 		if _, ok := documented[name]; !ok {
@@ -47,6 +48,7 @@ func TestMetricsMatchREADME(t *testing.T) {
 		"down.kubeconfig": kubeconfig,
 		"core.wasm":       string(real),
 		"guest.wasm":      string(testGuest(t)),
+		"shadow.wasm":     string(appendCustomSection(real, "metrics-shadow")),
 		"empty.yaml":      "apiVersion: v1\nkind: List\nitems: []\n",
 		"Corefile": fmt.Sprintf(`.:{port} {
     bind 127.0.0.1
@@ -72,6 +74,7 @@ func TestMetricsMatchREADME(t *testing.T) {
     kubernetai guest.local {
         snapshot empty.yaml
         wasm guest.wasm
+        wasm_shadow shadow.wasm max_rate 1
     }
 }`, notifyAcknowledger(t), guestPort),
 	})
@@ -114,6 +117,13 @@ func TestMetricsMatchREADME(t *testing.T) {
 	}
 	waitMetric(t, s, `coredns_kubernetai_guest_failures_total{function="lookup",`+serverLabel(guest)+`}`,
 		func(v float64) bool { return v == 1 })
+	// Its shadow, the real core, answers otherwise (a divergence), and at
+	// max_rate 1 skips the queries right after.
+	for range 3 {
+		guest.ask(t, "udp", "web.guest.local.", dns.TypeA)
+	}
+	waitMetric(t, s, `coredns_kubernetai_shadow_queries_total{`+serverLabel(guest)+`}`, func(v float64) bool { return v >= 1 })
+	waitMetric(t, s, `coredns_kubernetai_shadow_skipped_total{reason="rate",`+serverLabel(guest)+`}`, func(v float64) bool { return v >= 1 })
 
 	// A swap (the same core, another digest), then a refused one.
 	wasm := filepath.Join(s.dir, "core.wasm")
