@@ -39,11 +39,7 @@ func BenchmarkShadowCost(b *testing.B) {
 	if err := os.WriteFile(queryFile, []byte(queries.String()), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	real, err := os.ReadFile(envOr("KUBERNETAI_COMPONENT", "../host-go/kubernetai.wasm"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	shadow := append(append([]byte(nil), real...), 0, 6, 5, 'b', 'e', 'n', 'c', 'h')
+	shadow := appendCustomSection(realCore(b), "bench")
 	load := versusLoad{dnsperf: perf, queries: queryFile, seconds: envInt(b, "KUBERNETAI_BENCH_SECONDS", 10),
 		rounds: envInt(b, "KUBERNETAI_BENCH_ROUNDS", 3)}
 	variants := []struct{ name, option string }{
@@ -107,11 +103,4 @@ func BenchmarkShadowCost(b *testing.B) {
 func shadowCompared(b *testing.B, s *liveServer) float64 {
 	v, _ := metric(s.scrape(b), `coredns_kubernetai_shadow_queries_total{server="dns://`+s.addr+`"}`)
 	return v
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

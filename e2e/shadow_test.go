@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,7 +138,7 @@ func TestShadowFaultsNeverReachClients(t *testing.T) {
 // section: another digest, the same answers) is swapped in by itself
 // after promote_after queries, as a new `wasm` file would be.
 func TestShadowPromotes(t *testing.T) {
-	next := append(slices.Clone(realCore(t)), 0, 10, 9, 's', 'h', 'a', 'd', 'o', 'w', '-', 'e', '2')
+	next := appendCustomSection(realCore(t), "shadow-e2e")
 	sum := sha256.Sum256(next)
 	digest := hex.EncodeToString(sum[:])
 	s, url := startShadow(t, next, "promote_after 30")

@@ -27,7 +27,7 @@ import (
 
 // component reads a component the Makefile builds, named by env (set by
 // `make test-e2e`) or found at fallback, relative to e2e/.
-func component(t *testing.T, env, fallback string) []byte {
+func component(t testing.TB, env, fallback string) []byte {
 	t.Helper()
 	path := os.Getenv(env)
 	if path == "" {
@@ -42,7 +42,7 @@ func component(t *testing.T, env, fallback string) []byte {
 
 // realCore is the real component: the copy embedded in the plugin, which
 // `make check-embed` keeps equal to target/components/kubernetai.wasm.
-func realCore(t *testing.T) []byte {
+func realCore(t testing.TB) []byte {
 	return component(t, "KUBERNETAI_COMPONENT", "../host-go/kubernetai.wasm")
 }
 
