@@ -112,21 +112,35 @@ func (k *Kubernetai) writeAnswer(ctx context.Context, w dns.ResponseWriter, serv
 		requests.WithLabelValues(server, "", "failed").Inc()
 		return dns.RcodeServerFailure, fmt.Errorf("the core wrote an unreadable answer: %w", res.unreadable)
 	}
-	stanza := res.outcome.Answer.Stanza
+	stanza, clusters := res.outcome.Answer.Stanza, res.outcome.Answer.Clusters
 	switch res.msg.Rcode {
 	case dns.RcodeFormatError:
 		requests.WithLabelValues(server, "", "malformed").Inc()
 	case dns.RcodeServerFailure:
 		requests.WithLabelValues(server, k.label(stanza), "failed").Inc()
-		noteAnswer(ctx, stanza)
+		noteAnswer(ctx, stanza, clusters)
 	default:
-		requests.WithLabelValues(server, k.label(stanza), "answered").Inc()
-		noteAnswer(ctx, stanza)
+		k.countAnswered(server, stanza, clusters)
+		noteAnswer(ctx, stanza, clusters)
 	}
 	if err := w.WriteMsg(res.msg); err != nil {
 		return dns.RcodeServerFailure, err
 	}
 	return dns.RcodeSuccess, nil
+}
+
+// countAnswered counts an answer for the stanza that gave it, or, for a
+// merged answer of a cluster set, once for each member whose records it
+// holds.
+func (k *Kubernetai) countAnswered(server string, stanza uint32, clusters uint64) {
+	if clusters == 0 {
+		clusters = 1 << stanza
+	}
+	for i := uint32(0); clusters != 0; i, clusters = i+1, clusters>>1 {
+		if clusters&1 != 0 {
+			requests.WithLabelValues(server, k.label(i), "answered").Inc()
+		}
+	}
 }
 
 // rcodeOutcome names the outcome of a response code the core leaves to

@@ -3,6 +3,7 @@ package kubernetai
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin/metadata"
@@ -22,7 +23,12 @@ const (
 
 // answered carries, from ServeDNS to the metadata plugin's readers, which
 // stanza answered (the log plugin reads metadata after the answer).
-type answered struct{ stanza atomic.Int32 }
+type answered struct {
+	stanza atomic.Int32
+	// clusters is the answer's Clusters: the members of a cluster set
+	// whose records it holds (bit per stanza), zero for other answers.
+	clusters atomic.Uint64
+}
 
 type answeredKey struct{}
 
@@ -55,7 +61,12 @@ func (k *Kubernetai) Metadata(ctx context.Context, state request.Request) contex
 				return fallback
 			}
 			metadata.SetValueFunc(ctx, stanzaKey, position)
-			metadata.SetValueFunc(ctx, clusterKey, func() string { return k.clusterName(position()) })
+			metadata.SetValueFunc(ctx, clusterKey, func() string {
+				if set := a.clusters.Load(); set != 0 {
+					return k.clusterNames(set)
+				}
+				return k.clusterName(position())
+			})
 			continue
 		}
 		value := e.Value
@@ -64,11 +75,26 @@ func (k *Kubernetai) Metadata(ctx context.Context, state request.Request) contex
 	return ctx
 }
 
-// noteAnswer records the answering stanza for `kubernetai/stanza`.
-func noteAnswer(ctx context.Context, stanza uint32) {
+// noteAnswer records the answering stanza for `kubernetai/stanza`, and
+// the cluster set members whose records the answer holds for
+// `kubernetai/cluster`.
+func noteAnswer(ctx context.Context, stanza uint32, clusters uint64) {
 	if a, ok := ctx.Value(answeredKey{}).(*answered); ok {
 		a.stanza.Store(int32(stanza) + 1)
+		a.clusters.Store(clusters)
 	}
+}
+
+// clusterNames is the `cluster` names of the stanzas in set (bit per
+// stanza), comma-separated in Corefile order.
+func (k *Kubernetai) clusterNames(set uint64) string {
+	var names []string
+	for i := range k.stanzas {
+		if set&(1<<i) != 0 {
+			names = append(names, k.clusterName(strconv.Itoa(i+1)))
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // clusterName is the `cluster` name of the stanza at position (from 1, as

@@ -313,6 +313,38 @@ func TestAutoPathAndMetadata(t *testing.T) {
 	}
 }
 
+// A merged answer of a cluster set counts once for each member whose
+// records it holds, and `kubernetai/cluster` names them all.
+func TestMergedAnswerCountsEachMember(t *testing.T) {
+	state := request.Request{W: &test.ResponseWriter{}, Req: new(dns.Msg)}
+	state.Req.SetQuestion("web.shop.svc.cluster.local.", dns.TypeA)
+	out := answerFrom(answer(t, dns.RcodeSuccess), 0, 0)
+	out.Answer.Clusters = 0b101
+	f := &fakeCore{meta: []engine.MetadataEntry{{Key: stanzaKey, Value: "1"}}, outcome: out}
+	k := fakePlugin(f, 3)
+	for i, name := range []string{"east", "middle", "west"} {
+		k.stanzas[i].label, k.stanzas[i].named = name, true
+	}
+	server := "" // no server in the context, as in TestOutcomesAndStanzaMetrics
+	before := map[string]float64{}
+	for _, name := range []string{"east", "middle", "west"} {
+		before[name] = count(server, name, "answered")
+	}
+	ctx := metadata.ContextWithMetadata(context.Background())
+	ctx = k.Metadata(ctx, state)
+	if _, err := k.ServeDNS(ctx, dnstest.NewRecorder(&test.ResponseWriter{}), state.Req); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{"east": 1, "middle": 0, "west": 1} {
+		if got := count(server, name, "answered") - before[name]; got != want {
+			t.Errorf("answered{stanza=%s} grew by %v, want %v", name, got, want)
+		}
+	}
+	if fn := metadata.ValueFunc(ctx, clusterKey); fn == nil || fn() != "east,west" {
+		t.Errorf("kubernetai/cluster of a merged answer: want east,west")
+	}
+}
+
 // A change is notified at once; changes right after a NOTIFY wait for the
 // interval and share one. No bound on time is asserted: with an hour's
 // interval, a NOTIFY that comes at all came without waiting for it, and

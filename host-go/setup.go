@@ -108,29 +108,20 @@ func fromCorefile(c *caddy.Controller) (*Kubernetai, error) {
 	return k, nil
 }
 
-// addStanzas makes the stanzas of the plans, each with its source, and
-// tells each which zones it is the first to serve (for NOTIFY).
+// addStanzas makes the stanzas of the plans, each with its source and
+// the notifier that hears its zones' serials.
 func (k *Kubernetai) addStanzas(cf *corefile, plans []engine.StanzaPlan) error {
 	if len(plans) != len(cf.stanzas) {
 		return fmt.Errorf("%s: the core planned %d stanzas of %d", cf.file, len(plans), len(cf.stanzas))
-	}
-	owner := map[string]int{}
-	for i := len(plans) - 1; i >= 0; i-- {
-		for _, z := range plans[i].Zones {
-			owner[z] = i
-		}
 	}
 	for i, plan := range plans {
 		st, err := newStanza(cf, i, plan, k.engine)
 		if err != nil {
 			return err
 		}
-		st.notifier, st.owns = k.notifier, map[string]bool{}
+		st.notifier = k.notifier
 		if k.real != nil {
 			st.memoryLimit = k.real.MemoryLimit()
-		}
-		for z, o := range owner {
-			st.owns[z] = o == i
 		}
 		k.stanzas = append(k.stanzas, st)
 	}

@@ -38,10 +38,10 @@ type stanza struct {
 	named bool // label is a `cluster` name
 	// servers are the `server` labels of its metrics (set by start).
 	servers []string
-	// notifier hears the serials of the zones this stanza is the first to
-	// transfer (nil until the plugin is assembled).
+	// notifier hears the serials Apply reports: of the zones this stanza
+	// is the first to transfer and of its cluster sets' zones, as the core
+	// decides (nil until the plugin is assembled).
 	notifier *notifier
-	owns     map[string]bool
 }
 
 // snapshotPoll is how often snapshot files are checked for a new version.
@@ -212,9 +212,7 @@ func (s *stanza) Apply(batch []feed.Change) {
 	s.observeProgramming(batch)
 	if s.notifier != nil {
 		for _, z := range report.Serials {
-			if s.owns[z.Zone] {
-				s.notifier.serial(z.Zone, z.Serial)
-			}
+			s.notifier.serial(z.Zone, z.Serial)
 		}
 	}
 }

@@ -95,7 +95,7 @@ mod probe {
             answer: vec![Record::new(Owner::Question, 0, RData::Txt(vec![TEXT.to_vec()]))],
             ..Response::default()
         };
-        Some(Outcome::Answer(Answer { message: response.encode(&q), stanza: 0, fell_through: 0 }))
+        Some(Outcome::Answer(Answer { message: response.encode(&q), stanza: 0, fell_through: 0, clusters: 0 }))
     }
 }
 

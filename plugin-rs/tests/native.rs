@@ -193,3 +193,30 @@ fn bad_cursors_are_errors() {
     // A zone no stanza serves has no transfer, cursor or not.
     assert_eq!(core.transfer("other.local.", 0, &cursor), Ok(None));
 }
+
+/// A cluster set's SOA serial is the largest of its members': a change in
+/// any member moves it, in answers, transfers and the serials Apply
+/// reports (which the host turns into NOTIFY), whichever member changed.
+#[test]
+fn set_serial_is_the_members_largest() {
+    use conformance::fixture::namespace;
+
+    let mut core = new_core();
+    conformance::sets::set().load(core.as_mut());
+    let now = conformance::NOW;
+    let report = core.apply(1, now + 100, &[namespace("late")]);
+    let zone =
+        |r: &kubernetai::contract::ApplyReport| r.serials.iter().find(|z| z.zone == "cluster.local.").map(|z| z.serial);
+    assert_eq!(zone(&report), Some((now + 100) as u32), "the changed member reports the set's serial");
+    let report = core.apply(0, now + 50, &[namespace("later")]);
+    assert_eq!(zone(&report), Some((now + 100) as u32), "an older change elsewhere leaves the set's serial");
+    let soa = conformance::resolve(
+        core.as_mut(),
+        &conformance::case("sets", conformance::sets::set, "cluster.local.", hickory_proto::rr::RecordType::SOA, ""),
+    );
+    assert!(soa.contains(&format!(" {} 7200 ", now + 100)), "{soa}");
+    let messages = conformance::transfer_all(core.as_mut(), "cluster.local.", 0).unwrap();
+    let listing = records(&messages);
+    assert!(listing.first().unwrap().contains(&format!(" {} 7200 ", now + 100)), "{listing:?}");
+    assert_eq!(listing.first(), listing.last());
+}

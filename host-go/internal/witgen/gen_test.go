@@ -28,7 +28,7 @@ func TestGenerateContract(t *testing.T) {
 		t.Errorf("header %q does not mark the file as generated, by witgen, from the WIT", header)
 	}
 	for _, want := range []string{
-		`const WITInterface = "coredns:kubernetai/core@0.2.0"`,
+		`const WITInterface = "coredns:kubernetai/core@0.3.0"`,
 		"func (in *instance) Lookup(ctx context.Context, query []byte, replies []UpstreamReply) (_ Outcome, err error) {",
 		"func (in *instance) Transfer(ctx context.Context, zone string, serial uint32, cursor []byte) (_ TransferPage, _ bool, err error) {",
 		"// Canonical ABI: 96 bytes aligned to 8; zones @0, watches @8, source @16, source-line @80, startup-timeout-ns @88.",

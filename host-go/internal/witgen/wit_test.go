@@ -25,7 +25,7 @@ func parseContract(t *testing.T) *File {
 
 func TestParseContract(t *testing.T) {
 	f := parseContract(t)
-	if f.Package != (Package{"coredns", "kubernetai", "0.2.0"}) || f.Interface.Name != "core" || f.World != (World{"kubernetai", "core"}) {
+	if f.Package != (Package{"coredns", "kubernetai", "0.3.0"}) || f.Interface.Name != "core" || f.World != (World{"kubernetai", "core"}) {
 		t.Errorf("package %+v, interface %s, world %+v", f.Package, f.Interface.Name, f.World)
 	}
 	var funcs []string

@@ -5,8 +5,9 @@ use super::{Chain, Host};
 use crate::cluster::seeded::Seeded;
 use crate::contract::{
     ApplyReport, Change, ConfigError, Configuration, Event, HostInfo, MetadataEntry, Outcome, Stanza as StanzaInput,
-    TransferPage, UpstreamReply,
+    TransferPage, UpstreamReply, ZoneSerial,
 };
+use crate::dns::Name;
 use crate::options;
 use crate::stanza::{PAGE_RECORDS, Stanza};
 
@@ -67,8 +68,26 @@ impl Kubernetai {
                 }
             }
         }
-        report.serials = s.serials();
+        report.serials = self.serials_of(stanza as usize);
         report
+    }
+
+    /// The serials a stanza's changes speak for: of the zones it is the
+    /// first to transfer, and of its cluster sets' zones (the set's
+    /// serial, which any member's change moves). The host sends NOTIFY
+    /// when one changes.
+    fn serials_of(&self, i: usize) -> Vec<ZoneSerial> {
+        let stanza = &self.chain.stanzas[i];
+        let mut serials = stanza.serials();
+        serials.retain_mut(|z| {
+            let Ok(zone) = Name::parse(&z.zone) else { return false };
+            if stanza.config.clusterset.contains(&zone) {
+                z.serial = self.chain.set_serial(&zone, &self.chain.members(&zone));
+                return true;
+            }
+            self.chain.stanzas.iter().position(|s| s.transfers(&zone)) == Some(i)
+        });
+        serials
     }
 
     /// A page of a zone transfer, of at most about `PAGE_RECORDS` records.

@@ -13,12 +13,14 @@
 use std::net::IpAddr;
 
 mod core;
+mod set;
 
 pub use self::core::Kubernetai;
+use self::set::SetServed;
 
 use crate::contract::{Answer, HostInfo, MetadataEntry, Outcome, TransferPage, UpstreamReply};
-use crate::dns::{Name, Query, Rcode, Response, message};
-use crate::stanza::{Page, Served, Stanza, Upstream};
+use crate::dns::{Name, Query, Rcode, Record, Response, message};
+use crate::stanza::{Page, Served, Shape, Stanza, Upstream};
 
 /// Records per message of a zone transfer handed to the host.
 const TRANSFER_BATCH: usize = 500;
@@ -70,6 +72,41 @@ pub trait Cluster {
     fn client_metadata(&self, client: &IpAddr) -> Option<Vec<MetadataEntry>>;
     /// Metadata about `qname`, when the stanza's zones hold it.
     fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>>;
+
+    // Cluster sets (see `set`): the defaults are a stanza in none.
+
+    /// The `clusterset` zone that `name` (lower case) is answered in.
+    fn set_zone(&self, _name: &Name) -> Option<Name> {
+        None
+    }
+    /// Whether the stanza is a member of the set of `zone` (lower case).
+    fn in_set(&self, _zone: &Name) -> bool {
+        false
+    }
+    /// The stanza's `cluster` name.
+    fn cluster(&self) -> Option<&str> {
+        None
+    }
+    /// How `name` (lower case) merges; None where the stanza lacks it.
+    fn shape(&self, _name: &Name) -> Option<Shape> {
+        None
+    }
+    /// The SOA serial of `zone` (lower case).
+    fn serial(&self, _zone: &Name) -> u32 {
+        0
+    }
+    /// The SOA, NS and NS addresses a transfer of `zone` starts with.
+    fn transfer_head(&self, _zone: &Name, _serial: u32, _host: &Host) -> Vec<Record> {
+        Vec::new()
+    }
+    /// The first service a transfer lists at or after (namespace, service).
+    fn listed_from(&self, _from: (&str, &str)) -> Option<(String, String)> {
+        None
+    }
+    /// A service's records in a transfer of `zone`, whole.
+    fn service_records(&self, _zone: &Name, _namespace: &str, _service: &str) -> Option<Vec<Record>> {
+        None
+    }
 }
 
 /// Stanzas in Corefile order, and the host's facts.
@@ -90,7 +127,7 @@ impl<C: Cluster> Chain<C> {
             Ok(q) => q,
             Err((Some(header), _)) => {
                 let message = message::encode_error(&header, Rcode::FormErr);
-                return Outcome::Answer(Answer { message, stanza: 0, fell_through: 0 });
+                return Outcome::Answer(Answer { message, stanza: 0, fell_through: 0, clusters: 0 });
             }
             Err((None, _)) => return Outcome::Rcode(Rcode::FormErr.into()),
         };
@@ -98,10 +135,40 @@ impl<C: Cluster> Chain<C> {
         let mut passed = 0u64;
         // The first stanza that missed the name before its first sync.
         let mut unsynced: Option<(usize, Name)> = None;
+        // Members of a cluster set already asked, as a whole set.
+        let mut asked = 0u64;
+        let lower = query.qname.lowercased();
         for (i, stanza) in self.stanzas.iter().enumerate() {
-            let answer = |response: Response| {
-                Outcome::Answer(Answer { message: response.encode(&query), stanza: i as u32, fell_through: passed })
+            if asked & (1 << i) != 0 {
+                continue;
+            }
+            let answer = |response: Response, stanza: usize, clusters: u64| {
+                let message = response.encode(&query);
+                Outcome::Answer(Answer { message, stanza: stanza as u32, fell_through: passed, clusters })
             };
+            if let Some(zone) = stanza.set_zone(&lower) {
+                let members = self.members(&zone);
+                let bits = members.iter().fold(0u64, |b, &m| b | 1 << m);
+                asked |= bits;
+                match self.serve_set(&zone, &members, &query, &mut up) {
+                    SetServed::Respond(response, clusters) => {
+                        return answer(response, clusters.trailing_zeros() as usize, clusters);
+                    }
+                    SetServed::NameError { zone: written, unsynced: behind } => {
+                        if unsynced.is_none() && behind {
+                            unsynced = Some((i, written.clone()));
+                        }
+                        if members.iter().all(|&m| self.stanzas[m].falls_through(&query.qname)) {
+                            passed |= bits;
+                            continue;
+                        }
+                        let rcode = if unsynced.is_some() { Rcode::ServFail } else { Rcode::NxDomain };
+                        return answer(self.set_negative(&zone, &members, &written, rcode), i, 0);
+                    }
+                    SetServed::Rcode(rcode) => return Outcome::Rcode(rcode.into()),
+                    SetServed::Upstream(needed) => return Outcome::Upstream(needed),
+                }
+            }
             match stanza.serve(&query, &mut up, &self.host) {
                 Served::NotInZone => {}
                 Served::NameError(zone) => {
@@ -113,9 +180,9 @@ impl<C: Cluster> Chain<C> {
                         continue;
                     }
                     let rcode = if unsynced.is_some() { Rcode::ServFail } else { Rcode::NxDomain };
-                    return answer(stanza.negative(&zone, rcode));
+                    return answer(stanza.negative(&zone, rcode), i, 0);
                 }
-                Served::Respond(response) => return answer(response),
+                Served::Respond(response) => return answer(response, i, 0),
                 Served::Rcode(rcode) => return Outcome::Rcode(rcode.into()),
                 Served::Upstream(needed) => return Outcome::Upstream(needed),
             }
@@ -125,6 +192,7 @@ impl<C: Cluster> Chain<C> {
                 message: self.stanzas[i].negative(&zone, Rcode::ServFail).encode(&query),
                 stanza: i as u32,
                 fell_through: passed,
+                clusters: 0,
             }),
             None => Outcome::Fallthrough(passed),
         }
@@ -143,6 +211,10 @@ impl<C: Cluster> Chain<C> {
         let Ok(zone) = Name::parse(zone) else { return Ok(None) };
         let zone = zone.to_lowercase();
         let Some(stanza) = self.stanzas.iter().find(|s| s.transfers(&zone)) else { return Ok(None) };
+        if stanza.in_set(&zone) {
+            let members = self.members(&zone);
+            return self.set_transfer(&zone, &members, serial, cursor, budget).map(Some);
+        }
         let page = stanza.transfer(&zone, serial, cursor, budget, &self.host)?;
         let messages = Response::encode_records(&page.records, TRANSFER_BATCH);
         Ok(Some(TransferPage { messages, next: page.next }))
@@ -213,6 +285,38 @@ impl Cluster for Stanza {
 
     fn name_metadata(&self, qname: &Name) -> Option<Vec<MetadataEntry>> {
         self.name_entries(qname)
+    }
+
+    fn set_zone(&self, name: &Name) -> Option<Name> {
+        Stanza::set_zone(self, name).cloned()
+    }
+
+    fn in_set(&self, zone: &Name) -> bool {
+        self.config.clusterset.contains(zone)
+    }
+
+    fn cluster(&self) -> Option<&str> {
+        self.config.cluster.as_deref()
+    }
+
+    fn shape(&self, name: &Name) -> Option<Shape> {
+        Stanza::shape(self, name)
+    }
+
+    fn serial(&self, zone: &Name) -> u32 {
+        self.serial_of(zone)
+    }
+
+    fn transfer_head(&self, zone: &Name, serial: u32, host: &Host) -> Vec<Record> {
+        Stanza::transfer_head(self, zone, serial, &host.local_ips)
+    }
+
+    fn listed_from(&self, from: (&str, &str)) -> Option<(String, String)> {
+        Stanza::listed_from(self, from)
+    }
+
+    fn service_records(&self, zone: &Name, namespace: &str, service: &str) -> Option<Vec<Record>> {
+        Stanza::service_records(self, zone, namespace, service)
     }
 }
 

@@ -89,7 +89,7 @@ fn strings_fill(data: &[u8]) -> bool {
 }
 
 /// Who owns a record in a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Owner {
     /// The question name, as the client wrote it.
     Question,
@@ -97,7 +97,7 @@ pub enum Owner {
 }
 
 /// Record data the core writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RData {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
@@ -153,7 +153,7 @@ impl RData {
 }
 
 /// One resource record to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Record {
     pub owner: Owner,
     pub ttl: u32,

@@ -55,6 +55,9 @@ pub struct StanzaConfig {
     pub startup_timeout: Duration,
     /// `cluster NAME`, unique in the server block.
     pub cluster: Option<String>,
+    /// `clusterset`: zones answered together with the other stanzas naming
+    /// them (lower case; empty when off).
+    pub clusterset: Vec<Name>,
 }
 
 impl StanzaConfig {
@@ -78,6 +81,7 @@ impl StanzaConfig {
             source_line: 0,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             cluster: None,
+            clusterset: Vec::new(),
         }
     }
 

@@ -67,6 +67,7 @@ pub fn parse(stanzas: &[StanzaInput]) -> Result<Options, ConfigError> {
         .map(|(i, s)| parse_stanza(i as u32, s, &mut runtime, &mut server_options))
         .collect::<Result<Vec<_>, _>>()?;
     unique_clusters(stanzas, &configs)?;
+    clusterset_members(stanzas, &configs)?;
     Ok(Options { stanzas: configs, runtime })
 }
 
@@ -84,6 +85,45 @@ fn unique_clusters(inputs: &[StanzaInput], stanzas: &[StanzaConfig]) -> Result<(
                 property: "cluster".into(),
                 reason: format!("{name:?} is already the name of stanza {} (line {})", first + 1, line(first)),
             });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a `clusterset` member without a usable `cluster` name (its
+/// names are `SERVICE.NAMESPACE.svc.CLUSTER.ZONE`, so `svc` and `pod`
+/// would read as the kubernetes plugin's own), and a set zone the stanza
+/// also serves as `multicluster`.
+fn clusterset_members(inputs: &[StanzaInput], stanzas: &[StanzaConfig]) -> Result<(), ConfigError> {
+    for (i, s) in stanzas.iter().enumerate() {
+        if s.clusterset.is_empty() {
+            continue;
+        }
+        let line = |name: &str| inputs[i].properties.iter().find(|p| p.name == name).map_or(inputs[i].line, |p| p.line);
+        let error = |reason: String| ConfigError {
+            stanza: i as u32,
+            line: line("clusterset"),
+            property: "clusterset".into(),
+            reason,
+        };
+        match s.cluster.as_deref() {
+            None => {
+                return Err(error(
+                    "a member of a cluster set needs `cluster NAME`: it names the member's own copy of each name"
+                        .into(),
+                ));
+            }
+            Some(name @ ("svc" | "pod")) => {
+                return Err(error(format!(
+                    "the cluster name {name:?} cannot be a member's: {name}.ZONE already has a meaning"
+                )));
+            }
+            Some(_) => {}
+        }
+        if let Some(z) = s.clusterset.iter().find(|z| s.multicluster.contains(z)) {
+            return Err(error(format!(
+                "{z} is a multicluster zone: its names already come from every cluster's ServiceImports"
+            )));
         }
     }
     Ok(())
@@ -263,6 +303,17 @@ mod tests {
     }
 
     #[test]
+    fn clusterset_zones() {
+        let member = |zones: &[&str], set: &[&str]| {
+            let c = parse_one(zones, &[("cluster", &["east"]), ("clusterset", set)]).unwrap();
+            c.clusterset.iter().map(Name::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(member(&["cluster.local", "10.in-addr.arpa"], &[]), ["cluster.local.", "10.in-addr.arpa."]);
+        assert_eq!(member(&["cluster.local", "remote.local"], &["Remote.Local"]), ["remote.local."]);
+        assert!(parse_one(&["cluster.local"], &[]).unwrap().clusterset.is_empty(), "off by default");
+    }
+
+    #[test]
     fn refused_configurations_name_the_property_and_reason() {
         // (zones, properties, property at fault, its line, reason)
         type Refused<'a> = (&'a [&'a str], &'a [(&'a str, &'a [&'a str])], &'a str, u32, &'a str);
@@ -307,6 +358,34 @@ mod tests {
                 "zonal",
                 10,
                 "zonal requires the endpoint cache; remove noendpoints",
+            ),
+            (
+                &["cluster.local"],
+                &[("clusterset", &[])],
+                "clusterset",
+                10,
+                "a member of a cluster set needs `cluster NAME`",
+            ),
+            (
+                &["cluster.local"],
+                &[("cluster", &["svc"]), ("clusterset", &[])],
+                "clusterset",
+                11,
+                "the cluster name \"svc\" cannot be a member's",
+            ),
+            (
+                &["cluster.local"],
+                &[("clusterset", &["other.local"]), ("cluster", &["east"])],
+                "clusterset",
+                10,
+                "is not authoritative for the clusterset zone other.local.",
+            ),
+            (
+                &["cluster.local"],
+                &[("cluster", &["east"]), ("multicluster", &["cluster.local"]), ("clusterset", &[])],
+                "clusterset",
+                12,
+                "cluster.local. is a multicluster zone",
             ),
             (&["10.0.0.0/8"], &[], "", 9, "non-reverse zone name must be used"),
             (&["in-addr.arpa"], &[], "", 9, "non-reverse zone name must be used"),
@@ -356,6 +435,7 @@ mod tests {
         ("startup_timeout", &["1m30s"]),
         ("readiness", &["release"]),
         ("cluster", &["east-1"]),
+        ("clusterset", &[]),
         ("endpoint", &["https://10.0.0.1:6443", "https://10.0.0.2:6443"]),
         ("tls", &["cert.pem", "key.pem", "ca.pem"]),
         ("kubeconfig", &["kubeconfig"]),
@@ -377,7 +457,10 @@ mod tests {
         let examples: Vec<&str> = EXAMPLES.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, examples, "one example per option, in the table's order");
         for (name, args) in EXAMPLES {
-            assert!(parse_one(&["cluster.local"], &[(*name, *args)]).is_ok(), "{name} {args:?}");
+            // A set member needs a name.
+            let named: &[(&str, &[&str])] = if *name == "clusterset" { &[("cluster", &["east"])] } else { &[] };
+            let props: Vec<(&str, &[&str])> = named.iter().copied().chain([(*name, *args)]).collect();
+            assert!(parse_one(&["cluster.local"], &props).is_ok(), "{name} {args:?}");
         }
     }
 

@@ -81,6 +81,7 @@ pub const TABLE: &[Spec] = &[
     },
     Spec { name: "readiness", scope: Scope::Stanza, read: readiness },
     Spec { name: "cluster", scope: Scope::Stanza, read: cluster },
+    Spec { name: "clusterset", scope: Scope::Stanza, read: clusterset },
     Spec { name: "endpoint", scope: Scope::Stanza, read: |t, p| t.source.endpoint(p) },
     Spec { name: "tls", scope: Scope::Stanza, read: |t, p| t.source.tls(p) },
     Spec { name: "kubeconfig", scope: Scope::Stanza, read: |t, p| t.source.kubeconfig(p) },
@@ -149,15 +150,17 @@ fn multicluster(t: &mut Target, p: &Property) -> Result<(), String> {
         return Err("needs at least one zone".into());
     }
     let zones = zone_args(&p.args)?;
-    let config = &mut t.stanza;
+    own_zones(t.stanza, &zones, "multicluster")?;
+    t.stanza.multicluster = zones;
+    Ok(())
+}
+
+/// Refuses a zone an option names that is not one of the stanza's own.
+fn own_zones(config: &StanzaConfig, zones: &[crate::dns::Name], option: &str) -> Result<(), String> {
     if let Some(z) = zones.iter().find(|z| !config.zones.contains(z)) {
         let all: Vec<String> = config.zones.iter().map(ToString::to_string).collect();
-        return Err(format!(
-            "is not authoritative for the multicluster zone {z} (authoritative zones: {})",
-            all.join(" ")
-        ));
+        return Err(format!("is not authoritative for the {option} zone {z} (authoritative zones: {})", all.join(" ")));
     }
-    config.multicluster = zones;
     Ok(())
 }
 
@@ -281,6 +284,18 @@ fn cluster(t: &mut Target, p: &Property) -> Result<(), String> {
         return Err(format!("{name:?} is not a cluster name: digits alone read as a stanza's position"));
     }
     t.stanza.cluster = Some(name.into());
+    Ok(())
+}
+
+/// `clusterset [ZONES...]`: the stanza answers these of its zones (all of
+/// them when none is named) together with every other stanza naming the
+/// same zone (see `chain::set`). Membership needs `cluster NAME`, and a
+/// `multicluster` zone already merges clusters its own way: both are
+/// checked in `parse`, which sees every option of every stanza.
+fn clusterset(t: &mut Target, p: &Property) -> Result<(), String> {
+    let zones = if p.args.is_empty() { t.stanza.zones.clone() } else { zone_args(&p.args)? };
+    own_zones(t.stanza, &zones, "clusterset")?;
+    t.stanza.clusterset = zones;
     Ok(())
 }
 

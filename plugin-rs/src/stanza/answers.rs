@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use super::grammar::{self, Request, Tree};
 use super::seen::Seen;
-use super::{Lookup, NoSuchName, Served, Stanza, Upstream};
+use super::{Lookup, NoSuchName, Served, Shape, Stanza, Upstream};
 use crate::cluster::namespace::{Named, Namespace};
 use crate::cluster::objects::{Address, Addressing, Label, Port, Service, Slice, undashed};
 use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response, reverse};
@@ -204,6 +204,31 @@ impl Stanza {
                 additional: extra,
             }),
         }
+    }
+
+    /// How `name` (lower case) is merged across a cluster set, by what it
+    /// names here; None when its service (or namespace) is not here. Names
+    /// that are not a service's are `First`, ready: the first member that
+    /// has one answers for it.
+    pub fn shape(&self, name: &Name) -> Option<Shape> {
+        let zone = self.zone_of(name)?;
+        if reverse::is_reverse(name) {
+            return Some(Shape::Each);
+        }
+        let state = State { owner: Owner::Question, name: Cow::Borrowed(name), zone: &zone, qtype: RecordType::A };
+        let base = state.base();
+        let multicluster = self.config.is_multicluster_zone(&zone);
+        let r = grammar::parse(base.as_slice(), multicluster, self.config.zonal).ok()?;
+        if r.tree != Tree::Svc || r.service.is_empty() {
+            return Some(Shape::First { ready: true });
+        }
+        let ns = self.exposed_namespace(r.namespace)?;
+        let svc = std::str::from_utf8(r.service).ok().and_then(|s| ns.service(s))?;
+        if !r.endpoint.is_empty() || svc.is_headless() {
+            return Some(Shape::Each);
+        }
+        let ready = svc.is_external_name() || ns.slices_for(&svc.name).any(|s| !s.addresses.is_empty());
+        Some(Shape::First { ready })
     }
 
     /// A and AAAA records, following CNAMEs of ExternalName services: in the

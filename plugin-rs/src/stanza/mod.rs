@@ -19,6 +19,8 @@ use crate::contract::{StanzaPlan, UpstreamQuery, UpstreamReply, ZoneSerial};
 use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response, message, reverse};
 use crate::options::StanzaConfig;
 
+pub use answers::srv_weight;
+pub use cursor::{Cursor, Position};
 pub use transfer::{PAGE_RECORDS, Page, serial_not_older};
 
 /// SOA records never claim a TTL above this.
@@ -46,6 +48,17 @@ pub enum Served {
     Rcode(Rcode),
     /// The answer needs these names resolved by the host first.
     Upstream(Vec<UpstreamQuery>),
+}
+
+/// How a name of a `clusterset` zone is answered from the set's members
+/// (see `chain::set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Every member's records (headless services, endpoint names, PTR).
+    Each,
+    /// One member's: the first that is `ready` (a ClusterIP service with
+    /// ready endpoints; any other name is ready where it exists).
+    First { ready: bool },
 }
 
 /// The name does not exist (the plugin's errNoItems, errNsNotExposed and
@@ -102,6 +115,15 @@ impl Stanza {
     /// The longest of the configured zones holding `name`.
     pub fn config_zone_of(&self, name: &Name) -> Option<&Name> {
         self.config.zones.iter().filter(|z| name.is_subdomain_of(z)).max_by_key(|z| z.wire().len())
+    }
+
+    /// The `clusterset` zone that `name` (lower case) is answered in: the
+    /// longest of the stanza's zones holding it, when that is a set zone.
+    pub fn set_zone(&self, name: &Name) -> Option<&Name> {
+        if self.config.clusterset.is_empty() {
+            return None;
+        }
+        self.config_zone_of(name).filter(|z| self.config.clusterset.contains(z))
     }
 
     /// What the host must do to feed this stanza.

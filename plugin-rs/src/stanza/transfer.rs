@@ -58,7 +58,7 @@ impl Stanza {
         budget: usize,
         local_ips: &[IpAddr],
     ) -> Result<Page, String> {
-        let mut out = Emitter { records: Vec::new(), idle: 0, zone, ttl: self.config.ttl, seed: self.seed };
+        let mut out = Emitter::new(zone, self, false);
         let (ours, position) = if cursor.is_empty() {
             let soa = self.soa(zone);
             let ours = self.serial_of(zone);
@@ -117,6 +117,50 @@ impl Stanza {
             }
         }
         Ok(())
+    }
+
+    /// The records a transfer of `zone` starts with: the SOA carrying
+    /// `serial`, the NS records and their addresses.
+    pub fn transfer_head(&self, zone: &Name, serial: u32, local_ips: &[IpAddr]) -> Vec<Record> {
+        let mut out = Emitter::new(zone, self, false);
+        out.records.push(self.soa_at(zone, serial));
+        out.ns_records(&self.ns_addrs(zone, local_ips));
+        out.records
+    }
+
+    /// The first service a transfer of `zone` lists at or after `from`
+    /// (namespace, service) in transfer order. For merged transfers of a
+    /// `clusterset` zone, which are never `multicluster` ones.
+    pub fn listed_from(&self, from: (&str, &str)) -> Option<(String, String)> {
+        for ns in self.index.namespaces_from(from.0) {
+            let namespace: &str = ns.name();
+            if !self.exposed(namespace) {
+                continue;
+            }
+            let first = if namespace == from.0 { from.1 } else { "" };
+            if let Some(svc) = ns.services_from(first).find(|svc| !matches!(Listed::service(svc), Listed::Nothing)) {
+                return Some((namespace.to_string(), svc.name.to_string()));
+            }
+        }
+        None
+    }
+
+    /// What a transfer of `zone` lists for one service, whole, plus (for a
+    /// headless service) the SRV records queries give at the service name,
+    /// which the plugin's transfers leave out; None when it lists nothing.
+    pub fn service_records(&self, zone: &Name, namespace: &str, service: &str) -> Option<Vec<Record>> {
+        if !self.exposed(namespace) {
+            return None;
+        }
+        let ns = self.index.namespace(namespace)?;
+        let listed = Listed::service(ns.service(service)?);
+        if matches!(listed, Listed::Nothing) {
+            return None;
+        }
+        let mut out = Emitter::new(zone, self, true);
+        let at = At { budget: usize::MAX, imported: false, pod_names: self.config.endpoint_pod_names };
+        out.list(service, listed, ns, ("", 0), &at).ok()?;
+        Some(out.records)
     }
 
     fn exposed(&self, namespace: &str) -> bool {
@@ -181,9 +225,16 @@ struct Emitter<'z> {
     zone: &'z Name,
     ttl: u32,
     seed: Seeded,
+    /// Whether a headless service's endpoints also get SRV records at the
+    /// service name (merged transfers of a `clusterset` zone).
+    service_srv: bool,
 }
 
-impl Emitter<'_> {
+impl<'z> Emitter<'z> {
+    fn new(zone: &'z Name, stanza: &Stanza, service_srv: bool) -> Emitter<'z> {
+        Emitter { records: Vec::new(), idle: 0, zone, ttl: stanza.config.ttl, seed: stanza.seed, service_srv }
+    }
+
     /// Before a unit: stop if the page is full.
     fn room(&self, budget: usize, slice: &str, address: usize) -> Result<(), Stop> {
         if self.records.len() + self.idle >= budget {
@@ -289,6 +340,10 @@ impl Emitter<'_> {
                 let Ok(host) = Name::with_prefix(&[addr.endpoint_name(at.pod_names).as_str()], owner) else { continue };
                 self.push(&host, RData::address(addr.ip));
                 for p in slice.ports.iter() {
+                    if self.service_srv {
+                        let srv = RData::Srv { priority: 0, weight, port: p.port as u16, target: host.clone() };
+                        self.push(owner, srv);
+                    }
                     if let Some(srv_owner) = self.port_name(service, p) {
                         let srv = RData::Srv { priority: 0, weight, port: p.port as u16, target: host.clone() };
                         self.push(&srv_owner, srv);

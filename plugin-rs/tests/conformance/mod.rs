@@ -19,6 +19,7 @@ mod options;
 mod pods;
 mod ptr;
 mod services;
+pub mod sets;
 mod srv;
 pub mod transfer;
 mod zonal;
@@ -174,6 +175,7 @@ pub fn all_cases() -> Vec<Case> {
     all.extend(options::cases());
     all.extend(chain::cases());
     all.extend(zonal::cases());
+    all.extend(sets::cases());
     all
 }
 
@@ -244,9 +246,21 @@ pub fn render(outcome: &Outcome) -> String {
                 needed.iter().map(|n| format!("{} {}", n.name, RecordType::from(n.qtype))).collect();
             format!("UPSTREAM {}", names.join(", "))
         }
-        Outcome::Answer(a) if a.stanza == 0 && a.fell_through == 0 => render_message(&a.message),
-        Outcome::Answer(a) => format!("{}\n{}", render_message(&a.message), provenance(Some(a.stanza), a.fell_through)),
+        Outcome::Answer(a) if a.stanza == 0 && a.fell_through == 0 && a.clusters == 0 => render_message(&a.message),
+        Outcome::Answer(a) => {
+            let mut via = provenance(Some(a.stanza), a.fell_through);
+            if a.clusters != 0 {
+                via.push_str(&format!(", merged {}", numbered(a.clusters)));
+            }
+            format!("{}\n{via}", render_message(&a.message))
+        }
     }
+}
+
+/// The stanzas of a bit set, numbered from 1.
+fn numbered(bits: u64) -> String {
+    let numbers: Vec<String> = (0..64).filter(|i| bits & (1 << i) != 0).map(|i| (i + 1).to_string()).collect();
+    numbers.join(",")
 }
 
 /// Which stanza answered and which passed the name on, numbered from 1.

@@ -125,6 +125,8 @@ const CASES: &[TransferCase] = &[
     (alpha_on_host, "cluster.local.", 0, Some(FULL)),
     (alpha_on_host, "Cluster.Local", 0, Some(FULL)),
     (alpha_on_host, "cluster.local.", NOW as u32, Some(SOA_ONLY)),
+    // A cluster set's serial is its members' largest: up to date here.
+    (super::sets::set, "cluster.local.", NOW as u32, Some(SOA_ONLY)),
     // Newer than ours (RFC 1982): up to date too.
     (alpha_on_host, "cluster.local.", NOW as u32 + 10, Some(SOA_ONLY)),
     (alpha_on_host, "cluster.local.", NOW as u32 - 10, Some(FULL)),
@@ -150,6 +152,7 @@ pub fn run(new_core: &dyn Fn() -> Box<dyn Core>) -> Vec<String> {
         }
     }
     failures.extend(run_bulk(new_core));
+    failures.extend(super::sets::transfer_agrees(new_core).into_iter().map(|f| format!("[sets transfer] {f}")));
     failures
 }
 
@@ -191,6 +194,7 @@ pub fn paged_run(new_core: &dyn Fn() -> Box<dyn Core>, paged: &Paged) -> Vec<Str
         (imports as fn() -> Scenario, "clusterset.local.", 0, None),
         (imports, "cluster.local.", 0, None),
         (bulk, "cluster.local.", 0, None),
+        (super::sets::set, "cluster.local.", 0, None),
     ]);
     let mut failures = Vec::new();
     for (scenario, zone, serial, want) in runs {

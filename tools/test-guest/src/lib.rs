@@ -281,7 +281,7 @@ impl Guest for TestGuest {
             b"ans" => {
                 let stanza = std::str::from_utf8(label(2)).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
                 let fell_through = hex(label(1)).unwrap_or(0);
-                Outcome::Answer(Answer { message: echo(query), stanza, fell_through })
+                Outcome::Answer(Answer { message: echo(query), stanza, fell_through, clusters: 0 })
             }
             b"refuse" => Outcome::Rcode(5),
             b"up" => upstream(replies),
@@ -439,7 +439,7 @@ fn hex(label: &[u8]) -> Option<u64> {
 
 /// An answer from stanza 0, no stanza having fallen through.
 fn answer(message: Vec<u8>) -> Outcome {
-    Outcome::Answer(Answer { message, stanza: 0, fell_through: 0 })
+    Outcome::Answer(Answer { message, stanza: 0, fell_through: 0, clusters: 0 })
 }
 
 fn per_stanza(f: impl Fn(&StanzaState) -> u32) -> Vec<u8> {

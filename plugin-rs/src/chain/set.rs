@@ -1,0 +1,465 @@
+//! Cluster sets: stanzas that answer a zone together (`clusterset`).
+//!
+//! Without a set, the first stanza that has a name answers it. In a set,
+//! every member is asked, and what a name names decides how their answers
+//! combine (see [`Shape`]): a headless service gives the endpoints of
+//! every member that has it, a ClusterIP service the first member's whose
+//! copy has ready endpoints. The whole set must miss a name for NXDOMAIN.
+//!
+//! Each member's own copy of a name is answerable on its own with the
+//! member's `cluster` name right under the zone:
+//! `SERVICE.NAMESPACE.svc.CLUSTER.ZONE`. The kubernetes plugin's names
+//! need `svc` or `pod` as the label under the zone, so no such name existed
+//! before; an endpoint's hostname always sits left of the service, so none
+//! can be mistaken for a cluster.
+//!
+//! In a set zone, SRV weights split 100 over the records at one owner name
+//! (queries and transfers alike), and SOA serials are the largest of the
+//! members': either changes when any member's objects do.
+
+use std::collections::HashSet;
+
+use super::{Chain, Cluster, TRANSFER_BATCH};
+use crate::contract::{TransferPage, UpstreamQuery};
+use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response, reverse};
+use crate::stanza::{Cursor, Position, Served, Shape, Upstream, serial_not_older, srv_weight};
+
+/// What a cluster set makes of a query.
+pub(super) enum SetServed {
+    /// The answer, and the members whose records it holds (bit per stanza).
+    Respond(Response, u64),
+    /// No member has the name. `zone` as the client wrote it; `unsynced`
+    /// when a member asked has not synced yet.
+    NameError {
+        zone: Name,
+        unsynced: bool,
+    },
+    Rcode(Rcode),
+    Upstream(Vec<UpstreamQuery>),
+}
+
+impl<C: Cluster> Chain<C> {
+    /// The stanzas of the set of `zone`, in Corefile order.
+    pub(super) fn members(&self, zone: &Name) -> Vec<usize> {
+        (0..self.stanzas.len()).filter(|&i| self.stanzas[i].in_set(zone)).collect()
+    }
+
+    /// The serial of a set zone: the largest of its members'.
+    pub(super) fn set_serial(&self, zone: &Name, members: &[usize]) -> u32 {
+        members.iter().map(|&m| self.stanzas[m].serial(zone)).max().unwrap_or(0)
+    }
+
+    /// A negative answer for the set, from its first member.
+    pub(super) fn set_negative(&self, zone: &Name, members: &[usize], written: &Name, rcode: Rcode) -> Response {
+        let mut response = self.stanzas[members[0]].negative(written, rcode);
+        self.finish(zone, members, &mut response);
+        response
+    }
+
+    /// Answers `query` from the set of `zone` (lower case).
+    pub(super) fn serve_set(&self, zone: &Name, members: &[usize], query: &Query, up: &mut Upstream) -> SetServed {
+        if let Some((member, inner)) = self.own_copy(zone, members, &query.qname) {
+            return self.serve_copy(zone, members, member, inner, query, up);
+        }
+        let name = query.qname.to_lowercase();
+        let unsynced = members.iter().any(|&m| !self.stanzas[m].synced());
+        let mut written = None;
+        // The first member that has the name decides how it is merged.
+        let mut rest = members.iter();
+        let mut found = None;
+        for &m in rest.by_ref() {
+            match self.stanzas[m].serve(query, up, &self.host) {
+                Served::NotInZone => {}
+                Served::NameError(z) => written = written.or(Some(z)),
+                Served::Respond(r) => {
+                    found = Some((m, r, self.stanzas[m].shape(&name).unwrap_or(Shape::First { ready: true })));
+                    break;
+                }
+                Served::Rcode(rcode) => return SetServed::Rcode(rcode),
+                Served::Upstream(needed) => return SetServed::Upstream(needed),
+            }
+        }
+        let Some((first, response, shape)) = found else {
+            let zone = written.unwrap_or_else(|| zone.clone());
+            return SetServed::NameError { zone, unsynced };
+        };
+        let rest: Vec<usize> =
+            rest.copied().filter(|&m| self.stanzas[m].shape(&name) == Some(shape_kind(shape))).collect();
+        let (mut response, contributors) = match shape {
+            Shape::First { ready: false } => {
+                // A later member whose copy has ready endpoints, if any.
+                let mut chosen = (response, first);
+                for m in rest {
+                    match self.stanzas[m].serve(query, up, &self.host) {
+                        Served::Respond(r) => {
+                            chosen = (r, m);
+                            break;
+                        }
+                        Served::Rcode(rcode) => return SetServed::Rcode(rcode),
+                        Served::Upstream(needed) => return SetServed::Upstream(needed),
+                        Served::NotInZone | Served::NameError(_) => {}
+                    }
+                }
+                let (mut response, m) = chosen;
+                self.pin_targets(zone, members, m, &mut response);
+                (response, 1 << m)
+            }
+            Shape::First { ready: true } => {
+                let mut response = response;
+                self.pin_targets(zone, members, first, &mut response);
+                (response, 1 << first)
+            }
+            Shape::Each => {
+                let mut merged = Merged::new(response, first);
+                for m in rest {
+                    if let Served::Respond(r) = self.stanzas[m].serve(query, up, &self.host) {
+                        merged.add(r, m);
+                    }
+                }
+                merged.finish()
+            }
+        };
+        self.finish(zone, members, &mut response);
+        SetServed::Respond(response, contributors)
+    }
+
+    /// The member whose own copy `qname` names (its cluster label right
+    /// under the zone), and the name without that label.
+    fn own_copy(&self, zone: &Name, members: &[usize], qname: &Name) -> Option<(usize, Name)> {
+        if reverse::is_reverse(zone) || zone.to_string().ends_with("arpa.") {
+            return None;
+        }
+        let start = qname.suffix_start(zone)?;
+        let labels: Vec<&[u8]> = qname.labels_before(start).collect();
+        let (last, rest) = labels.split_last()?;
+        let member = members
+            .iter()
+            .copied()
+            .find(|&m| self.stanzas[m].cluster().is_some_and(|c| last.eq_ignore_ascii_case(c.as_bytes())))?;
+        Some((member, Name::with_prefix(rest, &qname.suffix_from(start)).ok()?))
+    }
+
+    /// Answers a member's own copy of a name: its answer alone, its names
+    /// written under its cluster label.
+    fn serve_copy(
+        &self,
+        zone: &Name,
+        members: &[usize],
+        member: usize,
+        inner: Name,
+        query: &Query,
+        up: &mut Upstream,
+    ) -> SetServed {
+        let stanza = &self.stanzas[member];
+        let cluster = stanza.cluster().unwrap_or_default();
+        let written = query.qname.suffix_from(query.qname.suffix_start(zone).unwrap_or(0));
+        let unsynced = !stanza.synced();
+        // The zone's own records (SOA, NS) live at the zone, not at a copy.
+        if inner.eq_ignore_case(&written) && matches!(query.qtype, RecordType::Soa | RecordType::Ns) {
+            let mut response = stanza.negative(&written, Rcode::NoError);
+            self.finish(zone, members, &mut response);
+            return SetServed::Respond(response, 1 << member);
+        }
+        let copy = Query { qname: inner, ..query.clone() };
+        match stanza.serve(&copy, up, &self.host) {
+            Served::Respond(mut response) => {
+                for record in response.answer.iter_mut().chain(response.additional.iter_mut()) {
+                    rename(record, |n| copy_name(n, zone, cluster));
+                }
+                self.finish(zone, members, &mut response);
+                SetServed::Respond(response, 1 << member)
+            }
+            Served::NameError(zone) => SetServed::NameError { zone, unsynced },
+            Served::NotInZone => SetServed::NameError { zone: written, unsynced },
+            Served::Rcode(rcode) => SetServed::Rcode(rcode),
+            Served::Upstream(needed) => SetServed::Upstream(needed),
+        }
+    }
+
+    /// The member a query for `name` (lower case) would take a "first"
+    /// answer from: the first whose copy is ready, else the first that has
+    /// the name.
+    fn first_for(&self, members: &[usize], name: &Name) -> Option<usize> {
+        let shapes: Vec<(usize, Shape)> =
+            members.iter().filter_map(|&m| self.stanzas[m].shape(name).map(|s| (m, s))).collect();
+        shapes.iter().find(|(_, s)| *s == Shape::First { ready: true }).or(shapes.first()).map(|(m, _)| *m)
+    }
+
+    /// SRV targets in `member`'s answer that a query would answer from
+    /// another member (a port only this member's copy has) are written as
+    /// this member's own copy, so that a client reaches the cluster whose
+    /// port it was given.
+    fn pin_targets(&self, zone: &Name, members: &[usize], member: usize, response: &mut Response) {
+        let Some(cluster) = self.stanzas[member].cluster() else { return };
+        let mut moved: Vec<(Name, Name)> = Vec::new();
+        for record in response.answer.iter_mut() {
+            let RData::Srv { target, .. } = &mut record.data else { continue };
+            if !target.is_subdomain_of(zone) || self.first_for(members, &target.to_lowercase()) == Some(member) {
+                continue;
+            }
+            let copy = copy_name(target, zone, cluster);
+            moved.push((target.clone(), copy.clone()));
+            *target = copy;
+        }
+        for record in response.additional.iter_mut() {
+            if let Owner::Name(owner) = &mut record.owner
+                && let Some((_, copy)) = moved.iter().find(|(from, _)| from == owner)
+            {
+                *owner = copy.clone();
+            }
+        }
+    }
+
+    /// What every answer of a set zone gets: the set's serial in its SOA
+    /// records, SRV weights split over the SRV records it holds.
+    fn finish(&self, zone: &Name, members: &[usize], response: &mut Response) {
+        let serial = self.set_serial(zone, members);
+        for record in response.answer.iter_mut().chain(response.authority.iter_mut()) {
+            if let RData::Soa { serial: s, .. } = &mut record.data {
+                *s = serial;
+            }
+        }
+        reweigh(&mut response.answer);
+    }
+
+    /// A page of the transfer of a set zone: service by service over every
+    /// member's services, the merged records (as queries give them), then
+    /// each member's own copy. A page ends after `budget` records; the
+    /// cursor names the next service and how many of its records were
+    /// given. A service's records are gathered again for each page it
+    /// spans, which a headless service of many thousands of endpoints
+    /// makes slow (README, Bugs).
+    pub(super) fn set_transfer(
+        &self,
+        zone: &Name,
+        members: &[usize],
+        serial: u32,
+        cursor: &[u8],
+        budget: usize,
+    ) -> Result<TransferPage, String> {
+        let ours = self.set_serial(zone, members);
+        let head = &self.stanzas[members[0]];
+        let mut records = Vec::new();
+        let (serial_used, mut from, mut skip) = if cursor.is_empty() {
+            let first = head.transfer_head(zone, ours, &self.host);
+            if serial != 0 && serial_not_older(serial, ours) {
+                records.extend(first.into_iter().take(1));
+                return Ok(page(records, None));
+            }
+            records.extend(first);
+            (ours, (String::new(), String::new()), 0)
+        } else {
+            let c = Cursor::decode(cursor, zone)?;
+            (c.serial, (c.position.namespace, c.position.service), c.position.address as usize)
+        };
+        loop {
+            let next = members.iter().filter_map(|&m| self.stanzas[m].listed_from((&from.0, &from.1))).min();
+            let Some(key) = next else {
+                records.push(head.transfer_head(zone, serial_used, &self.host).swap_remove(0));
+                return Ok(page(records, None));
+            };
+            let unit = self.set_service_records(zone, members, &key);
+            let room = budget.saturating_sub(records.len());
+            let left = unit.len().saturating_sub(skip);
+            records.extend(unit.into_iter().skip(skip).take(room));
+            if left > room {
+                let position =
+                    Position { namespace: key.0, service: key.1, slice: String::new(), address: (skip + room) as u32 };
+                let next = Cursor { zone: zone.clone(), serial: serial_used, position }.encode();
+                return Ok(page(records, Some(next)));
+            }
+            // The smallest name after this service's.
+            from = (key.0, format!("{}\0", key.1));
+            skip = 0;
+        }
+    }
+
+    /// One service's records in the transfer of a set zone.
+    fn set_service_records(&self, zone: &Name, members: &[usize], key: &(String, String)) -> Vec<Record> {
+        let Ok(service) = Name::with_prefix(&[key.1.as_str(), key.0.as_str(), "svc"], zone) else { return Vec::new() };
+        let copies: Vec<(usize, Vec<Record>, Shape)> = members
+            .iter()
+            .filter_map(|&m| {
+                let records = self.stanzas[m].service_records(zone, &key.0, &key.1)?;
+                Some((m, records, self.stanzas[m].shape(&service)?))
+            })
+            .collect();
+        let Some((_, _, shape)) = copies.first() else { return Vec::new() };
+        let kind = shape_kind(*shape);
+        let alike: Vec<&(usize, Vec<Record>, Shape)> = copies.iter().filter(|c| shape_kind(c.2) == kind).collect();
+        let mut out = if kind == Shape::Each {
+            let mut seen = HashSet::new();
+            alike.iter().flat_map(|c| c.1.iter()).filter(|r| seen.insert(unweighed(r))).cloned().collect()
+        } else {
+            self.first_records(zone, members, &alike)
+        };
+        reweigh_by_owner(&mut out);
+        for (m, records, _) in &copies {
+            let Some(cluster) = self.stanzas[*m].cluster() else { continue };
+            let mut own: Vec<Record> = records.clone();
+            for record in &mut own {
+                rename(record, |n| copy_name(n, zone, cluster));
+            }
+            reweigh_by_owner(&mut own);
+            out.extend(own);
+        }
+        out
+    }
+
+    /// For a "first" service: each owner name's records from the member a
+    /// query for it answers from, SRV targets pinned as in answers.
+    fn first_records(&self, zone: &Name, members: &[usize], copies: &[&(usize, Vec<Record>, Shape)]) -> Vec<Record> {
+        let mut owners: Vec<&Name> = Vec::new();
+        for (_, records, _) in copies.iter().map(|c| (&c.0, &c.1, &c.2)) {
+            for r in records {
+                if let Owner::Name(n) = &r.owner
+                    && !owners.contains(&n)
+                {
+                    owners.push(n);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for owner in owners {
+            let has = |c: &&&(usize, Vec<Record>, Shape)| c.1.iter().any(|r| r.owner == Owner::Name(owner.clone()));
+            let chosen =
+                copies.iter().filter(has).find(|c| c.2 == Shape::First { ready: true }).or(copies.iter().find(has));
+            let Some((m, records, _)) = chosen.map(|c| (c.0, &c.1, c.2)) else { continue };
+            let mut response = Response {
+                answer: records.iter().filter(|r| r.owner == Owner::Name(owner.clone())).cloned().collect(),
+                ..Response::default()
+            };
+            self.pin_targets(zone, members, m, &mut response);
+            out.extend(response.answer);
+        }
+        out
+    }
+}
+
+/// The kind of a shape, readiness aside.
+fn shape_kind(shape: Shape) -> Shape {
+    match shape {
+        Shape::Each => Shape::Each,
+        Shape::First { .. } => Shape::First { ready: true },
+    }
+}
+
+fn page(records: Vec<Record>, next: Option<Vec<u8>>) -> TransferPage {
+    TransferPage { messages: Response::encode_records(&records, TRANSFER_BATCH), next }
+}
+
+/// Answers of several members, concatenated in member order without
+/// repeats.
+struct Merged {
+    response: Response,
+    contributors: u64,
+    seen: HashSet<Record>,
+    seen_extra: HashSet<Record>,
+}
+
+impl Merged {
+    fn new(first: Response, member: usize) -> Merged {
+        let mut merged = Merged {
+            response: Response { answer: Vec::new(), additional: Vec::new(), ..first.clone() },
+            contributors: 1 << member,
+            seen: HashSet::new(),
+            seen_extra: HashSet::new(),
+        };
+        merged.take(first);
+        merged
+    }
+
+    fn add(&mut self, response: Response, member: usize) {
+        if !response.answer.is_empty() {
+            self.contributors |= 1 << member;
+        }
+        self.response.truncated |= response.truncated;
+        self.take(response);
+    }
+
+    fn take(&mut self, response: Response) {
+        for r in response.answer {
+            if self.seen.insert(unweighed(&r)) {
+                self.response.answer.push(r);
+            }
+        }
+        for r in response.additional {
+            if self.seen_extra.insert(r.clone()) {
+                self.response.additional.push(r);
+            }
+        }
+    }
+
+    fn finish(mut self) -> (Response, u64) {
+        // A NODATA first member gives its SOA; records from others make
+        // it an answer.
+        if !self.response.answer.is_empty() {
+            self.response.authority.clear();
+        }
+        (self.response, self.contributors)
+    }
+}
+
+/// A record with any SRV weight set aside, for telling repeats apart:
+/// weights are split again over the merged records.
+fn unweighed(record: &Record) -> Record {
+    let mut r = record.clone();
+    if let RData::Srv { weight, .. } = &mut r.data {
+        *weight = 0;
+    }
+    r
+}
+
+/// SRV weights of an answer (one owner) split over its SRV records.
+fn reweigh(records: &mut [Record]) {
+    let n = records.iter().filter(|r| matches!(r.data, RData::Srv { .. })).count();
+    for record in records {
+        if let RData::Srv { weight, .. } = &mut record.data {
+            *weight = srv_weight(n);
+        }
+    }
+}
+
+/// SRV weights of transfer records split per owner name.
+fn reweigh_by_owner(records: &mut [Record]) {
+    let mut counts: Vec<(Owner, usize)> = Vec::new();
+    for r in records.iter().filter(|r| matches!(r.data, RData::Srv { .. })) {
+        match counts.iter_mut().find(|(o, _)| *o == r.owner) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((r.owner.clone(), 1)),
+        }
+    }
+    for record in records {
+        let owner = record.owner.clone();
+        if let RData::Srv { weight, .. } = &mut record.data
+            && let Some((_, n)) = counts.iter().find(|(o, _)| *o == owner)
+        {
+            *weight = srv_weight(*n);
+        }
+    }
+}
+
+/// Applies `f` to the names a record holds that point into the zone: its
+/// owner, SRV and CNAME targets.
+fn rename(record: &mut Record, f: impl Fn(&Name) -> Name) {
+    if let Owner::Name(owner) = &mut record.owner {
+        *owner = f(owner);
+    }
+    match &mut record.data {
+        RData::Srv { target, .. } | RData::Cname(target) => *target = f(target),
+        _ => {}
+    }
+}
+
+/// `name` as `cluster`'s own copy: the cluster label between `svc` (or
+/// `pod`) and the zone. Names elsewhere (outside the zone, `ns.dns`) stay.
+pub(super) fn copy_name(name: &Name, zone: &Name, cluster: &str) -> Name {
+    let Some(start) = name.suffix_start(zone) else { return name.clone() };
+    let mut labels: Vec<&[u8]> = name.labels_before(start).collect();
+    let tree = labels.last().is_some_and(|l| l.eq_ignore_ascii_case(b"svc") || l.eq_ignore_ascii_case(b"pod"));
+    if !tree {
+        return name.clone();
+    }
+    labels.push(cluster.as_bytes());
+    Name::with_prefix(&labels, &name.suffix_from(start)).unwrap_or_else(|_| name.clone())
+}
