@@ -13,6 +13,7 @@
 use std::net::IpAddr;
 
 mod core;
+mod joint;
 mod set;
 
 pub use self::core::Kubernetai;
@@ -180,27 +181,33 @@ impl<C: Cluster> Chain<C> {
                         continue;
                     }
                     let rcode = if unsynced.is_some() { Rcode::ServFail } else { Rcode::NxDomain };
-                    return answer(stanza.negative(&zone, rcode), i, 0);
+                    let mut response = stanza.negative(&zone, rcode);
+                    self.share_serials(&mut response);
+                    return answer(response, i, 0);
                 }
-                Served::Respond(response) => return answer(response, i, 0),
+                Served::Respond(mut response) => {
+                    self.share_serials(&mut response);
+                    return answer(response, i, 0);
+                }
                 Served::Rcode(rcode) => return Outcome::Rcode(rcode.into()),
                 Served::Upstream(needed) => return Outcome::Upstream(needed),
             }
         }
         match unsynced {
-            Some((i, zone)) => Outcome::Answer(Answer {
-                message: self.stanzas[i].negative(&zone, Rcode::ServFail).encode(&query),
-                stanza: i as u32,
-                fell_through: passed,
-                clusters: 0,
-            }),
+            Some((i, zone)) => {
+                let mut response = self.stanzas[i].negative(&zone, Rcode::ServFail);
+                self.share_serials(&mut response);
+                let message = response.encode(&query);
+                Outcome::Answer(Answer { message, stanza: i as u32, fell_through: passed, clusters: 0 })
+            }
             None => Outcome::Fallthrough(passed),
         }
     }
 
-    /// A page of the transfer of `zone` by the first stanza serving it
-    /// (see `Cluster::transfer`), in messages of at most a few hundred
-    /// records each. None when no stanza serves the zone.
+    /// A page of the transfer of `zone`: by the stanza serving it (see
+    /// `Cluster::transfer`), or when several do, as they answer it together
+    /// (see `joint`), in messages of at most a few hundred records each.
+    /// None when no stanza serves the zone.
     pub fn transfer(
         &self,
         zone: &str,
@@ -211,9 +218,8 @@ impl<C: Cluster> Chain<C> {
         let Ok(zone) = Name::parse(zone) else { return Ok(None) };
         let zone = zone.to_lowercase();
         let Some(stanza) = self.stanzas.iter().find(|s| s.transfers(&zone)) else { return Ok(None) };
-        if stanza.in_set(&zone) {
-            let members = self.members(&zone);
-            return self.set_transfer(&zone, &members, serial, cursor, budget).map(Some);
+        if let Some(page) = self.joint_transfer(&zone, serial, cursor, budget) {
+            return page.map(Some);
         }
         let page = stanza.transfer(&zone, serial, cursor, budget, &self.host)?;
         let messages = Response::encode_records(&page.records, TRANSFER_BATCH);

@@ -19,10 +19,10 @@
 
 use std::collections::HashSet;
 
-use super::{Chain, Cluster, TRANSFER_BATCH};
-use crate::contract::{TransferPage, UpstreamQuery};
-use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response, reverse};
-use crate::stanza::{Cursor, Position, Served, Shape, Upstream, serial_not_older, srv_weight};
+use super::{Chain, Cluster};
+use crate::contract::UpstreamQuery;
+use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response};
+use crate::stanza::{Served, Shape, Upstream, srv_weight};
 
 /// What a cluster set makes of a query.
 pub(super) enum SetServed {
@@ -44,9 +44,11 @@ impl<C: Cluster> Chain<C> {
         (0..self.stanzas.len()).filter(|&i| self.stanzas[i].in_set(zone)).collect()
     }
 
-    /// The serial of a set zone: the largest of its members'.
+    /// The serial of a set zone: the largest of its members' (and of any
+    /// other stanza transferring it, see `joint`).
     pub(super) fn set_serial(&self, zone: &Name, members: &[usize]) -> u32 {
-        members.iter().map(|&m| self.stanzas[m].serial(zone)).max().unwrap_or(0)
+        let own = members.iter().map(|&m| self.stanzas[m].serial(zone)).max().unwrap_or(0);
+        self.shared_serial(zone).map_or(own, |shared| shared.max(own))
     }
 
     /// A negative answer for the set, from its first member.
@@ -126,7 +128,7 @@ impl<C: Cluster> Chain<C> {
     /// The member whose own copy `qname` names (its cluster label right
     /// under the zone), and the name without that label.
     fn own_copy(&self, zone: &Name, members: &[usize], qname: &Name) -> Option<(usize, Name)> {
-        if reverse::is_reverse(zone) || zone.to_string().ends_with("arpa.") {
+        if zone.is_under_arpa() {
             return None;
         }
         let start = qname.suffix_start(zone)?;
@@ -189,7 +191,7 @@ impl<C: Cluster> Chain<C> {
     /// another member (a port only this member's copy has) are written as
     /// this member's own copy, so that a client reaches the cluster whose
     /// port it was given.
-    fn pin_targets(&self, zone: &Name, members: &[usize], member: usize, response: &mut Response) {
+    pub(super) fn pin_targets(&self, zone: &Name, members: &[usize], member: usize, response: &mut Response) {
         let Some(cluster) = self.stanzas[member].cluster() else { return };
         let mut moved: Vec<(Name, Name)> = Vec::new();
         for record in response.answer.iter_mut() {
@@ -221,131 +223,14 @@ impl<C: Cluster> Chain<C> {
         }
         reweigh(&mut response.answer);
     }
-
-    /// A page of the transfer of a set zone: service by service over every
-    /// member's services, the merged records (as queries give them), then
-    /// each member's own copy. A page ends after `budget` records; the
-    /// cursor names the next service and how many of its records were
-    /// given. A service's records are gathered again for each page it
-    /// spans, which a headless service of many thousands of endpoints
-    /// makes slow (README, Bugs).
-    pub(super) fn set_transfer(
-        &self,
-        zone: &Name,
-        members: &[usize],
-        serial: u32,
-        cursor: &[u8],
-        budget: usize,
-    ) -> Result<TransferPage, String> {
-        let ours = self.set_serial(zone, members);
-        let head = &self.stanzas[members[0]];
-        let mut records = Vec::new();
-        let (serial_used, mut from, mut skip) = if cursor.is_empty() {
-            let first = head.transfer_head(zone, ours, &self.host);
-            if serial != 0 && serial_not_older(serial, ours) {
-                records.extend(first.into_iter().take(1));
-                return Ok(page(records, None));
-            }
-            records.extend(first);
-            (ours, (String::new(), String::new()), 0)
-        } else {
-            let c = Cursor::decode(cursor, zone)?;
-            (c.serial, (c.position.namespace, c.position.service), c.position.address as usize)
-        };
-        loop {
-            let next = members.iter().filter_map(|&m| self.stanzas[m].listed_from((&from.0, &from.1))).min();
-            let Some(key) = next else {
-                records.push(head.transfer_head(zone, serial_used, &self.host).swap_remove(0));
-                return Ok(page(records, None));
-            };
-            let unit = self.set_service_records(zone, members, &key);
-            let room = budget.saturating_sub(records.len());
-            let left = unit.len().saturating_sub(skip);
-            records.extend(unit.into_iter().skip(skip).take(room));
-            if left > room {
-                let position =
-                    Position { namespace: key.0, service: key.1, slice: String::new(), address: (skip + room) as u32 };
-                let next = Cursor { zone: zone.clone(), serial: serial_used, position }.encode();
-                return Ok(page(records, Some(next)));
-            }
-            // The smallest name after this service's.
-            from = (key.0, format!("{}\0", key.1));
-            skip = 0;
-        }
-    }
-
-    /// One service's records in the transfer of a set zone.
-    fn set_service_records(&self, zone: &Name, members: &[usize], key: &(String, String)) -> Vec<Record> {
-        let Ok(service) = Name::with_prefix(&[key.1.as_str(), key.0.as_str(), "svc"], zone) else { return Vec::new() };
-        let copies: Vec<(usize, Vec<Record>, Shape)> = members
-            .iter()
-            .filter_map(|&m| {
-                let records = self.stanzas[m].service_records(zone, &key.0, &key.1)?;
-                Some((m, records, self.stanzas[m].shape(&service)?))
-            })
-            .collect();
-        let Some((_, _, shape)) = copies.first() else { return Vec::new() };
-        let kind = shape_kind(*shape);
-        let alike: Vec<&(usize, Vec<Record>, Shape)> = copies.iter().filter(|c| shape_kind(c.2) == kind).collect();
-        let mut out = if kind == Shape::Each {
-            let mut seen = HashSet::new();
-            alike.iter().flat_map(|c| c.1.iter()).filter(|r| seen.insert(unweighed(r))).cloned().collect()
-        } else {
-            self.first_records(zone, members, &alike)
-        };
-        reweigh_by_owner(&mut out);
-        for (m, records, _) in &copies {
-            let Some(cluster) = self.stanzas[*m].cluster() else { continue };
-            let mut own: Vec<Record> = records.clone();
-            for record in &mut own {
-                rename(record, |n| copy_name(n, zone, cluster));
-            }
-            reweigh_by_owner(&mut own);
-            out.extend(own);
-        }
-        out
-    }
-
-    /// For a "first" service: each owner name's records from the member a
-    /// query for it answers from, SRV targets pinned as in answers.
-    fn first_records(&self, zone: &Name, members: &[usize], copies: &[&(usize, Vec<Record>, Shape)]) -> Vec<Record> {
-        let mut owners: Vec<&Name> = Vec::new();
-        for (_, records, _) in copies.iter().map(|c| (&c.0, &c.1, &c.2)) {
-            for r in records {
-                if let Owner::Name(n) = &r.owner
-                    && !owners.contains(&n)
-                {
-                    owners.push(n);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for owner in owners {
-            let has = |c: &&&(usize, Vec<Record>, Shape)| c.1.iter().any(|r| r.owner == Owner::Name(owner.clone()));
-            let chosen =
-                copies.iter().filter(has).find(|c| c.2 == Shape::First { ready: true }).or(copies.iter().find(has));
-            let Some((m, records, _)) = chosen.map(|c| (c.0, &c.1, c.2)) else { continue };
-            let mut response = Response {
-                answer: records.iter().filter(|r| r.owner == Owner::Name(owner.clone())).cloned().collect(),
-                ..Response::default()
-            };
-            self.pin_targets(zone, members, m, &mut response);
-            out.extend(response.answer);
-        }
-        out
-    }
 }
 
 /// The kind of a shape, readiness aside.
-fn shape_kind(shape: Shape) -> Shape {
+pub(super) fn shape_kind(shape: Shape) -> Shape {
     match shape {
         Shape::Each => Shape::Each,
         Shape::First { .. } => Shape::First { ready: true },
     }
-}
-
-fn page(records: Vec<Record>, next: Option<Vec<u8>>) -> TransferPage {
-    TransferPage { messages: Response::encode_records(&records, TRANSFER_BATCH), next }
 }
 
 /// Answers of several members, concatenated in member order without
@@ -402,7 +287,7 @@ impl Merged {
 
 /// A record with any SRV weight set aside, for telling repeats apart:
 /// weights are split again over the merged records.
-fn unweighed(record: &Record) -> Record {
+pub(super) fn unweighed(record: &Record) -> Record {
     let mut r = record.clone();
     if let RData::Srv { weight, .. } = &mut r.data {
         *weight = 0;
@@ -421,7 +306,7 @@ fn reweigh(records: &mut [Record]) {
 }
 
 /// SRV weights of transfer records split per owner name.
-fn reweigh_by_owner(records: &mut [Record]) {
+pub(super) fn reweigh_by_owner(records: &mut [Record]) {
     let mut counts: Vec<(Owner, usize)> = Vec::new();
     for r in records.iter().filter(|r| matches!(r.data, RData::Srv { .. })) {
         match counts.iter_mut().find(|(o, _)| *o == r.owner) {
@@ -441,7 +326,7 @@ fn reweigh_by_owner(records: &mut [Record]) {
 
 /// Applies `f` to the names a record holds that point into the zone: its
 /// owner, SRV and CNAME targets.
-fn rename(record: &mut Record, f: impl Fn(&Name) -> Name) {
+pub(super) fn rename(record: &mut Record, f: impl Fn(&Name) -> Name) {
     if let Owner::Name(owner) = &mut record.owner {
         *owner = f(owner);
     }

@@ -150,6 +150,12 @@ impl Name {
         if self.0.iter().any(u8::is_ascii_uppercase) { Cow::Owned(self.to_lowercase()) } else { Cow::Borrowed(self) }
     }
 
+    /// Whether the name is `arpa.` or below it: reverse zones and the
+    /// names in them.
+    pub fn is_under_arpa(&self) -> bool {
+        self.labels().last().is_some_and(|l| l.eq_ignore_ascii_case(b"arpa"))
+    }
+
     /// Case-insensitive equality, as DNS compares names.
     pub fn eq_ignore_case(&self, other: &Name) -> bool {
         self.0.eq_ignore_ascii_case(&other.0)

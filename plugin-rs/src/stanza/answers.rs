@@ -381,11 +381,7 @@ impl Stanza {
         let svc = std::str::from_utf8(r.service).ok().and_then(|s| ns.service(s)).ok_or(NoSuchName)?;
         let ttl = self.config.ttl;
         let key = Key::Service { namespace: ns.name(), service: &svc.name };
-        if self.config.ignore_empty_service
-            && !svc.is_external_name()
-            && !svc.is_headless()
-            && ns.slices_for(&svc.name).all(|s| s.addresses.is_empty())
-        {
+        if self.config.ignore_empty_service && self.hides_empty(ns, svc) {
             return Err(NoSuchName);
         }
         // Zonal names are for headless services only.
@@ -428,6 +424,12 @@ impl Stanza {
             }
         }
         Ok(found)
+    }
+
+    /// Whether `ignore empty_service` makes `svc` missing: a ClusterIP
+    /// service without ready endpoints.
+    pub(super) fn hides_empty(&self, ns: &Namespace, svc: &Named<Service>) -> bool {
+        !svc.is_external_name() && !svc.is_headless() && ns.slices_for(&svc.name).all(|s| s.addresses.is_empty())
     }
 
     /// Endpoint addresses of `svc` matching the request, optionally only in

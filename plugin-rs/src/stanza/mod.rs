@@ -16,7 +16,7 @@ use crate::cluster::objects::Keep;
 use crate::cluster::seeded::Seeded;
 use crate::cluster::selection::Selection;
 use crate::contract::{StanzaPlan, UpstreamQuery, UpstreamReply, ZoneSerial};
-use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response, message, reverse};
+use crate::dns::{Name, Owner, RData, Rcode, Record, RecordType, Reply, Response, message};
 use crate::options::StanzaConfig;
 
 pub use answers::srv_weight;
@@ -140,7 +140,7 @@ impl Stanza {
     /// Whether the stanza's `i`th zone is a forward one, which it transfers.
     fn is_forward(&self, i: usize) -> bool {
         let z = &self.config.zones[i];
-        !reverse::is_reverse(z) && !z.to_string().ends_with("arpa.")
+        !z.is_under_arpa()
     }
 
     /// The serials of the zones the stanza transfers.

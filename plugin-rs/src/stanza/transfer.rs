@@ -145,15 +145,22 @@ impl Stanza {
         None
     }
 
-    /// What a transfer of `zone` lists for one service, whole, plus (for a
-    /// headless service) the SRV records queries give at the service name,
-    /// which the plugin's transfers leave out; None when it lists nothing.
+    /// What a transfer of `zone` lists for one service, whole, as queries
+    /// see it: with (for a headless service) the SRV records queries give
+    /// at the service name, and without a service `ignore empty_service`
+    /// hides, both of which the plugin's transfers (and this stanza's own,
+    /// `transfer`) do otherwise. None when it lists nothing. For transfers
+    /// of zones several stanzas serve (`chain::joint`).
     pub fn service_records(&self, zone: &Name, namespace: &str, service: &str) -> Option<Vec<Record>> {
         if !self.exposed(namespace) {
             return None;
         }
         let ns = self.index.namespace(namespace)?;
-        let listed = Listed::service(ns.service(service)?);
+        let svc = ns.service(service)?;
+        if self.config.ignore_empty_service && self.hides_empty(ns, svc) {
+            return None;
+        }
+        let listed = Listed::service(svc);
         if matches!(listed, Listed::Nothing) {
             return None;
         }

@@ -8,7 +8,7 @@ use super::{Case, Scenario, case, fixture};
 const SOA: &str =
     "ns cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5";
 
-fn same_zone_fallthrough() -> Scenario {
+pub fn same_zone_fallthrough() -> Scenario {
     Scenario::new().stanza(&["cluster.local"], &[("fallthrough", &[])], fixture::alpha()).stanza(
         &["cluster.local"],
         &[],
@@ -16,7 +16,7 @@ fn same_zone_fallthrough() -> Scenario {
     )
 }
 
-fn same_zone_no_fallthrough() -> Scenario {
+pub fn same_zone_no_fallthrough() -> Scenario {
     Scenario::new().stanza(&["cluster.local"], &[], fixture::alpha()).stanza(&["cluster.local"], &[], fixture::beta())
 }
 
@@ -57,7 +57,7 @@ fn empty_served_elsewhere() -> Vec<kubernetai::contract::Event> {
     ]
 }
 
-fn ignore_empty_fallthrough() -> Scenario {
+pub fn ignore_empty_fallthrough() -> Scenario {
     Scenario::new()
         .stanza(&["cluster.local"], &[("ignore", &["empty_service"]), ("fallthrough", &[])], fixture::alpha())
         .stanza(&["cluster.local"], &[], empty_served_elsewhere())

@@ -11,7 +11,7 @@
 
 pub mod fixture;
 
-mod chain;
+pub mod chain;
 mod clients;
 mod headless;
 mod negative;

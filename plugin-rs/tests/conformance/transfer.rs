@@ -195,6 +195,8 @@ pub fn paged_run(new_core: &dyn Fn() -> Box<dyn Core>, paged: &Paged) -> Vec<Str
         (imports, "cluster.local.", 0, None),
         (bulk, "cluster.local.", 0, None),
         (super::sets::set, "cluster.local.", 0, None),
+        (super::chain::same_zone_fallthrough, "cluster.local.", 0, None),
+        (super::sets::plain_first, "cluster.local.", 0, None),
     ]);
     let mut failures = Vec::new();
     for (scenario, zone, serial, want) in runs {
