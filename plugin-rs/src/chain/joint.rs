@@ -77,7 +77,7 @@ impl<C: Cluster> Chain<C> {
     /// `budget` records; the cursor names the next service and how many of
     /// its records were given. A service's records are gathered again for
     /// each page it spans, which a headless service of many thousands of
-    /// endpoints makes slow (README, Bugs).
+    /// endpoints makes slow (README, "Cluster sets").
     pub(super) fn joint_transfer(
         &self,
         zone: &Name,
