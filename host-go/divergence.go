@@ -57,7 +57,8 @@ func diverges(served, shadow engine.Outcome, err error) string {
 			return divergedOutcome
 		}
 	case engine.OutcomeAnswer:
-		if served.Answer.Stanza != shadow.Answer.Stanza || served.Answer.FellThrough != shadow.Answer.FellThrough {
+		a, b := served.Answer, shadow.Answer
+		if a.Stanza != b.Stanza || a.FellThrough != b.FellThrough || a.Clusters != b.Clusters {
 			return divergedOutcome
 		}
 		return messagesDiverge(served.Answer.Message, shadow.Answer.Message)

@@ -64,6 +64,8 @@ func TestDiverges(t *testing.T) {
 		{"the shadow failed", engine.Outcome{}, errors.New("trap"), divergedFailure},
 		{"passed on instead", engine.Outcome{Kind: engine.OutcomeFallthrough}, nil, divergedOutcome},
 		{"another stanza", answerOutcome(message(t, nil), 1), nil, divergedOutcome},
+		{"other cluster set members", engine.Outcome{Kind: engine.OutcomeAnswer,
+			Answer: engine.Answer{Message: message(t, nil), Clusters: 0b11}}, nil, divergedOutcome},
 		{"another rcode", answerOutcome(message(t, func(m *dns.Msg) { m.Rcode = dns.RcodeNameError }), 0), nil, divergedRcode},
 		{"not authoritative", answerOutcome(message(t, func(m *dns.Msg) { m.Authoritative = false }), 0), nil, divergedFlags},
 		{"another TTL", answerOutcome(message(t, func(m *dns.Msg) { m.Answer[1].Header().Ttl = 30 }), 0), nil, divergedAnswer},
