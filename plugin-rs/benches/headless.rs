@@ -2,7 +2,9 @@
 //! name, and a whole zone transfer in pages as the host runs one, at
 //! 1,000 to 20,000 endpoints (and the transfer at 100,000). Issue 10
 //! measured SRV at 20,000 endpoints at 3.6 s before its de-duplication
-//! became linear.
+//! became linear. `set_*`: the same service in both members of a cluster
+//! set (`clusterset`), each with its own addresses: the merged SRV and A,
+//! the transfer, and its slowest page.
 //!
 //!     cargo bench -p kubernetai --bench headless
 
@@ -10,7 +12,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kubernetai::Kubernetai;
-use kubernetai::contract::{Change, Event, Kind, Outcome, Stanza};
+use kubernetai::contract::{Change, Event, Kind, Outcome, Property, Stanza};
 
 const SIZES: [usize; 4] = [1_000, 5_000, 10_000, 20_000];
 const TRANSFER_ONLY: usize = 100_000;
@@ -20,6 +22,29 @@ const TRANSFER_ONLY: usize = 100_000;
 fn core(n: usize) -> Kubernetai {
     let stanza = Stanza { zones: vec!["cluster.local".into()], properties: Vec::new(), line: 1 };
     let (mut core, _) = Kubernetai::configure(&[stanza], 7).unwrap();
+    fill(&mut core, 0, n, 10);
+    core
+}
+
+/// Two members of a cluster set, each holding `big` with `n` endpoints
+/// (the second's addresses in 101.0.0.0/8, the first's in 10.0.0.0/8).
+fn set_core(n: usize) -> Kubernetai {
+    let member = |name: &str, line| Stanza {
+        zones: vec!["cluster.local".into()],
+        properties: vec![
+            Property { name: "cluster".into(), args: vec![name.into()], line: line + 1 },
+            Property { name: "clusterset".into(), args: Vec::new(), line: line + 2 },
+        ],
+        line,
+    };
+    let (mut core, _) = Kubernetai::configure(&[member("east", 1), member("west", 10)], 7).unwrap();
+    fill(&mut core, 0, n, 10);
+    fill(&mut core, 1, n, 101);
+    core
+}
+
+/// Gives stanza `stanza` the service `big`, its addresses from `first_octet`.
+fn fill(core: &mut Kubernetai, stanza: u32, n: usize, first_octet: usize) {
     let ports = r#"[{"name":"http","port":80,"protocol":"TCP"},{"name":"grpc","port":9000,"protocol":"TCP"}]"#;
     let upsert = |kind, json: String| Event { change: Change::Upsert, kind, object: json.into_bytes() };
     let mut events = vec![
@@ -35,7 +60,7 @@ fn core(n: usize) -> Kubernetai {
         let endpoints: Vec<String> = (first..n.min(first + 1000))
             .map(|i| {
                 format!(
-                    r#"{{"addresses":["10.{}.{}.{}"],"hostname":"big-{i}"}}"#,
+                    r#"{{"addresses":["{first_octet}.{}.{}.{}"],"hostname":"big-{i}"}}"#,
                     1 + i / 65_536,
                     (i / 256) % 256,
                     i % 256
@@ -51,10 +76,9 @@ fn core(n: usize) -> Kubernetai {
             ),
         ));
     }
-    let report = core.apply(0, 1, &events);
+    let report = core.apply(stanza, 1, &events);
     assert_eq!(report.skipped, 0, "{:?}", report.problems);
-    core.set_synced(0, true);
-    core
+    core.set_synced(stanza, true);
 }
 
 fn query(qtype: u16) -> Vec<u8> {
@@ -67,6 +91,17 @@ fn query(qtype: u16) -> Vec<u8> {
     q.extend_from_slice(&qtype.to_be_bytes());
     q.extend_from_slice(&1u16.to_be_bytes());
     q
+}
+
+/// The cursor of the transfer's middle page.
+fn middle_cursor(core: &Kubernetai) -> Vec<u8> {
+    let mut cursors = Vec::new();
+    let mut cursor = Vec::new();
+    while let Some(next) = core.transfer("cluster.local.", 0, &cursor).unwrap().unwrap().next {
+        cursors.push(next.clone());
+        cursor = next;
+    }
+    cursors.get(cursors.len() / 2).cloned().unwrap_or_default()
 }
 
 /// A whole transfer, page after page; the number of messages.
@@ -95,6 +130,20 @@ fn bench(c: &mut Criterion) {
             group.bench_function(format!("{name}/{n}"), |b| b.iter(|| core.lookup(black_box(&q), &[])));
         }
         group.bench_function(format!("axfr/{n}"), |b| b.iter(|| transfer(black_box(&core))));
+    }
+    for n in SIZES {
+        let core = set_core(n);
+        group.throughput(Throughput::Elements(2 * n as u64));
+        for (name, qtype) in [("set_srv", 33), ("set_a", 1)] {
+            let q = query(qtype);
+            assert!(matches!(core.lookup(&q, &[]), Outcome::Answer(_)), "{name} {n}");
+            group.bench_function(format!("{name}/{n}"), |b| b.iter(|| core.lookup(black_box(&q), &[])));
+        }
+        group.bench_function(format!("set_axfr/{n}"), |b| b.iter(|| transfer(black_box(&core))));
+        let middle = middle_cursor(&core);
+        group.bench_function(format!("set_axfr_page/{n}"), |b| {
+            b.iter(|| core.transfer("cluster.local.", 0, black_box(&middle)).unwrap())
+        });
     }
     let core = core(TRANSFER_ONLY);
     group.throughput(Throughput::Elements(TRANSFER_ONLY as u64));

@@ -173,7 +173,7 @@ func TestContractSignatures(t *testing.T) {
 		"transfer":   "i32 i32 i32 i32 i32 -> i32 area 28/4 post",
 		"autopath":   "i32 i32 i32 i32 -> i32 area 12/4 post",
 		"metadata":   "i32 i32 i32 i32 -> i32 area 8/4 post",
-		"lookup":     "i32 i32 i32 i32 -> i32 area 32/8 post",
+		"lookup":     "i32 i32 i32 i32 -> i32 area 40/8 post",
 	}
 	for _, fn := range f.Interface.Funcs {
 		sig, err := signature(fn)
