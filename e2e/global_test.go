@@ -34,9 +34,12 @@ func srvKey(owner string, weight, port int, target string) string {
 	return fmt.Sprintf("%s SRV 0 %d %d %s", owner, weight, port, target)
 }
 
-// srvWeight is the spec's weight of each of n SRV records at one owner
-// name in a set zone: max(1, floor(100/n)).
-func srvWeight(n int) int { return max(1, 100/n) }
+// setWeight is the weight of every SRV record in a set zone (README,
+// "Cluster sets"); pluginWeight the kubernetes plugin's split of 100 over
+// n records, which other zones keep.
+const setWeight = 100
+
+func pluginWeight(n int) int { return max(1, 100/n) }
 
 // notReadyEndpoint is an endpoint whose Ready condition is false.
 func notReadyEndpoint(addresses ...string) discoveryv1.Endpoint {
@@ -385,16 +388,23 @@ func TestGlobalServices(t *testing.T) {
 		}
 		return out
 	}
-	// srvAt is the SRV records at owner of a headless service named
-	// service (port 80), one per endpoint, weights for their number.
-	srvAt := func(owner, service string, ips ...string) []string {
+	// srvAt is the SRV records at owner of a headless service whose
+	// endpoints are named under service (port 80), one per endpoint.
+	srvAt := func(owner, service string, weight int, ips ...string) []string {
 		var out []string
 		for _, ip := range ips {
-			out = append(out, srvKey(owner, srvWeight(len(ips)), 80, dashed(ip)+"."+service))
+			out = append(out, srvKey(owner, weight, 80, dashed(ip)+"."+service))
 		}
 		return out
 	}
-	endpointSRV := func(service string, ips ...string) []string { return srvAt("_http._tcp."+service, service, ips...) }
+	endpointSRV := func(service string, ips ...string) []string {
+		return srvAt("_http._tcp."+service, service, setWeight, ips...)
+	}
+	// The merged SRV records of db at owner: each cluster's endpoints,
+	// each target that cluster's own copy of the endpoint.
+	mergedSRV := func(owner string, local, remote []string) []string {
+		return append(srvAt(owner, in("local", "db"), setWeight, local...), srvAt(owner, in("remote", "db"), setWeight, remote...)...)
+	}
 	// The additional section of an SRV answer: each target's address.
 	targetsA := func(owner string, ips ...string) []string {
 		var out []string
@@ -406,13 +416,21 @@ func TestGlobalServices(t *testing.T) {
 	nodata := []string{}
 
 	dbAll := []string{"10.1.0.1", "10.1.0.2", "10.2.0.1"}
+	dbLocal, dbRemote := []string{"10.1.0.1", "10.1.0.2"}, []string{"10.2.0.1", "10.1.0.2"}
+	// The additional records of a merged db SRV answer: each target's
+	// address, under its cluster's copy.
+	mergedTargets := func(local, remote []string) []string {
+		return append(targetsA(in("local", "db"), local...), targetsA(in("remote", "db"), remote...)...)
+	}
 	cases := []globalCase{
 		// "each": the union, 10.1.0.2 once.
 		{"db: union of both clusters' endpoints", set("db"), dns.TypeA, dns.RcodeSuccess, endpointA(set("db"), dbAll...), nil},
-		{"db: SRV union, weights for 3 records", "_http._tcp." + set("db"), dns.TypeSRV, dns.RcodeSuccess,
-			endpointSRV(set("db"), dbAll...), targetsA(set("db"), dbAll...)},
+		// SRV: every cluster's endpoints, targets under each cluster's
+		// own copy (the same endpoint name may be another pod there).
+		{"db: SRV of both clusters", "_http._tcp." + set("db"), dns.TypeSRV, dns.RcodeSuccess,
+			mergedSRV("_http._tcp."+set("db"), dbLocal, dbRemote), mergedTargets(dbLocal, dbRemote)},
 		{"db: SRV at the service name, one per endpoint and port", set("db"), dns.TypeSRV, dns.RcodeSuccess,
-			srvAt(set("db"), set("db"), dbAll...), targetsA(set("db"), dbAll...)},
+			mergedSRV(set("db"), dbLocal, dbRemote), mergedTargets(dbLocal, dbRemote)},
 		{"db: an endpoint name of the remote cluster", dashed("10.2.0.1") + "." + set("db"), dns.TypeA, dns.RcodeSuccess,
 			[]string{aKey(dashed("10.2.0.1")+"."+set("db"), "10.2.0.1")}, nil},
 		{"db: the shared endpoint's name", dashed("10.1.0.2") + "." + set("db"), dns.TypeA, dns.RcodeSuccess,
@@ -488,8 +506,8 @@ func TestGlobalServices(t *testing.T) {
 	for _, c := range []globalCase{
 		{"other.local: web", other("web"), dns.TypeA, dns.RcodeSuccess, []string{aKey(other("web"), webRemote)}, nil},
 		{"other.local: db, remote's alone", other("db"), dns.TypeA, dns.RcodeSuccess, endpointA(other("db"), "10.2.0.1", "10.1.0.2"), nil},
-		{"other.local: db's SRV", "_http._tcp." + other("db"), dns.TypeSRV, dns.RcodeSuccess,
-			endpointSRV(other("db"), "10.2.0.1", "10.1.0.2"), nil},
+		{"other.local: db's SRV, the plugin's weights", "_http._tcp." + other("db"), dns.TypeSRV, dns.RcodeSuccess,
+			srvAt("_http._tcp."+other("db"), other("db"), pluginWeight(2), "10.2.0.1", "10.1.0.2"), nil},
 		{"other.local: only-remote", other("only-remote"), dns.TypeA, dns.RcodeSuccess, []string{aKey(other("only-remote"), onlyRemote)}, nil},
 		{"other.local: no per-cluster names", "web." + ns + ".svc.remote.other.local.", dns.TypeA, dns.RcodeNameError, nodata, nil},
 	} {
@@ -555,7 +573,7 @@ func TestGlobalServices(t *testing.T) {
 
 	// Changes in either cluster reach the merged answers and the
 	// transfer.
-	// 1. remote's db gains an endpoint: one more record, SRV weights for 4.
+	// 1. remote's db gains an endpoint: one more record.
 	// Serials are seconds (as in TestNotifyReachesASecondary): the change
 	// comes a second after the last one, so the serial must grow.
 	time.Sleep(1100 * time.Millisecond)
@@ -563,12 +581,13 @@ func TestGlobalServices(t *testing.T) {
 		es.Endpoints = append(es.Endpoints, kube.ReadyEndpoint("10.2.0.9"))
 	})
 	dbAll = append(dbAll, "10.2.0.9")
+	dbRemote = append(dbRemote, "10.2.0.9")
 	expectGlobal(t, s, zone, liveWait, globalCase{"db gained remote's 10.2.0.9", set("db"), dns.TypeA, dns.RcodeSuccess, endpointA(set("db"), dbAll...), nil})
-	expectGlobal(t, s, zone, liveWait, globalCase{"db's SRV, weights for 4", "_http._tcp." + set("db"), dns.TypeSRV, dns.RcodeSuccess,
-		endpointSRV(set("db"), dbAll...), targetsA(set("db"), dbAll...)})
+	expectGlobal(t, s, zone, liveWait, globalCase{"db's SRV with remote's new endpoint", "_http._tcp." + set("db"), dns.TypeSRV, dns.RcodeSuccess,
+		mergedSRV("_http._tcp."+set("db"), dbLocal, dbRemote), mergedTargets(dbLocal, dbRemote)})
 	waitTransfer(t, s, zone, "10.2.0.9 under db", func(have map[string]bool) bool {
 		return have[aKey(set("db"), "10.2.0.9")] && have[aKey(in("remote", "db"), "10.2.0.9")] &&
-			have[srvKey("_http._tcp."+set("db"), srvWeight(4), 80, dashed("10.2.0.9")+"."+set("db"))]
+			have[srvKey("_http._tcp."+set("db"), setWeight, 80, dashed("10.2.0.9")+"."+in("remote", "db"))]
 	})
 	// The set's serial is the largest of its members': remote's change
 	// (seconds after the first transfer) raised it.

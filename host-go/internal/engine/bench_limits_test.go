@@ -89,6 +89,48 @@ func BenchmarkHeadlessReal(b *testing.B) {
 	}
 }
 
+// BenchmarkHeadlessSetReal is BenchmarkHeadlessReal in a cluster set of
+// two members (`clusterset`) holding the same headless service with the
+// same addresses: the merged SRV and A answers, and a whole transfer
+// (merged records, each address once, then each member's copy), whose
+// every page must cost about its records whatever the service's size.
+func BenchmarkHeadlessSetReal(b *testing.B) {
+	name := "wide.big.svc.cluster.local."
+	member := func(cluster string, line uint32) Stanza {
+		return Stanza{Zones: []string{"cluster.local"}, Line: line, Properties: []Property{
+			{Name: "cluster", Args: []string{cluster}, Line: line + 1},
+			{Name: "clusterset", Line: line + 2},
+		}}
+	}
+	for _, n := range []int{1_000, 10_000, 20_000, 100_000} {
+		b.Run(fmt.Sprintf("endpoints=%d", n), func(b *testing.B) {
+			e := newEngine(b, compileReal(b), Config{PoolSize: 1, Stanzas: []Stanza{member("east", 1), member("west", 10)},
+				MemoryLimit: maxMemoryLimit, LookupTimeout: time.Minute})
+			for stanza := range 2 {
+				if res, err := e.Apply(stanza, bigZone(0, n)); err != nil || res.Refused != 0 || res.Skipped != 0 {
+					b.Fatalf("Apply = %+v, %v", res, err)
+				}
+				e.SetSynced(stanza, true)
+			}
+			if n <= 20_000 {
+				b.Run("SRV", func(b *testing.B) { benchmarkLookup(b, e, typedQuery(b, name, dns.TypeSRV)) })
+				b.Run("A", func(b *testing.B) { benchmarkLookup(b, e, typedQuery(b, name, dns.TypeA)) })
+			}
+			b.Run("AXFR", func(b *testing.B) {
+				var got transferred
+				for b.Loop() {
+					got = transferAll(b, e)
+				}
+				if got.wideA != n {
+					b.Fatalf("%d A records of the headless service, want %d (each address once)", got.wideA, n)
+				}
+				b.ReportMetric(float64(got.pages), "pages")
+				b.ReportMetric(float64(got.slowest.Microseconds()), "µs-slowest-page")
+			})
+		})
+	}
+}
+
 // BenchmarkLookup100kReal is BenchmarkLookupReal in a state of 100k
 // services, each with an EndpointSlice of two addresses.
 func BenchmarkLookup100kReal(b *testing.B) {

@@ -1,32 +1,88 @@
 //! Zones several stanzas serve: a fallthrough chain's, a cluster set's, or
-//! both. A transfer of such a zone holds what queries give, and its serial
-//! moves with any of the stanzas.
+//! both. Their transfers list what queries reach, and their serial moves
+//! with any of the stanzas.
 //!
 //! A zone one stanza serves is transferred by the stanza itself, with the
-//! kubernetes plugin's contents (`stanza::transfer`). With more, a query
-//! walks them in Corefile order: a plain stanza answers a name it has and
+//! kubernetes plugin's contents (`stanza::transfer`). With more, queries
+//! walk them in Corefile order: a plain stanza answers a name it has and
 //! passes on a miss its `fallthrough` covers; a cluster set answers as one
-//! (see `set`). The transfer walks them the same way for each name: over
-//! the union of their services in (namespace, service) order, each owner
-//! name's records are those of the first stanza, or set, that has it and
-//! that the walk reaches.
+//! (see `set`). The transfer walks them the same way service by service,
+//! over the union of their services in (namespace, service) order: a
+//! service's records are those of the first stanza, or set, that has it
+//! and that the walk reaches, and a set's per-cluster copies are reached
+//! past any plain stanza that passes them on.
+//!
+//! Every page costs about its budget of records whatever the size of a
+//! service: records are listed endpoint by endpoint from where the last
+//! page stopped, and a set's merged records leave out an address an
+//! earlier member lists through the index of addresses, not a scan.
 //!
 //! The zone's serial is the largest of its stanzas': a change in any of
-//! them changes the transfer, so it changes the SOA that secondaries
-//! compare, in answers and transfers alike, and sends NOTIFY.
+//! them changes what is transferred, so it changes the SOA secondaries
+//! compare (in answers and transfers alike) and sends NOTIFY.
 
-use std::collections::HashSet;
+use std::net::IpAddr;
 
-use super::set::{copy_name, rename, reweigh_by_owner, shape_kind, unweighed};
+use super::set::{SET_SRV_WEIGHT, copy_zone, distinct, pin_targets_in, shape_kind};
 use super::{Chain, Cluster, TRANSFER_BATCH};
 use crate::contract::TransferPage;
 use crate::dns::{Name, Owner, RData, Record, Response};
-use crate::stanza::{Cursor, Position, Shape, serial_not_older};
+use crate::stanza::{Cursor, Position, Shape, Style, serial_not_older};
 
 /// A step of the walk: one plain stanza, or a whole cluster set.
 enum Step {
     One(usize),
     Set(Vec<usize>),
+}
+
+/// Parts of a service's records, in transfer order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    /// A plain stanza's own listing.
+    Plain = 0,
+    /// A set's merged records of a headless service, member by member.
+    Each = 1,
+    /// A set's merged records of any other service (a few records).
+    First = 2,
+    /// Each member's own copy, under its cluster label.
+    Copies = 3,
+}
+
+/// Where a page resumes inside a service: the part, the member (index in
+/// the set, or the plain stanza's), and for listings the slice and
+/// endpoint, else a count of records given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Resume {
+    part: Part,
+    member: usize,
+    slice: String,
+    address: u32,
+}
+
+impl Resume {
+    fn start() -> Resume {
+        Resume { part: Part::Plain, member: 0, slice: String::new(), address: 0 }
+    }
+
+    /// Written into a cursor's slice field as `PART.MEMBER.SLICE`: the
+    /// cursor layout is shared with one-stanza transfers.
+    fn position(&self, key: &(String, String)) -> Position {
+        let slice = format!("{}.{}.{}", self.part as u8, self.member, self.slice);
+        Position { namespace: key.0.clone(), service: key.1.clone(), slice, address: self.address }
+    }
+
+    fn from_position(p: &Position) -> Option<Resume> {
+        let mut parts = p.slice.splitn(3, '.');
+        let part = match parts.next()? {
+            "0" => Part::Plain,
+            "1" => Part::Each,
+            "2" => Part::First,
+            "3" => Part::Copies,
+            _ => return None,
+        };
+        let member = parts.next()?.parse().ok()?;
+        Some(Resume { part, member, slice: parts.next()?.to_string(), address: p.address })
+    }
 }
 
 impl<C: Cluster> Chain<C> {
@@ -73,11 +129,7 @@ impl<C: Cluster> Chain<C> {
     }
 
     /// A page of the transfer of `zone` (lower case) when several stanzas
-    /// serve it; None when one plain stanza does. A page ends after
-    /// `budget` records; the cursor names the next service and how many of
-    /// its records were given. A service's records are gathered again for
-    /// each page it spans, which a headless service of many thousands of
-    /// endpoints makes slow (README, "Cluster sets").
+    /// serve it; None when one plain stanza does.
     pub(super) fn joint_transfer(
         &self,
         zone: &Name,
@@ -101,16 +153,18 @@ impl<C: Cluster> Chain<C> {
         let ours = serving.iter().map(|&i| self.stanzas[i].serial(zone)).max().unwrap_or(0);
         let head = &self.stanzas[serving[0]];
         let mut records = Vec::new();
-        let (serial_used, mut from, mut skip) = if cursor.is_empty() {
+        let (serial_used, mut from, mut resume) = if cursor.is_empty() {
             let first = head.transfer_head(zone, ours, &self.host);
             if serial != 0 && serial_not_older(serial, ours) {
                 return Ok(page(first.into_iter().take(1).collect(), None));
             }
             records.extend(first);
-            (ours, (String::new(), String::new()), 0)
+            (ours, (String::new(), String::new()), Resume::start())
         } else {
             let c = Cursor::decode(cursor, zone)?;
-            (c.serial, (c.position.namespace, c.position.service), c.position.address as usize)
+            let resume = Resume::from_position(&c.position)
+                .ok_or_else(|| format!("transfer of {zone}: not a cursor this core gave (position)"))?;
+            (c.serial, (c.position.namespace, c.position.service), resume)
         };
         loop {
             let next = serving.iter().filter_map(|&i| self.stanzas[i].listed_from((&from.0, &from.1))).min();
@@ -118,124 +172,237 @@ impl<C: Cluster> Chain<C> {
                 records.extend(head.transfer_head(zone, serial_used, &self.host).into_iter().take(1));
                 return Ok(page(records, None));
             };
-            let unit = self.service_records(zone, steps, &key);
-            let room = budget.saturating_sub(records.len());
-            let left = unit.len().saturating_sub(skip);
-            records.extend(unit.into_iter().skip(skip).take(room));
-            if left > room {
-                let address = (skip + room) as u32;
-                let position = Position { namespace: key.0, service: key.1, slice: String::new(), address };
+            if let Some(stopped) = self.list(zone, steps, &key, &resume, budget, &mut records) {
+                let position = stopped.position(&key);
                 let next = Cursor { zone: zone.clone(), serial: serial_used, position }.encode();
                 return Ok(page(records, Some(next)));
             }
             // The smallest name after this service's.
             from = (key.0, format!("{}\0", key.1));
-            skip = 0;
+            resume = Resume::start();
         }
     }
 
-    /// One service's records: each owner name's from the first step of the
-    /// walk that has it.
-    fn service_records(&self, zone: &Name, steps: &[Step], key: &(String, String)) -> Vec<Record> {
-        let found: Vec<Vec<Record>> = steps
+    /// Lists one service's records from `resume` on into `out`, up to
+    /// `budget` records in all; where it stopped, if it did.
+    fn list(
+        &self,
+        zone: &Name,
+        steps: &[Step],
+        key: &(String, String),
+        resume: &Resume,
+        budget: usize,
+        out: &mut Vec<Record>,
+    ) -> Option<Resume> {
+        let Ok(service) = Name::with_prefix(&[key.1.as_str(), key.0.as_str(), "svc"], zone) else { return None };
+        let plain = Style { names: zone, targets: None, listed: None, service_srv: false, weight: None };
+        // The step whose records these are: the first that has the
+        // service, past the ones passing its name on.
+        let mut passed = true;
+        let mut owner = None;
+        for step in steps {
+            let has = match step {
+                Step::One(i) => self.stanzas[*i].list_service(&plain, &key.0, &key.1, ("", 0), 0).is_some(),
+                Step::Set(members) => members.iter().any(|&m| self.stanzas[m].shape(&service).is_some()),
+            };
+            if has {
+                owner = Some(step);
+                break;
+            }
+            passed = match step {
+                Step::One(i) => self.stanzas[*i].falls_through(&service),
+                Step::Set(members) => members.iter().all(|&m| self.stanzas[m].falls_through(&service)),
+            };
+            if !passed {
+                break;
+            }
+        }
+        let owner = owner.filter(|_| passed);
+        if let Some(Step::One(i)) = owner
+            && resume.part == Part::Plain
+        {
+            let from = (resume.slice.as_str(), resume.address);
+            let room = budget.saturating_sub(out.len());
+            let listed = self.stanzas[*i].list_service(&plain, &key.0, &key.1, from, room)?;
+            out.extend(listed.records);
+            if let Some((slice, address)) = listed.stop {
+                return Some(Resume { part: Part::Plain, member: *i, slice, address });
+            }
+        }
+        let members = steps.iter().find_map(|s| if let Step::Set(m) = s { Some(m) } else { None })?;
+        match owner {
+            Some(Step::Set(_)) => self.list_set(zone, members, key, &service, resume, budget, out),
+            // Past plain stanzas that have the service, a member's own copy
+            // is still reached when they pass its name on.
+            _ => {
+                let copy = |m: usize| self.stanzas[m].cluster().and_then(|c| Name::with_prefix(&[c], &service).ok());
+                let reached = steps.iter().take_while(|s| matches!(s, Step::One(_))).all(|s| match s {
+                    Step::One(i) => members.iter().filter_map(|&m| copy(m)).all(|n| self.stanzas[*i].falls_through(&n)),
+                    Step::Set(_) => true,
+                });
+                if !reached {
+                    return None;
+                }
+                let resume =
+                    if resume.part < Part::Copies { &Resume { part: Part::Copies, ..Resume::start() } } else { resume };
+                self.list_copies(zone, members, key, resume, budget, out)
+            }
+        }
+    }
+
+    /// A cluster set's records of one service: merged, then each member's
+    /// own copy.
+    #[allow(clippy::too_many_arguments)]
+    fn list_set(
+        &self,
+        zone: &Name,
+        members: &[usize],
+        key: &(String, String),
+        service: &Name,
+        resume: &Resume,
+        budget: usize,
+        out: &mut Vec<Record>,
+    ) -> Option<Resume> {
+        let shapes: Vec<Option<Shape>> = members.iter().map(|&m| self.stanzas[m].shape(service)).collect();
+        let kind = shapes.iter().flatten().map(|s| shape_kind(*s)).next()?;
+        let merged = if kind == Shape::Each { Part::Each } else { Part::First };
+        let mut resume = resume.clone();
+        if resume.part < merged {
+            resume = Resume { part: merged, ..Resume::start() };
+        }
+        if resume.part == Part::Each {
+            if let Some(stopped) = self.list_each(zone, members, &shapes, key, &resume, budget, out) {
+                return Some(stopped);
+            }
+            resume = Resume { part: Part::Copies, ..Resume::start() };
+        }
+        if resume.part == Part::First {
+            let records = self.first_records(zone, members, &shapes, key);
+            let given = resume.address as usize;
+            let room = budget.saturating_sub(out.len());
+            out.extend(records.iter().skip(given).take(room).cloned());
+            if records.len() > given + room {
+                return Some(Resume {
+                    part: Part::First,
+                    member: 0,
+                    slice: String::new(),
+                    address: (given + room) as u32,
+                });
+            }
+            resume = Resume { part: Part::Copies, ..Resume::start() };
+        }
+        self.list_copies(zone, members, key, &resume, budget, out)
+    }
+
+    /// The merged records of a headless service: member by member, each
+    /// endpoint's, leaving out an address an earlier member lists at the
+    /// same name; SRV targets are the member's own copy of the endpoint.
+    #[allow(clippy::too_many_arguments)]
+    fn list_each(
+        &self,
+        zone: &Name,
+        members: &[usize],
+        shapes: &[Option<Shape>],
+        key: &(String, String),
+        resume: &Resume,
+        budget: usize,
+        out: &mut Vec<Record>,
+    ) -> Option<Resume> {
+        let mut from = (resume.slice.as_str(), resume.address);
+        for (k, &m) in members.iter().enumerate().skip(resume.member) {
+            if shapes[k] != Some(Shape::Each) {
+                continue;
+            }
+            let earlier: Vec<usize> = (0..k).filter(|&j| shapes[j] == Some(Shape::Each)).map(|j| members[j]).collect();
+            let listed = |ip: IpAddr, name: &str| {
+                let held = |endpoint| earlier.iter().any(|&j| self.stanzas[j].holds(&key.0, &key.1, ip, endpoint));
+                (held(None), held(Some(name)))
+            };
+            let Some(targets) = copy_zone(self.stanzas[m].cluster(), zone) else { continue };
+            let style = Style {
+                names: zone,
+                targets: Some(&targets),
+                listed: Some(&listed),
+                service_srv: true,
+                weight: Some(SET_SRV_WEIGHT),
+            };
+            let room = budget.saturating_sub(out.len());
+            if let Some(listed) = self.stanzas[m].list_service(&style, &key.0, &key.1, from, room) {
+                out.extend(listed.records);
+                if let Some((slice, address)) = listed.stop {
+                    return Some(Resume { part: Part::Each, member: k, slice, address });
+                }
+            }
+            from = ("", 0);
+        }
+        None
+    }
+
+    /// The merged records of a service other than headless (a few): each
+    /// owner name's from the member a query for it answers from.
+    fn first_records(
+        &self,
+        zone: &Name,
+        members: &[usize],
+        shapes: &[Option<Shape>],
+        key: &(String, String),
+    ) -> Vec<Record> {
+        let style = Style { names: zone, targets: None, listed: None, service_srv: true, weight: Some(SET_SRV_WEIGHT) };
+        let copies: Vec<(usize, Vec<Record>, Shape)> = members
             .iter()
-            .map(|step| match step {
-                Step::One(i) => distinct(self.stanzas[*i].service_records(zone, &key.0, &key.1).unwrap_or_default()),
-                Step::Set(members) => self.set_records(zone, members, key),
+            .zip(shapes)
+            .filter_map(|(&m, shape)| {
+                let shape = (*shape).filter(|s| shape_kind(*s) != Shape::Each)?;
+                let listed = self.stanzas[m].list_service(&style, &key.0, &key.1, ("", 0), usize::MAX)?;
+                Some((m, distinct(listed.records), shape))
             })
             .collect();
-        if let [only] = found.as_slice() {
-            return only.clone();
-        }
-        let mut out = Vec::new();
-        for owner in owners(found.iter().flatten()) {
-            for (step, records) in steps.iter().zip(&found) {
-                let here: Vec<&Record> = records.iter().filter(|r| r.owner == owner).collect();
-                if !here.is_empty() {
-                    out.extend(here.into_iter().cloned());
-                    break;
-                }
-                let Owner::Name(name) = &owner else { break };
-                let passes = match step {
-                    Step::One(i) => self.stanzas[*i].falls_through(name),
-                    Step::Set(members) => members.iter().all(|&m| self.stanzas[m].falls_through(name)),
-                };
-                if !passes {
-                    break;
+        let mut owners: Vec<&Owner> = Vec::new();
+        for (_, records, _) in &copies {
+            for r in records {
+                if !owners.contains(&&r.owner) {
+                    owners.push(&r.owner);
                 }
             }
         }
-        out
-    }
-
-    /// One service's records in a cluster set: the merged ones, then each
-    /// member's own copy.
-    fn set_records(&self, zone: &Name, members: &[usize], key: &(String, String)) -> Vec<Record> {
-        let Ok(service) = Name::with_prefix(&[key.1.as_str(), key.0.as_str(), "svc"], zone) else { return Vec::new() };
-        let copies: Vec<Copy> = members
-            .iter()
-            .filter_map(|&m| {
-                let records = self.stanzas[m].service_records(zone, &key.0, &key.1)?;
-                Some(Copy { member: m, records, shape: self.stanzas[m].shape(&service)? })
-            })
-            .collect();
-        let Some(kind) = copies.first().map(|c| shape_kind(c.shape)) else { return Vec::new() };
-        let alike: Vec<&Copy> = copies.iter().filter(|c| shape_kind(c.shape) == kind).collect();
-        let mut out = if kind == Shape::Each {
-            distinct(alike.iter().flat_map(|c| c.records.iter()).cloned().collect())
-        } else {
-            distinct(self.first_records(zone, members, &alike))
-        };
-        reweigh_by_owner(&mut out);
-        for copy in &copies {
-            let Some(cluster) = self.stanzas[copy.member].cluster() else { continue };
-            let mut own = distinct(copy.records.clone());
-            for record in &mut own {
-                rename(record, |n| copy_name(n, zone, cluster));
-            }
-            reweigh_by_owner(&mut own);
-            out.extend(own);
-        }
-        out
-    }
-
-    /// For a "first" service of a set: each owner name's records from the
-    /// member a query for it answers from, SRV targets pinned as answers
-    /// pin them.
-    fn first_records(&self, zone: &Name, members: &[usize], copies: &[&Copy]) -> Vec<Record> {
         let mut out = Vec::new();
-        for owner in owners(copies.iter().flat_map(|c| c.records.iter())) {
-            let has = |c: &&&Copy| c.records.iter().any(|r| r.owner == owner);
-            let ready = copies.iter().filter(has).find(|c| c.shape == Shape::First { ready: true });
-            let Some(chosen) = ready.or(copies.iter().find(has)) else { continue };
-            let answer = chosen.records.iter().filter(|r| r.owner == owner).cloned().collect();
-            let mut response = Response { answer, ..Response::default() };
-            self.pin_targets(zone, members, chosen.member, &mut response);
-            out.extend(response.answer);
+        for owner in owners {
+            let has = |c: &&(usize, Vec<Record>, Shape)| c.1.iter().any(|r| r.owner == *owner);
+            let ready = copies.iter().filter(has).find(|c| c.2 == Shape::First { ready: true });
+            let Some((m, records, _)) = ready.or(copies.iter().find(has)) else { continue };
+            let mut answer: Vec<Record> = records.iter().filter(|r| r.owner == *owner).cloned().collect();
+            pin_targets_in(self, zone, members, *m, &mut answer, &mut []);
+            out.extend(answer);
         }
         out
     }
-}
 
-/// One member's records of a service, and how its copy merges.
-struct Copy {
-    member: usize,
-    records: Vec<Record>,
-    shape: Shape,
-}
-
-/// `records` without repeats (SRV weights aside): a stanza's transfer may
-/// list a record once per EndpointSlice or port holding it, where a query
-/// answers it once.
-fn distinct(records: Vec<Record>) -> Vec<Record> {
-    let mut seen = HashSet::new();
-    records.into_iter().filter(|r| seen.insert(unweighed(r))).collect()
-}
-
-/// The owner names of `records`, each once, in order of first appearance.
-fn owners<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<Owner> {
-    let mut seen = HashSet::new();
-    records.filter(|r| seen.insert(&r.owner)).map(|r| r.owner.clone()).collect()
+    /// Each member's own copy of a service, under its cluster label.
+    fn list_copies(
+        &self,
+        zone: &Name,
+        members: &[usize],
+        key: &(String, String),
+        resume: &Resume,
+        budget: usize,
+        out: &mut Vec<Record>,
+    ) -> Option<Resume> {
+        let mut from = (resume.slice.as_str(), resume.address);
+        for (k, &m) in members.iter().enumerate().skip(resume.member) {
+            let Some(names) = copy_zone(self.stanzas[m].cluster(), zone) else { continue };
+            let style =
+                Style { names: &names, targets: None, listed: None, service_srv: true, weight: Some(SET_SRV_WEIGHT) };
+            let room = budget.saturating_sub(out.len());
+            if let Some(listed) = self.stanzas[m].list_service(&style, &key.0, &key.1, from, room) {
+                out.extend(listed.records);
+                if let Some((slice, address)) = listed.stop {
+                    return Some(Resume { part: Part::Copies, member: k, slice, address });
+                }
+            }
+            from = ("", 0);
+        }
+        None
+    }
 }
 
 fn page(records: Vec<Record>, next: Option<Vec<u8>>) -> TransferPage {

@@ -21,7 +21,7 @@ use self::set::SetServed;
 
 use crate::contract::{Answer, HostInfo, MetadataEntry, Outcome, TransferPage, UpstreamReply};
 use crate::dns::{Name, Query, Rcode, Record, Response, message};
-use crate::stanza::{Page, Served, Shape, Stanza, Upstream};
+use crate::stanza::{Page, Served, ServicePage, Shape, Stanza, Style, Upstream};
 
 /// Records per message of a zone transfer handed to the host.
 const TRANSFER_BATCH: usize = 500;
@@ -104,9 +104,21 @@ pub trait Cluster {
     fn listed_from(&self, _from: (&str, &str)) -> Option<(String, String)> {
         None
     }
-    /// A service's records in a transfer of `zone`, whole.
-    fn service_records(&self, _zone: &Name, _namespace: &str, _service: &str) -> Option<Vec<Record>> {
+    /// A service's records in a transfer, as `how` says (see
+    /// `Stanza::list_service`).
+    fn list_service(
+        &self,
+        _how: &Style,
+        _namespace: &str,
+        _service: &str,
+        _from: (&str, u32),
+        _budget: usize,
+    ) -> Option<ServicePage> {
         None
+    }
+    /// Whether the service has a ready endpoint at `ip` (named `endpoint`).
+    fn holds(&self, _namespace: &str, _service: &str, _ip: IpAddr, _endpoint: Option<&str>) -> bool {
+        false
     }
 }
 
@@ -321,8 +333,19 @@ impl Cluster for Stanza {
         Stanza::listed_from(self, from)
     }
 
-    fn service_records(&self, zone: &Name, namespace: &str, service: &str) -> Option<Vec<Record>> {
-        Stanza::service_records(self, zone, namespace, service)
+    fn list_service(
+        &self,
+        how: &Style,
+        namespace: &str,
+        service: &str,
+        from: (&str, u32),
+        budget: usize,
+    ) -> Option<ServicePage> {
+        Stanza::list_service(self, how, namespace, service, from, budget)
+    }
+
+    fn holds(&self, namespace: &str, service: &str, ip: IpAddr, endpoint: Option<&str>) -> bool {
+        Stanza::holds(self, namespace, service, ip, endpoint)
     }
 }
 

@@ -22,7 +22,14 @@ use std::collections::HashSet;
 use super::{Chain, Cluster};
 use crate::contract::UpstreamQuery;
 use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response};
-use crate::stanza::{Served, Shape, Upstream, srv_weight};
+use crate::stanza::{Served, Shape, Upstream};
+
+/// The weight of every SRV record in a set zone. The kubernetes plugin
+/// splits 100 evenly over an answer's records (`100 / n`): the same
+/// uniform choice for a client, but a weight that depends on how many
+/// records there are, which a transfer could only give by counting a whole
+/// service for each page.
+pub(super) const SET_SRV_WEIGHT: u16 = 100;
 
 /// What a cluster set makes of a query.
 pub(super) enum SetServed {
@@ -112,10 +119,10 @@ impl<C: Cluster> Chain<C> {
                 (response, 1 << first)
             }
             Shape::Each => {
-                let mut merged = Merged::new(response, first);
+                let mut merged = Merged::new(self.own_targets(zone, first, response), first);
                 for m in rest {
                     if let Served::Respond(r) = self.stanzas[m].serve(query, up, &self.host) {
-                        merged.add(r, m);
+                        merged.add(self.own_targets(zone, m, r), m);
                     }
                 }
                 merged.finish()
@@ -178,6 +185,26 @@ impl<C: Cluster> Chain<C> {
         }
     }
 
+    /// A member's part of a merged headless answer: SRV targets (and the
+    /// additional records at them) written as the member's own copy, which
+    /// names the endpoint in that cluster alone. The same endpoint name may
+    /// stand for another pod, at another address, in another member (a
+    /// StatefulSet's `db-0` in each cluster).
+    fn own_targets(&self, zone: &Name, member: usize, mut response: Response) -> Response {
+        let Some(cluster) = self.stanzas[member].cluster() else { return response };
+        for record in response.answer.iter_mut() {
+            if let RData::Srv { target, .. } = &mut record.data {
+                *target = copy_name(target, zone, cluster);
+            }
+        }
+        for record in response.additional.iter_mut() {
+            if let Owner::Name(owner) = &mut record.owner {
+                *owner = copy_name(owner, zone, cluster);
+            }
+        }
+        response
+    }
+
     /// The member a query for `name` (lower case) would take a "first"
     /// answer from: the first whose copy is ready, else the first that has
     /// the name.
@@ -192,28 +219,11 @@ impl<C: Cluster> Chain<C> {
     /// this member's own copy, so that a client reaches the cluster whose
     /// port it was given.
     pub(super) fn pin_targets(&self, zone: &Name, members: &[usize], member: usize, response: &mut Response) {
-        let Some(cluster) = self.stanzas[member].cluster() else { return };
-        let mut moved: Vec<(Name, Name)> = Vec::new();
-        for record in response.answer.iter_mut() {
-            let RData::Srv { target, .. } = &mut record.data else { continue };
-            if !target.is_subdomain_of(zone) || self.first_for(members, &target.to_lowercase()) == Some(member) {
-                continue;
-            }
-            let copy = copy_name(target, zone, cluster);
-            moved.push((target.clone(), copy.clone()));
-            *target = copy;
-        }
-        for record in response.additional.iter_mut() {
-            if let Owner::Name(owner) = &mut record.owner
-                && let Some((_, copy)) = moved.iter().find(|(from, _)| from == owner)
-            {
-                *owner = copy.clone();
-            }
-        }
+        pin_targets_in(self, zone, members, member, &mut response.answer, &mut response.additional);
     }
 
     /// What every answer of a set zone gets: the set's serial in its SOA
-    /// records, SRV weights split over the SRV records it holds.
+    /// records, and every SRV record the set's weight.
     fn finish(&self, zone: &Name, members: &[usize], response: &mut Response) {
         let serial = self.set_serial(zone, members);
         for record in response.answer.iter_mut().chain(response.authority.iter_mut()) {
@@ -221,7 +231,11 @@ impl<C: Cluster> Chain<C> {
                 *s = serial;
             }
         }
-        reweigh(&mut response.answer);
+        for record in &mut response.answer {
+            if let RData::Srv { weight, .. } = &mut record.data {
+                *weight = SET_SRV_WEIGHT;
+            }
+        }
     }
 }
 
@@ -295,35 +309,6 @@ pub(super) fn unweighed(record: &Record) -> Record {
     r
 }
 
-/// SRV weights of an answer (one owner) split over its SRV records.
-fn reweigh(records: &mut [Record]) {
-    let n = records.iter().filter(|r| matches!(r.data, RData::Srv { .. })).count();
-    for record in records {
-        if let RData::Srv { weight, .. } = &mut record.data {
-            *weight = srv_weight(n);
-        }
-    }
-}
-
-/// SRV weights of transfer records split per owner name.
-pub(super) fn reweigh_by_owner(records: &mut [Record]) {
-    let mut counts: Vec<(Owner, usize)> = Vec::new();
-    for r in records.iter().filter(|r| matches!(r.data, RData::Srv { .. })) {
-        match counts.iter_mut().find(|(o, _)| *o == r.owner) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((r.owner.clone(), 1)),
-        }
-    }
-    for record in records {
-        let owner = record.owner.clone();
-        if let RData::Srv { weight, .. } = &mut record.data
-            && let Some((_, n)) = counts.iter().find(|(o, _)| *o == owner)
-        {
-            *weight = srv_weight(*n);
-        }
-    }
-}
-
 /// Applies `f` to the names a record holds that point into the zone: its
 /// owner, SRV and CNAME targets.
 pub(super) fn rename(record: &mut Record, f: impl Fn(&Name) -> Name) {
@@ -347,4 +332,47 @@ pub(super) fn copy_name(name: &Name, zone: &Name, cluster: &str) -> Name {
     }
     labels.push(cluster.as_bytes());
     Name::with_prefix(&labels, &name.suffix_from(start)).unwrap_or_else(|_| name.clone())
+}
+
+/// A member's own copy of the zone: `CLUSTER.ZONE`.
+pub(super) fn copy_zone(cluster: Option<&str>, zone: &Name) -> Option<Name> {
+    Name::with_prefix(&[cluster?], zone).ok()
+}
+
+/// `records` without repeats (SRV weights aside).
+pub(super) fn distinct(records: Vec<Record>) -> Vec<Record> {
+    let mut seen = HashSet::new();
+    records.into_iter().filter(|r| seen.insert(unweighed(r))).collect()
+}
+
+/// SRV targets in `member`'s records that a query would answer from
+/// another member (a port only this member's copy has) are written as this
+/// member's own copy, so that a client reaches the cluster whose port it
+/// was given; so are the additional records at those targets.
+pub(super) fn pin_targets_in<C: Cluster>(
+    chain: &Chain<C>,
+    zone: &Name,
+    members: &[usize],
+    member: usize,
+    answer: &mut [Record],
+    additional: &mut [Record],
+) {
+    let Some(cluster) = chain.stanzas[member].cluster() else { return };
+    let mut moved: Vec<(Name, Name)> = Vec::new();
+    for record in answer.iter_mut() {
+        let RData::Srv { target, .. } = &mut record.data else { continue };
+        if !target.is_subdomain_of(zone) || chain.first_for(members, &target.to_lowercase()) == Some(member) {
+            continue;
+        }
+        let copy = copy_name(target, zone, cluster);
+        moved.push((target.clone(), copy.clone()));
+        *target = copy;
+    }
+    for record in additional.iter_mut() {
+        if let Owner::Name(owner) = &mut record.owner
+            && let Some((_, copy)) = moved.iter().find(|(from, _)| from == owner)
+        {
+            *owner = copy.clone();
+        }
+    }
 }

@@ -21,7 +21,7 @@ use crate::options::StanzaConfig;
 
 pub use answers::srv_weight;
 pub use cursor::{Cursor, Position};
-pub use transfer::{PAGE_RECORDS, Page, serial_not_older};
+pub use transfer::{PAGE_RECORDS, Page, ServicePage, Style, serial_not_older};
 
 /// SOA records never claim a TTL above this.
 const MAX_SOA_TTL: u32 = 300;

@@ -145,13 +145,20 @@ impl Stanza {
         None
     }
 
-    /// What a transfer of `zone` lists for one service, whole, as queries
-    /// see it: with (for a headless service) the SRV records queries give
-    /// at the service name, and without a service `ignore empty_service`
-    /// hides, both of which the plugin's transfers (and this stanza's own,
-    /// `transfer`) do otherwise. None when it lists nothing. For transfers
-    /// of zones several stanzas serve (`chain::joint`).
-    pub fn service_records(&self, zone: &Name, namespace: &str, service: &str) -> Option<Vec<Record>> {
+    /// One service's records for the transfer of a zone several stanzas
+    /// serve (`chain::joint`), as `how` says, from endpoint `from.1` of
+    /// slice `from.0` on (a headless service), until about `budget`
+    /// records. None when the stanza lists nothing for the service: it is
+    /// missing, not exposed, not transferable, or hidden by `ignore
+    /// empty_service` (as queries hide it).
+    pub fn list_service(
+        &self,
+        how: &Style,
+        namespace: &str,
+        service: &str,
+        from: (&str, u32),
+        budget: usize,
+    ) -> Option<ServicePage> {
         if !self.exposed(namespace) {
             return None;
         }
@@ -164,16 +171,67 @@ impl Stanza {
         if matches!(listed, Listed::Nothing) {
             return None;
         }
-        let mut out = Emitter::new(zone, self, true);
-        let at = At { budget: usize::MAX, imported: false, pod_names: self.config.endpoint_pod_names };
-        out.list(service, listed, ns, ("", 0), &at).ok()?;
-        Some(out.records)
+        let mut out = Emitter::new(how.names, self, how.service_srv);
+        out.targets = how.targets;
+        out.listed = how.listed;
+        out.weight = how.weight;
+        let at = At { budget, imported: false, pod_names: self.config.endpoint_pod_names };
+        let stop = out.list(service, listed, ns, from, &at).err().map(|stop| (stop.slice, stop.address));
+        Some(ServicePage { records: out.records, stop })
+    }
+
+    /// Whether the service has a ready endpoint at `ip`, named `endpoint`
+    /// when one is given: the index's addresses, not a scan of the service.
+    pub fn holds(&self, namespace: &str, service: &str, ip: IpAddr, endpoint: Option<&str>) -> bool {
+        if !self.exposed(namespace) {
+            return false;
+        }
+        let Some(ns) = self.index.namespace(namespace) else { return false };
+        let pod_names = self.config.endpoint_pod_names;
+        let named = |a: &crate::cluster::objects::Address| {
+            a.ip == ip && endpoint.is_none_or(|e| a.endpoint_name(pod_names).as_str().eq_ignore_ascii_case(e))
+        };
+        self.index
+            .slices_at(&ip)
+            .iter()
+            .filter(|(n, _)| **n == *namespace)
+            .filter_map(|(_, slice)| ns.slice(slice))
+            .any(|slice| *slice.service == *service && slice.addresses.iter().any(|a| named(&a)))
     }
 
     fn exposed(&self, namespace: &str) -> bool {
         (self.config.namespaces.is_empty() || self.config.namespaces.contains(namespace))
             && self.index.namespace(namespace).is_some_and(|ns| ns.exists)
     }
+}
+
+/// Whether another member lists an endpoint's address: (address, endpoint
+/// name) -> (at the service name, at the endpoint name).
+pub type Held<'a> = dyn Fn(IpAddr, &str) -> (bool, bool) + 'a;
+
+/// How `list_service` writes a service's records.
+pub struct Style<'a> {
+    /// The zone names are written under: the zone, or a cluster set
+    /// member's own copy of it (`CLUSTER.ZONE`).
+    pub names: &'a Name,
+    /// SRV targets under this zone instead (a member's copy, for the
+    /// merged records of a cluster set).
+    pub targets: Option<&'a Name>,
+    /// Whether another member already lists an endpoint's address at the
+    /// service name and at its endpoint name: (address, endpoint name) ->
+    /// (at the service, at the endpoint name). Those records are left out.
+    pub listed: Option<&'a Held<'a>>,
+    /// SRV records at the service name for a headless service's endpoints.
+    pub service_srv: bool,
+    /// Every SRV record's weight, in place of the plugin's split.
+    pub weight: Option<u16>,
+}
+
+/// What `list_service` listed, and where it stopped: before endpoint
+/// `stop.1` of slice `stop.0`, or (empty slice) before the service.
+pub struct ServicePage {
+    pub records: Vec<Record>,
+    pub stop: Option<(String, u32)>,
 }
 
 /// Whether serial `a` is equal to or newer than `b` (RFC 1982).
@@ -233,13 +291,27 @@ struct Emitter<'z> {
     ttl: u32,
     seed: Seeded,
     /// Whether a headless service's endpoints also get SRV records at the
-    /// service name (merged transfers of a `clusterset` zone).
+    /// service name (transfers of zones several stanzas serve).
     service_srv: bool,
+    /// See `Style`.
+    targets: Option<&'z Name>,
+    listed: Option<&'z Held<'z>>,
+    weight: Option<u16>,
 }
 
 impl<'z> Emitter<'z> {
     fn new(zone: &'z Name, stanza: &Stanza, service_srv: bool) -> Emitter<'z> {
-        Emitter { records: Vec::new(), idle: 0, zone, ttl: stanza.config.ttl, seed: stanza.seed, service_srv }
+        Emitter {
+            records: Vec::new(),
+            idle: 0,
+            zone,
+            ttl: stanza.config.ttl,
+            seed: stanza.seed,
+            service_srv,
+            targets: None,
+            listed: None,
+            weight: None,
+        }
     }
 
     /// Before a unit: stop if the page is full.
@@ -308,6 +380,7 @@ impl<'z> Emitter<'z> {
     /// SRV at the service name for every port, and at `_proto._name` for
     /// named ones (unnamed ports have no SRV name in the specification).
     fn ports(&mut self, service: &[&str; 2], target: &Name, ports: &[Port], weight: u16) {
+        let weight = self.weight.unwrap_or(weight);
         for p in ports {
             // The plugin writes a port-less object's sentinel -1 as 65535.
             let port = p.port as u16;
@@ -338,21 +411,31 @@ impl<'z> Emitter<'z> {
         from: (&str, u32),
         at: &At,
     ) -> Result<(), Stop> {
+        let targets = self.targets.map(|z| Name::with_prefix(&[service[0], service[1], "svc"], z));
         for slice in slices {
             let first = if *slice.name == *from.0 { from.1 as usize } else { 0 };
-            let weight = srv_weight(slice.addresses.len());
+            let weight = self.weight.unwrap_or_else(|| srv_weight(slice.addresses.len()));
             for (i, addr) in slice.addresses.iter().enumerate().skip(first) {
                 self.room(at.budget, &slice.name, i)?;
-                self.push(owner, RData::address(addr.ip));
-                let Ok(host) = Name::with_prefix(&[addr.endpoint_name(at.pod_names).as_str()], owner) else { continue };
-                self.push(&host, RData::address(addr.ip));
+                let name = addr.endpoint_name(at.pod_names);
+                let (at_service, at_name) = self.listed.map_or((false, false), |f| f(addr.ip, name.as_str()));
+                if !at_service {
+                    self.push(owner, RData::address(addr.ip));
+                }
+                let Ok(host) = Name::with_prefix(&[name.as_str()], owner) else { continue };
+                if !at_name {
+                    self.push(&host, RData::address(addr.ip));
+                }
+                let target = match &targets {
+                    Some(Ok(under)) => Name::with_prefix(&[name.as_str()], under).unwrap_or_else(|_| host.clone()),
+                    _ => host.clone(),
+                };
                 for p in slice.ports.iter() {
+                    let srv = RData::Srv { priority: 0, weight, port: p.port as u16, target: target.clone() };
                     if self.service_srv {
-                        let srv = RData::Srv { priority: 0, weight, port: p.port as u16, target: host.clone() };
-                        self.push(owner, srv);
+                        self.push(owner, srv.clone());
                     }
                     if let Some(srv_owner) = self.port_name(service, p) {
-                        let srv = RData::Srv { priority: 0, weight, port: p.port as u16, target: host.clone() };
                         self.push(&srv_owner, srv);
                     }
                 }
