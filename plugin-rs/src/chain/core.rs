@@ -26,7 +26,9 @@ impl Kubernetai {
         let stanzas: Vec<Stanza> = options.stanzas.into_iter().map(|c| Stanza::new(c, seed)).collect();
         let configuration =
             Configuration { stanzas: stanzas.iter().map(Stanza::plan).collect(), runtime: options.runtime };
-        Ok((Kubernetai { chain: Chain::new(stanzas) }, configuration))
+        let mut chain = Chain::new(stanzas);
+        chain.seed = seed;
+        Ok((Kubernetai { chain }, configuration))
     }
 
     /// Sets what the host knows of its machine. Unparsable and loopback

@@ -354,7 +354,7 @@ impl<C: Cluster> Chain<C> {
             .filter_map(|(&m, shape)| {
                 let shape = (*shape).filter(|s| shape_kind(*s) != Shape::Each)?;
                 let listed = self.stanzas[m].list_service(&style, &key.0, &key.1, ("", 0), usize::MAX)?;
-                Some((m, distinct(listed.records), shape))
+                Some((m, distinct(listed.records, self.seed), shape))
             })
             .collect();
         let mut owners: Vec<&Owner> = Vec::new();

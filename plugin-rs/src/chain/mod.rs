@@ -19,6 +19,7 @@ mod set;
 pub use self::core::Kubernetai;
 use self::set::SetServed;
 
+use crate::cluster::seeded::Seeded;
 use crate::contract::{Answer, HostInfo, MetadataEntry, Outcome, TransferPage, UpstreamReply};
 use crate::dns::{Name, Query, Rcode, Record, Response, message};
 use crate::stanza::{Page, Served, ServicePage, Shape, Stanza, Style, Upstream};
@@ -127,11 +128,13 @@ pub trait Cluster {
 pub struct Chain<C> {
     pub stanzas: Vec<C>,
     pub host: Host,
+    /// Keys the hash sets that merge cluster set members' records.
+    pub seed: Seeded,
 }
 
 impl<C: Cluster> Chain<C> {
     pub fn new(stanzas: Vec<C>) -> Chain<C> {
-        Chain { stanzas, host: Host::default() }
+        Chain { stanzas, host: Host::default(), seed: Seeded::new(0) }
     }
 
     /// Answers one query through the chain.

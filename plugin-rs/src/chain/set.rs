@@ -20,6 +20,7 @@
 use std::collections::HashSet;
 
 use super::{Chain, Cluster};
+use crate::cluster::seeded::Seeded;
 use crate::contract::UpstreamQuery;
 use crate::dns::{Name, Owner, Query, RData, Rcode, Record, RecordType, Response};
 use crate::stanza::{Served, Shape, Upstream};
@@ -119,7 +120,7 @@ impl<C: Cluster> Chain<C> {
                 (response, 1 << first)
             }
             Shape::Each => {
-                let mut merged = Merged::new(self.own_targets(zone, first, response), first);
+                let mut merged = Merged::new(self.own_targets(zone, first, response), first, self.seed);
                 for m in rest {
                     if let Served::Respond(r) = self.stanzas[m].serve(query, up, &self.host) {
                         merged.add(self.own_targets(zone, m, r), m);
@@ -252,17 +253,18 @@ pub(super) fn shape_kind(shape: Shape) -> Shape {
 struct Merged {
     response: Response,
     contributors: u64,
-    seen: HashSet<Record>,
-    seen_extra: HashSet<Record>,
+    /// Keyed with the host's seed: the records come from cluster objects.
+    seen: HashSet<Record, Seeded>,
+    seen_extra: HashSet<Record, Seeded>,
 }
 
 impl Merged {
-    fn new(first: Response, member: usize) -> Merged {
+    fn new(first: Response, member: usize, seed: Seeded) -> Merged {
         let mut merged = Merged {
             response: Response { answer: Vec::new(), additional: Vec::new(), ..first.clone() },
             contributors: 1 << member,
-            seen: HashSet::new(),
-            seen_extra: HashSet::new(),
+            seen: HashSet::with_hasher(seed),
+            seen_extra: HashSet::with_hasher(seed),
         };
         merged.take(first);
         merged
@@ -340,8 +342,8 @@ pub(super) fn copy_zone(cluster: Option<&str>, zone: &Name) -> Option<Name> {
 }
 
 /// `records` without repeats (SRV weights aside).
-pub(super) fn distinct(records: Vec<Record>) -> Vec<Record> {
-    let mut seen = HashSet::new();
+pub(super) fn distinct(records: Vec<Record>, seed: Seeded) -> Vec<Record> {
+    let mut seen = HashSet::with_hasher(seed);
     records.into_iter().filter(|r| seen.insert(unweighed(r))).collect()
 }
 
