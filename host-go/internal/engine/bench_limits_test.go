@@ -66,27 +66,33 @@ func benchmarkLookup(b *testing.B, e *Engine, q []byte) {
 // whole zone transfer, paged as the plugin pages it (the transfer alone
 // at 100k endpoints).
 func BenchmarkHeadlessReal(b *testing.B) {
-	name := "wide.big.svc.cluster.local."
 	for _, n := range []int{1_000, 5_000, 10_000, 20_000, 100_000} {
 		b.Run(fmt.Sprintf("endpoints=%d", n), func(b *testing.B) {
-			e := bigEngine(b, bigZone(0, n))
-			if n <= 20_000 {
-				b.Run("SRV", func(b *testing.B) { benchmarkLookup(b, e, typedQuery(b, name, dns.TypeSRV)) })
-				b.Run("A", func(b *testing.B) { benchmarkLookup(b, e, typedQuery(b, name, dns.TypeA)) })
-			}
-			b.Run("AXFR", func(b *testing.B) {
-				var got transferred
-				for b.Loop() {
-					got = transferAll(b, e)
-				}
-				if got.wideA != n {
-					b.Fatalf("%d A records of the headless service, want %d", got.wideA, n)
-				}
-				b.ReportMetric(float64(got.pages), "pages")
-				b.ReportMetric(float64(got.slowest.Microseconds()), "µs-slowest-page")
-			})
+			benchmarkHeadless(b, bigEngine(b, bigZone(0, n)), n)
 		})
 	}
+}
+
+// benchmarkHeadless times SRV and A for the headless service of
+// bigZone(0, n) (up to 20k endpoints) and a whole transfer, which must
+// list each of its n addresses once at the service name.
+func benchmarkHeadless(b *testing.B, e *Engine, n int) {
+	name := "wide.big.svc.cluster.local."
+	if n <= 20_000 {
+		b.Run("SRV", func(b *testing.B) { benchmarkLookup(b, e, typedQuery(b, name, dns.TypeSRV)) })
+		b.Run("A", func(b *testing.B) { benchmarkLookup(b, e, typedQuery(b, name, dns.TypeA)) })
+	}
+	b.Run("AXFR", func(b *testing.B) {
+		var got transferred
+		for b.Loop() {
+			got = transferAll(b, e)
+		}
+		if got.wideA != n {
+			b.Fatalf("%d A records of the headless service, want %d (each address once)", got.wideA, n)
+		}
+		b.ReportMetric(float64(got.pages), "pages")
+		b.ReportMetric(float64(got.slowest.Microseconds()), "µs-slowest-page")
+	})
 }
 
 // BenchmarkHeadlessSetReal is BenchmarkHeadlessReal in a cluster set of
@@ -95,7 +101,6 @@ func BenchmarkHeadlessReal(b *testing.B) {
 // (merged records, each address once, then each member's copy), whose
 // every page must cost about its records whatever the service's size.
 func BenchmarkHeadlessSetReal(b *testing.B) {
-	name := "wide.big.svc.cluster.local."
 	member := func(cluster string, line uint32) Stanza {
 		return Stanza{Zones: []string{"cluster.local"}, Line: line, Properties: []Property{
 			{Name: "cluster", Args: []string{cluster}, Line: line + 1},
@@ -112,21 +117,7 @@ func BenchmarkHeadlessSetReal(b *testing.B) {
 				}
 				e.SetSynced(stanza, true)
 			}
-			if n <= 20_000 {
-				b.Run("SRV", func(b *testing.B) { benchmarkLookup(b, e, typedQuery(b, name, dns.TypeSRV)) })
-				b.Run("A", func(b *testing.B) { benchmarkLookup(b, e, typedQuery(b, name, dns.TypeA)) })
-			}
-			b.Run("AXFR", func(b *testing.B) {
-				var got transferred
-				for b.Loop() {
-					got = transferAll(b, e)
-				}
-				if got.wideA != n {
-					b.Fatalf("%d A records of the headless service, want %d (each address once)", got.wideA, n)
-				}
-				b.ReportMetric(float64(got.pages), "pages")
-				b.ReportMetric(float64(got.slowest.Microseconds()), "µs-slowest-page")
-			})
+			benchmarkHeadless(b, e, n)
 		})
 	}
 }

@@ -326,12 +326,8 @@ impl<C: Cluster> Chain<C> {
                 service_srv: true,
                 weight: Some(SET_SRV_WEIGHT),
             };
-            let room = budget.saturating_sub(out.len());
-            if let Some(listed) = self.stanzas[m].list_service(&style, &key.0, &key.1, from, room) {
-                out.extend(listed.records);
-                if let Some((slice, address)) = listed.stop {
-                    return Some(Resume { part: Part::Each, member: k, slice, address });
-                }
+            if let Some(stopped) = self.list_member(m, &style, key, from, budget, out) {
+                return Some(Resume { part: Part::Each, member: k, slice: stopped.0, address: stopped.1 });
             }
             from = ("", 0);
         }
@@ -392,16 +388,32 @@ impl<C: Cluster> Chain<C> {
             let Some(names) = copy_zone(self.stanzas[m].cluster(), zone) else { continue };
             let style =
                 Style { names: &names, targets: None, listed: None, service_srv: true, weight: Some(SET_SRV_WEIGHT) };
-            let room = budget.saturating_sub(out.len());
-            if let Some(listed) = self.stanzas[m].list_service(&style, &key.0, &key.1, from, room) {
-                out.extend(listed.records);
-                if let Some((slice, address)) = listed.stop {
-                    return Some(Resume { part: Part::Copies, member: k, slice, address });
-                }
+            if let Some(stopped) = self.list_member(m, &style, key, from, budget, out) {
+                return Some(Resume { part: Part::Copies, member: k, slice: stopped.0, address: stopped.1 });
             }
             from = ("", 0);
         }
         None
+    }
+}
+
+impl<C: Cluster> Chain<C> {
+    /// Lists one member's records of a service from `from` into `out`, up
+    /// to `budget` records in all; the slice and endpoint it stopped
+    /// before, if it did.
+    fn list_member(
+        &self,
+        member: usize,
+        style: &Style,
+        key: &(String, String),
+        from: (&str, u32),
+        budget: usize,
+        out: &mut Vec<Record>,
+    ) -> Option<(String, u32)> {
+        let room = budget.saturating_sub(out.len());
+        let listed = self.stanzas[member].list_service(style, &key.0, &key.1, from, room)?;
+        out.extend(listed.records);
+        listed.stop
     }
 }
 
