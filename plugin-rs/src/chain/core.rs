@@ -28,6 +28,12 @@ impl Kubernetai {
             Configuration { stanzas: stanzas.iter().map(Stanza::plan).collect(), runtime: options.runtime };
         let mut chain = Chain::new(stanzas);
         chain.seed = seed;
+        chain.sets = chain.stanzas.iter().any(|s| !s.config.clusterset.is_empty());
+        let zones = chain.stanzas.iter().flat_map(|s| s.config.zones.iter());
+        chain.shared_zones =
+            zones.filter(|z| chain.stanzas.iter().filter(|s| s.transfers(z)).count() > 1).cloned().collect();
+        chain.shared_zones.sort();
+        chain.shared_zones.dedup();
         Ok((Kubernetai { chain }, configuration))
     }
 

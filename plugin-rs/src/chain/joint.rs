@@ -101,12 +101,13 @@ impl<C: Cluster> Chain<C> {
     /// Gives the SOA records of an answer from a zone several stanzas
     /// serve the zone's shared serial.
     pub(super) fn share_serials(&self, response: &mut Response) {
+        if self.shared_zones.is_empty() {
+            return;
+        }
         for record in response.answer.iter_mut().chain(response.authority.iter_mut()) {
-            // Counted in the client's case first: most zones have one
-            // stanza, and a lower-case copy is an allocation in the guest.
             if let (Owner::Name(zone), RData::Soa { serial, .. }) = (&record.owner, &mut record.data)
-                && self.stanzas.iter().filter(|s| s.transfers(zone)).nth(1).is_some()
-                && let Some(shared) = self.shared_serial(&zone.to_lowercase())
+                && let Some(zone) = self.shared_zones.iter().find(|z| z.eq_ignore_case(zone))
+                && let Some(shared) = self.shared_serial(zone)
             {
                 *serial = shared;
             }
