@@ -89,9 +89,9 @@ func noteAnswer(ctx context.Context, stanza uint32, clusters uint64) {
 // stanza), comma-separated in Corefile order.
 func (k *Kubernetai) clusterNames(set uint64) string {
 	var names []string
-	for i := range k.stanzas {
-		if set&(1<<i) != 0 {
-			names = append(names, k.clusterName(strconv.Itoa(i+1)))
+	for i, st := range k.stanzas {
+		if set&(1<<i) != 0 && st.named {
+			names = append(names, st.label)
 		}
 	}
 	return strings.Join(names, ",")

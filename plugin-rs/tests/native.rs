@@ -220,3 +220,32 @@ fn set_serial_is_the_members_largest() {
     assert!(listing.first().unwrap().contains(&format!(" {} 7200 ", now + 100)), "{listing:?}");
     assert_eq!(listing.first(), listing.last());
 }
+
+/// A zone a fallthrough chain serves has the largest of its stanzas'
+/// serials too: a change in the second stanza reaches the SOA of answers
+/// and the serials both stanzas report.
+#[test]
+fn chain_serial_is_the_stanzas_largest() {
+    use conformance::fixture::namespace;
+
+    let mut core = new_core();
+    conformance::chain::same_zone_fallthrough().load(core.as_mut());
+    let now = conformance::NOW;
+    let zone =
+        |r: &kubernetai::contract::ApplyReport| r.serials.iter().find(|z| z.zone == "cluster.local.").map(|z| z.serial);
+    let report = core.apply(1, now + 100, &[namespace("late")]);
+    assert_eq!(zone(&report), Some((now + 100) as u32), "the second stanza reports the zone's serial");
+    let report = core.apply(0, now + 50, &[namespace("later")]);
+    assert_eq!(zone(&report), Some((now + 100) as u32), "so does the first");
+    let nx = conformance::resolve(
+        core.as_mut(),
+        &conformance::case(
+            "chain",
+            conformance::chain::same_zone_fallthrough,
+            "nope.shop.svc.cluster.local.",
+            hickory_proto::rr::RecordType::A,
+            "",
+        ),
+    );
+    assert!(nx.contains(&format!(" {} 7200 ", now + 100)), "{nx}");
+}

@@ -80,21 +80,22 @@ impl Kubernetai {
         report
     }
 
-    /// The serials a stanza's changes speak for: of the zones it is the
-    /// first to transfer, and of its cluster sets' zones (the set's
-    /// serial, which any member's change moves). The host sends NOTIFY
-    /// when one changes.
+    /// The serials a stanza's changes speak for: of each zone it
+    /// transfers, the serial answers and transfers give (a zone several
+    /// stanzas serve has the largest of theirs, so the value moves
+    /// whichever of them changed, and every one of them reports the same
+    /// value). The host sends NOTIFY when one changes.
     fn serials_of(&self, i: usize) -> Vec<ZoneSerial> {
         let stanza = &self.chain.stanzas[i];
         let mut serials = stanza.serials();
-        serials.retain_mut(|z| {
-            let Ok(zone) = Name::parse(&z.zone) else { return false };
+        for z in &mut serials {
+            let Ok(zone) = Name::parse(&z.zone) else { continue };
             if stanza.config.clusterset.contains(&zone) {
                 z.serial = self.chain.set_serial(&zone, &self.chain.members(&zone));
-                return true;
+            } else if let Some(shared) = self.chain.shared_serial(&zone) {
+                z.serial = shared;
             }
-            self.chain.stanzas.iter().position(|s| s.transfers(&zone)) == Some(i)
-        });
+        }
         serials
     }
 

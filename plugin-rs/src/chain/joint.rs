@@ -23,7 +23,7 @@
 
 use std::net::IpAddr;
 
-use super::set::{SET_SRV_WEIGHT, copy_zone, distinct, pin_targets_in, shape_kind};
+use super::set::{SET_SRV_WEIGHT, copy_name, copy_zone, distinct, pin_targets_in, shape_kind};
 use super::{Chain, Cluster, TRANSFER_BATCH};
 use crate::contract::TransferPage;
 use crate::dns::{Name, Owner, RData, Record, Response};
@@ -236,7 +236,7 @@ impl<C: Cluster> Chain<C> {
             // Past plain stanzas that have the service, a member's own copy
             // is still reached when they pass its name on.
             _ => {
-                let copy = |m: usize| self.stanzas[m].cluster().and_then(|c| Name::with_prefix(&[c], &service).ok());
+                let copy = |m: usize| self.stanzas[m].cluster().map(|c| copy_name(&service, zone, c));
                 let reached = steps.iter().take_while(|s| matches!(s, Step::One(_))).all(|s| match s {
                     Step::One(i) => members.iter().filter_map(|&m| copy(m)).all(|n| self.stanzas[*i].falls_through(&n)),
                     Step::Set(_) => true,

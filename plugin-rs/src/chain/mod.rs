@@ -168,11 +168,11 @@ impl<C: Cluster> Chain<C> {
                 let message = response.encode(&query);
                 Outcome::Answer(Answer { message, stanza: stanza as u32, fell_through: passed, clusters })
             };
-            if let Some(zone) = lower.as_ref().and_then(|lower| stanza.set_zone(lower)) {
+            if let Some((lower, zone)) = lower.as_ref().and_then(|lower| Some((lower, stanza.set_zone(lower)?))) {
                 let members = self.members(&zone);
                 let bits = members.iter().fold(0u64, |b, &m| b | 1 << m);
                 asked |= bits;
-                match self.serve_set(&zone, &members, &query, &mut up) {
+                match self.serve_set(&zone, &members, &query, lower, &mut up) {
                     SetServed::Respond(response, clusters) => {
                         return answer(response, clusters.trailing_zeros() as usize, clusters);
                     }

@@ -66,12 +66,19 @@ impl<C: Cluster> Chain<C> {
         response
     }
 
-    /// Answers `query` from the set of `zone` (lower case).
-    pub(super) fn serve_set(&self, zone: &Name, members: &[usize], query: &Query, up: &mut Upstream) -> SetServed {
+    /// Answers `query`, whose name in lower case is `name`, from the set of
+    /// `zone` (lower case).
+    pub(super) fn serve_set(
+        &self,
+        zone: &Name,
+        members: &[usize],
+        query: &Query,
+        name: &Name,
+        up: &mut Upstream,
+    ) -> SetServed {
         if let Some((member, inner)) = self.own_copy(zone, members, &query.qname) {
             return self.serve_copy(zone, members, member, inner, query, up);
         }
-        let name = query.qname.to_lowercase();
         let unsynced = members.iter().any(|&m| !self.stanzas[m].synced());
         let mut written = None;
         // The first member that has the name decides how it is merged.
@@ -82,7 +89,7 @@ impl<C: Cluster> Chain<C> {
                 Served::NotInZone => {}
                 Served::NameError(z) => written = written.or(Some(z)),
                 Served::Respond(r) => {
-                    found = Some((m, r, self.stanzas[m].shape(&name).unwrap_or(Shape::First { ready: true })));
+                    found = Some((m, r, self.stanzas[m].shape(name).unwrap_or(Shape::First { ready: true })));
                     break;
                 }
                 Served::Rcode(rcode) => return SetServed::Rcode(rcode),
@@ -93,13 +100,15 @@ impl<C: Cluster> Chain<C> {
             let zone = written.unwrap_or_else(|| zone.clone());
             return SetServed::NameError { zone, unsynced };
         };
-        let rest: Vec<usize> =
-            rest.copied().filter(|&m| self.stanzas[m].shape(&name) == Some(shape_kind(shape))).collect();
+        // Later members whose copy is of the same kind (asked only when the
+        // first's answer is not final).
+        let rest = rest.as_slice();
+        let alike = |kind: Shape| rest.iter().copied().filter(move |&m| self.stanzas[m].shape(name) == Some(kind));
         let (mut response, contributors) = match shape {
             Shape::First { ready: false } => {
                 // A later member whose copy has ready endpoints, if any.
                 let mut chosen = (response, first);
-                for m in rest {
+                for m in alike(Shape::First { ready: true }) {
                     match self.stanzas[m].serve(query, up, &self.host) {
                         Served::Respond(r) => {
                             chosen = (r, m);
@@ -121,7 +130,7 @@ impl<C: Cluster> Chain<C> {
             }
             Shape::Each => {
                 let mut merged = Merged::new(self.own_targets(zone, first, response), first, self.seed);
-                for m in rest {
+                for m in alike(Shape::Each) {
                     if let Served::Respond(r) = self.stanzas[m].serve(query, up, &self.host) {
                         merged.add(self.own_targets(zone, m, r), m);
                     }
